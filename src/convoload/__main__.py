@@ -1,0 +1,3 @@
+from convoload.cli import main
+
+main()

@@ -1,0 +1,378 @@
+"""The `convoload` command line."""
+
+from gevent import monkey
+
+monkey.patch_all()  # first of all: conversations run in gevent greenlets under Locust's runner
+
+import json  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
+
+from convoload.config import Config, load_config  # noqa: E402
+from convoload.errors import ConfigError, ConvoloadError  # noqa: E402
+
+app = typer.Typer(
+    help="Persona-driven multi-turn load testing for conversational AI agents.\n\n"
+    "Simulated customers with personas hold whole conversations with your agent "
+    "(HTTP, webhook callbacks or in-process), under Locust, and every conversation is recorded.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+personas_app = typer.Typer(help="List, show and validate personas.", no_args_is_help=True)
+app.add_typer(personas_app, name="personas")
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-f",
+        help="YAML config file (default: the bundled demo agent, no keys or network needed).",
+    ),
+]
+PersonaOpt = Annotated[
+    str | None, typer.Option("--persona", "-p", help="Give every user this persona (name).")
+]
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Seed for personas and identities (reproducible).")
+]
+RunsDirOpt = Annotated[
+    Path | None, typer.Option("--runs-dir", help="Where run folders go (default: ./runs).")
+]
+MaxIterOpt = Annotated[
+    int | None, typer.Option("--max-iterations", min=1, help="Turns before giving up (default 15).")
+]
+
+
+def _apply_overrides(
+    config: Config,
+    *,
+    conversations: int | None = None,
+    concurrency: int | None = None,
+    seed: int | None = None,
+    runs_dir: Path | None = None,
+    max_iterations: int | None = None,
+) -> Config:
+    run = config.run.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "conversations": conversations,
+                "concurrency": concurrency,
+                "seed": seed,
+                "runs_dir": str(runs_dir) if runs_dir else None,
+                "max_iterations": max_iterations,
+            }.items()
+            if v is not None
+        }
+    )
+    return config.model_copy(update={"run": run})
+
+
+def _execute(
+    config: Config, *, persona: str | None, transcript: bool, progress: bool, duration_s: float | None = None
+) -> dict:
+    from convoload.events import ConversationFinished
+    from convoload.load.context import RunContext
+    from convoload.load.engine import run_load
+    from convoload.report.console import TranscriptPrinter, print_summary
+
+    context = RunContext(config, pinned_persona=persona)
+    try:
+        console.print(
+            f"[bold]convoload[/] run [cyan]{context.run_id}[/] · {config.run.conversations} "
+            f"conversations, {config.run.concurrency} at a time · seed {context.seed}"
+        )
+        if context.demo_url:
+            console.print(f"demo agent at {context.demo_url} (webhook widget API)")
+        if transcript:
+            TranscriptPrinter(console, context.bus)
+        bar = None
+        if progress:
+            bar = Progress(
+                TextColumn("conversations"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+            )
+            task = bar.add_task("run", total=config.run.conversations)
+            context.bus.subscribe(ConversationFinished, lambda _e: bar.advance(task))
+            bar.start()
+        try:
+            result = run_load(
+                context, config.run.conversations, config.run.concurrency, duration_s=duration_s
+            )
+        finally:
+            if bar is not None:
+                bar.stop()
+        document = context.aggregate()
+        print_summary(console, document, result.stats)
+        console.print(f"records: {context.run_dir}  (aggregate.json, journal.jsonl, conversations/)")
+        if result.interrupted:
+            err_console.print(
+                "[yellow]stopped early: unfinished conversations are recorded as interrupted[/]"
+            )
+        return document
+    finally:
+        context.close()
+
+
+@app.command()
+def demo(
+    conversations: Annotated[
+        int, typer.Option("--conversations", "-n", min=1, help="Conversations to run (personas take turns).")
+    ] = 3,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-c", min=1, help="Conversations at once.")
+    ] = 3,
+    persona: PersonaOpt = None,
+    seed: SeedOpt = None,
+    runs_dir: RunsDirOpt = None,
+    reply_delay: Annotated[
+        float, typer.Option(help="Demo agent reply delay in seconds (plus jitter).")
+    ] = 0.3,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No live transcript, only the summary.")
+    ] = False,
+) -> None:
+    """Run the built-in personas against the bundled ticket-booking agent. No keys, no network.
+
+    Starts the demo agent (a real HTTP server answering through webhook callbacks),
+    runs Kataryna, Talliz and Edman against it under Locust's runner, prints the
+    live transcript and the summary, and says where the records are. Exit code 1
+    if any conversation missed its goal.
+    """
+    config = load_config(None)
+    config = _apply_overrides(
+        config, conversations=conversations, concurrency=concurrency, seed=seed, runs_dir=runs_dir
+    )
+    config.run.persona_assignment = "round_robin"
+    config.target.demo.reply_delay_s = reply_delay
+    document = _execute(config, persona=persona, transcript=not quiet, progress=quiet)
+    summary = document["summary"]
+    if summary["successful_conversations"] != summary["total_conversations"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run(
+    config_path: ConfigOpt = None,
+    conversations: Annotated[
+        int | None,
+        typer.Option("--conversations", "-n", min=1, help="Conversations to run (default from config: 10)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", "-c", min=1, help="Conversations at once (default from config: 3)."),
+    ] = None,
+    persona: PersonaOpt = None,
+    seed: SeedOpt = None,
+    runs_dir: RunsDirOpt = None,
+    max_iterations: MaxIterOpt = None,
+    duration: Annotated[
+        float | None,
+        typer.Option(
+            "--duration",
+            "-t",
+            min=0.1,
+            help="Stop after this many seconds; unfinished conversations count as interrupted.",
+        ),
+    ] = None,
+    transcript: Annotated[bool, typer.Option(help="Print every message live.")] = False,
+    fail_under: Annotated[
+        float, typer.Option(min=0, max=100, help="Exit 1 when the goal-reached rate (%) is below this.")
+    ] = 0.0,
+) -> None:
+    """Run N conversations with concurrency C against the configured target.
+
+    Shows a progress bar and, at the end, the summary: goal-reached rate,
+    iterations, exact latency percentiles per turn and conversation, errors by
+    kind, cost. Records go to runs/<run-id>/.
+    """
+    config = _apply_overrides(
+        load_config(config_path),
+        conversations=conversations,
+        concurrency=concurrency,
+        seed=seed,
+        runs_dir=runs_dir,
+        max_iterations=max_iterations,
+    )
+    document = _execute(
+        config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
+    )
+    if 100 * document["summary"]["success_rate"] < fail_under:
+        err_console.print(
+            f"goal-reached rate {document['summary']['success_rate_pct']} is below {fail_under}%"
+        )
+        raise typer.Exit(1)
+
+
+@app.command()
+def converse(
+    config_path: ConfigOpt = None,
+    persona: PersonaOpt = None,
+    seed: SeedOpt = None,
+    runs_dir: RunsDirOpt = None,
+    max_iterations: MaxIterOpt = None,
+) -> None:
+    """Hold one conversation and print the transcript live."""
+    config = _apply_overrides(
+        load_config(config_path),
+        conversations=1,
+        concurrency=1,
+        seed=seed,
+        runs_dir=runs_dir,
+        max_iterations=max_iterations,
+    )
+    document = _execute(config, persona=persona, transcript=True, progress=False)
+    if document["summary"]["successful_conversations"] != 1:
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/20261123-101500-ab12cd.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print the aggregate as JSON.")] = False,
+) -> None:
+    """Rebuild a run's aggregate (and per-conversation files) from its journal.
+
+    Works on runs that crashed or were killed: every conversation that finished
+    was journaled the moment it finished.
+    """
+    from convoload.report.console import print_summary
+    from convoload.report.rebuild import rebuild_run
+
+    document = rebuild_run(run_dir)
+    if json_output:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    else:
+        print_summary(console, document)
+        console.print(f"rebuilt: {run_dir / 'aggregate.json'}")
+
+
+@app.command()
+def locustfile() -> None:
+    """Print the path of convoload's locustfile, for `locust -f $(convoload locustfile) ...`.
+
+    Extra locust options it adds: --convoload-config FILE, --persona NAME, --seed N,
+    --runs-dir DIR, --max-iterations N. Without a config it starts the demo agent.
+    """
+    from importlib import resources
+
+    sys.stdout.write(str(resources.files("convoload.load") / "locustfile.py") + "\n")
+
+
+@app.command("serve-demo")
+def serve_demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8001,
+    reply_delay: Annotated[float, typer.Option(help="Reply delay in seconds.")] = 0.3,
+    jitter: Annotated[float, typer.Option(help="Random extra delay, up to this many seconds.")] = 0.2,
+    split_messages: Annotated[bool, typer.Option(help="Send each reply bubble as its own callback.")] = False,
+) -> None:
+    """Serve the demo ticket-booking agent in the foreground (until Ctrl-C).
+
+    Endpoints: POST /v1/webhooks/widget (webhook API), POST /v1/chat (synchronous), GET /health.
+    """
+    import subprocess
+
+    args = [
+        sys.executable,
+        "-m",
+        "convoload.demo.tickets",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--reply-delay",
+        str(reply_delay),
+        "--jitter",
+        str(jitter),
+    ]
+    if split_messages:
+        args.append("--split-messages")
+    try:
+        raise typer.Exit(subprocess.call(args))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
+@app.command()
+def identities(
+    count: Annotated[int, typer.Option("--count", "-n", min=1, help="How many.")] = 5, seed: SeedOpt = None
+) -> None:
+    """Print synthetic customer identities (name, phone, e-mail, valid CPF) as JSON lines."""
+    from convoload.identity import IdentityFactory
+
+    factory = IdentityFactory(seed)
+    for i in range(count):
+        sys.stdout.write(json.dumps(factory.identity(i).as_dict(), ensure_ascii=False) + "\n")
+
+
+@personas_app.command("list")
+def personas_list(config_path: ConfigOpt = None) -> None:
+    """List the personas of a config (default: the built-in ones)."""
+    from rich.table import Table
+
+    from convoload.personas import resolve_personas
+
+    config = load_config(config_path)
+    table = Table("name", "language", "playbook", "goal", "source")
+    for p in resolve_personas(config.personas, config.base_dir, config.source):
+        table.add_row(p.name, p.language, p.playbook, p.goal or p.description[:60], p.source or "")
+    console.print(table)
+
+
+@personas_app.command("show")
+def personas_show(
+    name_or_file: Annotated[str, typer.Argument(help="Built-in name or persona file.")],
+) -> None:
+    """Show one persona as YAML, with the facts found in it."""
+    import yaml
+
+    from convoload.personas import resolve_personas
+
+    persona = resolve_personas([name_or_file], Path.cwd(), "argument")[0]
+    sys.stdout.write(yaml.safe_dump(persona.model_dump(), allow_unicode=True, sort_keys=False))
+
+
+@personas_app.command("check")
+def personas_check(
+    files: Annotated[list[Path], typer.Argument(help="Persona files (.yaml, .yml, .txt).")],
+) -> None:
+    """Validate persona files; exit 2 naming the file and field of the first problem."""
+    from convoload.personas import load_persona_file
+    from convoload.users.factory import check_personas
+
+    for path in files:
+        persona = load_persona_file(path)
+        problems = check_personas([persona])
+        if problems:
+            source, field, message = problems[0].split(": ", 2)
+            raise ConfigError(source, field, message)
+        console.print(f"ok  {path}  ({persona.name}, {persona.language}, playbook {persona.playbook})")
+
+
+def main() -> None:
+    try:
+        app()
+    except ConvoloadError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

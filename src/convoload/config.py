@@ -1,0 +1,139 @@
+"""The run configuration (YAML), validated up front so a bad file fails before anything starts.
+
+Secrets never live in the file: use `{env.NAME}` placeholders, filled from the
+environment or a `.env` file next to the config or in the working directory.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from convoload.envsecrets import load_env_files
+from convoload.errors import ConfigError, pydantic_error_to_config_error
+from convoload.personas.loader import load_yaml_mapping
+
+BUILTIN_PERSONAS = ["kataryna", "talliz", "edman"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunSettings(_Strict):
+    conversations: int = Field(default=10, ge=1, description="conversations to run (convoload run)")
+    concurrency: int = Field(default=3, ge=1, description="conversations at the same time")
+    max_iterations: int = Field(default=15, ge=1, le=500, description="turns before giving up")
+    seed: int | None = Field(default=None, description="seed for personas and identities (random if unset)")
+    think_time_s: float = Field(default=0.0, ge=0, description="pause of the user between turns")
+    runs_dir: str = "runs"
+    stop_timeout_s: float = Field(
+        default=300.0, ge=0, description="under Locust: how long a stopping test lets conversations finish"
+    )
+    persona_assignment: Literal["random", "round_robin"] = "random"
+
+
+class GoalConfig(_Strict):
+    type: Literal["link", "regex", "python"] = "link"
+    pattern: str | None = None
+    function: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> GoalConfig:
+        if self.type == "regex" and not self.pattern:
+            raise ValueError("a regex goal needs 'pattern'")
+        if self.type == "python" and not self.function:
+            raise ValueError("a python goal needs 'function' (module:function)")
+        if self.pattern:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return self
+
+
+class ReceiverConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
+    public_url: str | None = Field(
+        default=None, description="URL the agent calls back, e.g. a tunnel; may use {host} and {port}"
+    )
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+
+
+class DemoConfig(_Strict):
+    reply_delay_s: float = Field(default=0.3, ge=0)
+    jitter_s: float = Field(default=0.2, ge=0)
+    split_messages: bool = False
+
+
+class TargetConfig(_Strict):
+    type: Literal["demo", "webhook", "http", "python"] = "demo"
+    url: str | None = None
+    preset: Literal["widget"] | None = None
+    method: Literal["POST", "PUT", "PATCH"] = "POST"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+    reply_path: str | None = None
+    agent_path: str | None = None
+    message_id_path: str | None = None
+    final_path: str | None = None
+    timeout_s: float = Field(
+        default=30.0, gt=0, description="http: request timeout; webhook: wait for callback"
+    )
+    ack_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=5.0, gt=0)
+    quiet_period_s: float = Field(default=0.0, ge=0, description="webhook: gather callbacks until this quiet")
+    function: str | None = None
+    receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
+    demo: DemoConfig = Field(default_factory=DemoConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetConfig:
+        if self.type in ("webhook", "http"):
+            if not self.url:
+                raise ValueError(f"a {self.type} target needs 'url'")
+            if not re.match(r"^https?://", self.url):
+                raise ValueError("url must start with http:// or https://")
+        if self.type == "python" and not self.function:
+            raise ValueError("a python target needs 'function' (module:function)")
+        if self.preset and self.type != "webhook":
+            raise ValueError("presets apply to webhook targets")
+        return self
+
+
+class UserConfig(_Strict):
+    type: Literal["scripted"] = "scripted"
+
+
+class Config(_Strict):
+    run: RunSettings = Field(default_factory=RunSettings)
+    personas: list[str] = Field(default_factory=lambda: list(BUILTIN_PERSONAS), min_length=1)
+    user: UserConfig = Field(default_factory=UserConfig)
+    goal: GoalConfig = Field(default_factory=GoalConfig)
+    target: TargetConfig = Field(default_factory=TargetConfig)
+    source: str = Field(default="(defaults)", exclude=True)
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read and validate a config file; None gives the embedded default (the demo)."""
+    if path is None:
+        load_env_files()
+        return Config()
+    path = Path(path)
+    data = load_yaml_mapping(path)
+    load_env_files(path.parent)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_error_to_config_error(str(path), exc) from None
+    return config.model_copy(update={"source": str(path), "base_dir": path.parent.resolve()})
+
+
+def config_error(config: Config, field: str, message: str) -> ConfigError:
+    return ConfigError(config.source, field, message)

@@ -1,0 +1,198 @@
+"""Records of turns and conversations: what gets journaled, reported and compared."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ErrorKind(StrEnum):
+    """Why a turn failed. Each kind is counted separately in stats and reports."""
+
+    TIMEOUT = "timeout"  # the target did not answer the request in time
+    WEBHOOK_TIMEOUT = "webhook_timeout"  # acknowledged, but no callback arrived in time
+    HTTP_STATUS = "http_status"  # the target answered with a 4xx/5xx status
+    CONNECTION = "connection_refused"  # could not connect (refused, unreachable, DNS)
+    CONNECTION_LOST = "connection_lost"  # connected, but the connection broke before a response
+    MALFORMED = "malformed_reply"  # not JSON, or the reply path is missing
+    EMPTY = "empty_reply"  # a reply without text
+    TARGET_EXCEPTION = "target_exception"  # an in-process (python) target raised
+    USER = "user_error"  # the simulated user could not produce a message
+    INTERNAL = "internal_error"  # a bug on our side; logged with its traceback
+
+
+class Outcome(StrEnum):
+    GOAL_REACHED = "goal_reached"
+    USER_STOPPED = "user_stopped"
+    MAX_ITERATIONS = "max_iterations"
+    ERROR = "error"
+    INTERRUPTED = "interrupted"  # cut off by the end of the test or a signal
+
+
+class TurnError(BaseModel):
+    kind: ErrorKind
+    message: str
+    status_code: int | None = None
+
+
+class Usage(BaseModel):
+    """Tokens and cost spent by the simulated user (LLM users); zero for scripted users."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.total_tokens += other.total_tokens
+        self.cost_usd += other.cost_usd
+
+
+class TurnRecord(BaseModel):
+    """One user message and the agent's complete reply to it."""
+
+    iteration: int
+    user_text: str
+    sent_at: str
+    reply_text: str | None = None
+    reply_messages: list[str] = Field(default_factory=list)
+    agent: str | None = None
+    replied_at: str | None = None
+    latency_ms: float | None = None  # send -> complete reply
+    ack_ms: float | None = None  # send -> acknowledgement (webhook targets)
+    error: TurnError | None = None
+    goal_reached: bool = False
+
+
+class ConversationRecord(BaseModel):
+    """A whole dialogue with its outcome. Serialised as {summary, messages, turns}."""
+
+    run_id: str
+    session_id: str
+    user_id: int
+    persona: str
+    identity: dict[str, str] = Field(default_factory=dict)
+    started_at: str
+    finished_at: str | None = None
+    outcome: Outcome | None = None
+    stop_reason: str | None = None
+    error: TurnError | None = None
+    total_time_ms: float = 0.0
+    turns: list[TurnRecord] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def goal_reached(self) -> bool:
+        return self.outcome == Outcome.GOAL_REACHED
+
+    @property
+    def iterations(self) -> int:
+        return len(self.turns)
+
+    @property
+    def agents(self) -> list[str]:
+        return [t.agent for t in self.turns if t.agent]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "session_id": self.session_id,
+            "user_id": self.user_id,
+            "persona": self.persona,
+            "outcome": self.outcome.value if self.outcome else None,
+            "stop_reason": self.stop_reason,
+            "error": self.error.model_dump(mode="json") if self.error else None,
+            "iterations": self.iterations,
+            "goal_reached": self.goal_reached,
+            "found_link": self.goal_reached,  # the name our users' existing dashboards read
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "total_time_ms": round(self.total_time_ms, 3),
+            "tokens": {
+                "prompt": self.usage.prompt_tokens,
+                "completion": self.usage.completion_tokens,
+                "total": self.usage.total_tokens,
+            },
+            "total_cost_usd": round(self.usage.cost_usd, 8),
+        }
+
+    def messages(self) -> list[dict[str, Any]]:
+        """The transcript as a flat list of user and assistant messages."""
+        out: list[dict[str, Any]] = []
+        for turn in self.turns:
+            out.append(
+                {
+                    "role": "user",
+                    "iteration": turn.iteration,
+                    "text": turn.user_text,
+                    "timestamp": turn.sent_at,
+                }
+            )
+            if turn.reply_text is not None:
+                out.append(
+                    {
+                        "role": "assistant",
+                        "iteration": turn.iteration,
+                        "text": turn.reply_text,
+                        "timestamp": turn.replied_at,
+                        "agent": turn.agent,
+                        "latency_ms": _round(turn.latency_ms),
+                        "ack_ms": _round(turn.ack_ms),
+                    }
+                )
+            if turn.error is not None:
+                out.append(
+                    {
+                        "role": "error",
+                        "iteration": turn.iteration,
+                        "kind": turn.error.kind.value,
+                        "text": turn.error.message,
+                        "status_code": turn.error.status_code,
+                    }
+                )
+        return out
+
+    def to_document(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary(),
+            "identity": self.identity,
+            "messages": self.messages(),
+            "turns": [t.model_dump(mode="json") for t in self.turns],
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, Any]) -> ConversationRecord:
+        summary = doc["summary"]
+        return cls(
+            run_id=summary["run_id"],
+            session_id=summary["session_id"],
+            user_id=summary["user_id"],
+            persona=summary["persona"],
+            identity=doc.get("identity", {}),
+            started_at=summary["started_at"],
+            finished_at=summary.get("finished_at"),
+            outcome=summary.get("outcome"),
+            stop_reason=summary.get("stop_reason"),
+            error=summary.get("error"),
+            total_time_ms=summary.get("total_time_ms", 0.0),
+            turns=doc.get("turns", []),
+            usage=Usage(
+                prompt_tokens=summary["tokens"]["prompt"],
+                completion_tokens=summary["tokens"]["completion"],
+                total_tokens=summary["tokens"]["total"],
+                cost_usd=summary["total_cost_usd"],
+            ),
+        )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)

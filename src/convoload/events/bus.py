@@ -1,0 +1,92 @@
+"""Conversation events and the bus that carries them.
+
+Handlers run synchronously in the emitting greenlet, in subscription order. A
+handler that raises is logged and skipped: an observer must never break the
+conversation it observes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from convoload.conversation.records import ConversationRecord, TurnError, TurnRecord
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    session_id: str
+    persona: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationStarted(Event):
+    user_id: int
+    identity: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TurnSent(Event):
+    iteration: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyReceived(Event):
+    turn: TurnRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AgentChanged(Event):
+    iteration: int
+    previous: str | None
+    current: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFailed(Event):
+    iteration: int
+    error: TurnError
+    turn: TurnRecord
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationFinished(Event):
+    record: ConversationRecord
+
+
+E = TypeVar("E", bound=Event)
+Handler = Callable[[Any], None]
+
+
+class EventBus:
+    """Publish/subscribe by event type; subscribing to `Event` receives everything."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[Event], list[Handler]] = {}
+
+    def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
+        """Register `handler`; returns a function that unsubscribes it."""
+        self._handlers.setdefault(event_type, []).append(handler)
+
+        def unsubscribe() -> None:
+            handlers = self._handlers.get(event_type, [])
+            if handler in handlers:
+                handlers.remove(handler)
+
+        return unsubscribe
+
+    def emit(self, event: Event) -> None:
+        for event_type in type(event).__mro__:
+            for handler in tuple(self._handlers.get(event_type, ())):
+                try:
+                    handler(event)
+                except Exception:
+                    log.exception("event handler %r failed on %s", handler, type(event).__name__)
+            if event_type is Event:
+                break

@@ -1,0 +1,174 @@
+"""RunContext: everything one process needs to run conversations, wired from a Config.
+
+It is the composition root shared by `convoload run/demo/converse` and by the
+locustfile: personas, identities, the target (starting the bundled demo agent
+when the config asks for it), the event bus, the journal and the records.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from convoload.config import Config, config_error
+from convoload.conversation.goals import GoalDetector, build_goal
+from convoload.conversation.loop import run_conversation
+from convoload.conversation.records import ConversationRecord
+from convoload.errors import ConfigError
+from convoload.events import ConversationFinished, EventBus
+from convoload.identity import IdentityFactory
+from convoload.personas import PersonaPicker, resolve_personas
+from convoload.personas.model import Persona
+from convoload.report.aggregate import aggregate
+from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
+from convoload.targets.base import Session, Target
+from convoload.targets.factory import build_target
+from convoload.users.factory import build_user, check_personas
+
+DEMO_CHANNEL_ID = "convoload-demo"
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
+
+
+class RunContext:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        pinned_persona: str | None = None,
+        run_id: str | None = None,
+        start_index: int = 0,
+    ) -> None:
+        self.config = config
+        self.run_id = run_id or new_run_id()
+        self.seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
+        self.personas = self._load_personas(config)
+        try:
+            self.picker = PersonaPicker(self.personas, seed=self.seed, pinned=pinned_persona)
+        except KeyError as exc:
+            raise ConfigError("--persona", "", str(exc.args[0])) from None
+        self.identities = IdentityFactory(self.seed)
+        self.goal: GoalDetector = self._build_goal(config)
+        self.bus = EventBus()
+        self.records: list[ConversationRecord] = []
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._next_index = start_index
+        self._index_lock = threading.Lock()
+        self._resources = ExitStack()
+        self.demo_url: str | None = None
+        try:
+            self.target: Target = self._build_target(config)
+        except BaseException:
+            self._resources.close()  # e.g. stop the demo server we may already have started
+            raise
+        self._resources.callback(self.target.close)
+        self.run_dir = Path(config.run.runs_dir)
+        if not self.run_dir.is_absolute():
+            self.run_dir = Path.cwd() / self.run_dir
+        self.run_dir = self.run_dir / self.run_id
+        self.journal = RunJournal(self.run_dir, meta=self.meta())
+        self._resources.callback(self.journal.close)
+        self.bus.subscribe(ConversationFinished, self._on_finished)
+
+    # -- building -----------------------------------------------------------------------------------
+    @staticmethod
+    def _load_personas(config: Config) -> list[Persona]:
+        personas = resolve_personas(config.personas, base_dir=config.base_dir, source=config.source)
+        problems = check_personas(personas)
+        if problems:
+            source, field, message = problems[0].split(": ", 2)
+            raise ConfigError(source, field, message)
+        return personas
+
+    @staticmethod
+    def _build_goal(config: Config) -> GoalDetector:
+        try:
+            return build_goal(config.goal.type, config.goal.pattern, config.goal.function)
+        except ValueError as exc:
+            raise config_error(config, "goal.function", str(exc)) from None
+
+    def _build_target(self, config: Config) -> Target:
+        if config.target.type != "demo":
+            return build_target(config)
+        from convoload.demo.tickets.launcher import DemoTicketServer
+
+        demo = config.target.demo
+        server = DemoTicketServer(
+            reply_delay_s=demo.reply_delay_s,
+            jitter_s=demo.jitter_s,
+            split_messages=demo.split_messages,
+            seed=self.seed,
+        )
+        self._resources.enter_context(server)
+        self.demo_url = server.url
+        return build_target(config, url=server.widget_url, variables={"channel_id": DEMO_CHANNEL_ID})
+
+    def meta(self) -> dict[str, Any]:
+        target = self.config.target
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "seed": self.seed,
+            "config": self.config.source,
+            "target": {"type": target.type, "url": self.demo_url or target.url or target.function},
+            "personas": [p.name for p in self.personas],
+            "user": self.config.user.type,
+            "goal": self.goal.description,
+            "max_iterations": self.config.run.max_iterations,
+        }
+
+    # -- running ------------------------------------------------------------------------------------
+    def claim_index(self) -> int:
+        """A fresh conversation index: it picks the persona and the identity."""
+        with self._index_lock:
+            index = self._next_index
+            self._next_index += 1
+        return index
+
+    def persona_for(self, index: int) -> Persona:
+        if self.config.run.persona_assignment == "round_robin":
+            return self.picker.round_robin(index)
+        return self.picker.pick(index)
+
+    def converse(self, index: int) -> ConversationRecord:
+        persona = self.persona_for(index)
+        identity = self.identities.identity(index)
+        session = Session(
+            session_id=uuid.uuid4().hex, user_id=index + 1, persona=persona.name, identity=identity
+        )
+        user = build_user(self.config.user.type, persona, identity, seed=f"{self.seed}-{index}")
+        return run_conversation(
+            run_id=self.run_id,
+            session=session,
+            user=user,
+            target=self.target,
+            goal=self.goal,
+            bus=self.bus,
+            max_iterations=self.config.run.max_iterations,
+            think_time=self.config.run.think_time_s,
+        )
+
+    def _on_finished(self, event: ConversationFinished) -> None:
+        self.records.append(event.record)
+        self.journal.append(event.record)
+
+    # -- finishing ----------------------------------------------------------------------------------
+    def aggregate(self) -> dict[str, Any]:
+        meta = {
+            **self.meta(),
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "target_stats": self.target.stats(),
+        }
+        document = aggregate(self.records, meta)
+        write_json(self.run_dir / AGGREGATE_NAME, document)
+        return document
+
+    def close(self) -> None:
+        self._resources.close()

@@ -1,0 +1,93 @@
+"""Turn conversation events into Locust request events.
+
+Request types: MESSAGE (one turn: send -> complete reply), WEBHOOK (ack ->
+callback), CONVERSATION (the whole dialogue; response_length = turns). Names
+are the persona, never the session id, so Locust's tables stay small. Failure
+texts are low-cardinality (error kind and status) for Locust's error table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoload.conversation.records import Outcome
+from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed
+
+
+class TurnFailure(Exception):
+    pass
+
+
+class ConversationFailure(Exception):
+    pass
+
+
+def bridge_to_locust(bus: EventBus, events: Any) -> None:
+    fire = events.request.fire
+
+    def on_reply(event: ReplyReceived) -> None:
+        turn = event.turn
+        context = {"session_id": event.session_id, "iteration": turn.iteration, "agent": turn.agent}
+        fire(
+            request_type="MESSAGE",
+            name=event.persona,
+            response_time=turn.latency_ms,
+            response_length=len(turn.reply_text or ""),
+            exception=None,
+            context=context,
+        )
+        if turn.ack_ms is not None:
+            fire(
+                request_type="WEBHOOK",
+                name=event.persona,
+                response_time=max(0.0, turn.latency_ms - turn.ack_ms),
+                response_length=len(turn.reply_messages),
+                exception=None,
+                context=context,
+            )
+
+    def on_failed(event: TurnFailed) -> None:
+        error = event.error
+        label = f"{error.kind.value} {error.status_code}" if error.status_code else error.kind.value
+        context = {"session_id": event.session_id, "iteration": event.iteration}
+        elapsed = event.turn.ack_ms or 0.0
+        fire(
+            request_type="MESSAGE",
+            name=event.persona,
+            response_time=elapsed,
+            response_length=0,
+            exception=TurnFailure(label),
+            context=context,
+        )
+        if error.kind.value == "webhook_timeout":
+            fire(
+                request_type="WEBHOOK",
+                name=event.persona,
+                response_time=0.0,
+                response_length=0,
+                exception=TurnFailure(label),
+                context=context,
+            )
+
+    def on_finished(event: ConversationFinished) -> None:
+        record = event.record
+        exception = None
+        if record.outcome == Outcome.ERROR and record.error:
+            exception = ConversationFailure(f"error: {record.error.kind.value}")
+        elif record.outcome != Outcome.GOAL_REACHED:
+            exception = ConversationFailure(record.outcome.value if record.outcome else "unknown")
+        fire(
+            request_type="CONVERSATION",
+            name=event.persona,
+            response_time=record.total_time_ms,
+            response_length=record.iterations,
+            exception=exception,
+            context={
+                "session_id": event.session_id,
+                "outcome": record.outcome.value if record.outcome else None,
+            },
+        )
+
+    bus.subscribe(ReplyReceived, on_reply)
+    bus.subscribe(TurnFailed, on_failed)
+    bus.subscribe(ConversationFinished, on_finished)

@@ -1,0 +1,111 @@
+"""Load personas from YAML or plain-text files, and the built-in ones shipped with the package."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from convoload.errors import ConfigError, pydantic_error_to_config_error
+from convoload.personas.model import Persona
+from convoload.personas.text_facts import persona_from_text
+
+PERSONA_SUFFIXES = (".yaml", ".yml", ".txt")
+
+
+def load_yaml_mapping(path: Path) -> dict:
+    """Read a YAML file that must hold a mapping; errors name the file (and line)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(str(path), "", f"invalid YAML{where}: {problem}") from None
+    if data is None:
+        raise ConfigError(str(path), "", "file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", f"expected a mapping at the top level, found {type(data).__name__}")
+    return data
+
+
+def load_persona_file(path: str | Path) -> Persona:
+    """A `.yaml`/`.yml` persona, or a `.txt` free-text persona prompt."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in PERSONA_SUFFIXES:
+        raise ConfigError(
+            str(path), "", f"unsupported persona file type {suffix or '(none)'!r}; use .yaml, .yml or .txt"
+        )
+    if suffix == ".txt":
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError(str(path), "", "file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
+        if not text.strip():
+            raise ConfigError(str(path), "", "file is empty")
+        persona = persona_from_text(path.stem, text)
+    else:
+        data = load_yaml_mapping(path)
+        try:
+            persona = Persona.model_validate(data)
+        except ValidationError as exc:
+            raise pydantic_error_to_config_error(str(path), exc) from None
+    return persona.model_copy(update={"source": str(path)})
+
+
+@cache
+def builtin_personas() -> dict[str, Persona]:
+    """The personas shipped in the package, by lower-case name."""
+    folder = resources.files("convoload.personas") / "builtin"
+    personas: dict[str, Persona] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yaml", ".yml")):
+            with resources.as_file(entry) as path:
+                persona = load_persona_file(path)
+            personas[persona.key] = persona.model_copy(update={"source": f"builtin:{entry.name}"})
+    return personas
+
+
+def resolve_personas(
+    specs: Iterable[str], base_dir: Path | None = None, source: str = "personas"
+) -> list[Persona]:
+    """Turn names of built-ins, persona files and folders of persona files into personas."""
+    builtins = builtin_personas()
+    out: list[Persona] = []
+    for i, spec in enumerate(specs):
+        field = f"{source}[{i}]"
+        key = spec.strip().lower()
+        if key in builtins:
+            out.append(builtins[key])
+            continue
+        path = Path(spec).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        if path.is_dir():
+            files = sorted(p for p in path.iterdir() if p.suffix.lower() in PERSONA_SUFFIXES)
+            if not files:
+                raise ConfigError(source, field, f"folder {spec!r} holds no persona files")
+            out.extend(load_persona_file(p) for p in files)
+        elif path.exists() or path.suffix.lower() in PERSONA_SUFFIXES:
+            out.append(load_persona_file(path))
+        else:
+            known = ", ".join(p.name for p in builtins.values())
+            raise ConfigError(source, field, f"{spec!r} is neither a built-in persona ({known}) nor a file")
+    names = [p.key for p in out]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(source, "", f"persona names must be unique, repeated: {', '.join(duplicates)}")
+    return out

@@ -1,0 +1,146 @@
+"""Terminal output: the run summary tables and a live transcript printer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed, TurnSent
+
+_PERSONA_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
+
+
+def _ms(value: Any) -> str:
+    if value is None or value != value:  # None or NaN
+        return "-"
+    if value >= 10_000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.2f} ms"
+
+
+def print_summary(console: Console, document: dict[str, Any], locust_stats: Any = None) -> None:
+    summary, latency = document["summary"], document["latency"]
+    overview = Table(title="Conversations", show_header=False, title_justify="left")
+    overview.add_column(style="bold")
+    overview.add_column()
+    overview.add_row("total", str(summary["total_conversations"]))
+    overview.add_row("goal reached", f"{summary['successful_conversations']} ({summary['success_rate_pct']})")
+    overview.add_row("interrupted", str(summary["interrupted_conversations"]))
+    overview.add_row("failed (errors)", str(summary["failed_conversations"]))
+    overview.add_row("avg iterations", f"{summary['avg_iterations_per_conversation']:.2f}")
+    if summary["avg_iterations_to_goal"] is not None:
+        overview.add_row("avg iterations to goal", f"{summary['avg_iterations_to_goal']:.2f}")
+    overview.add_row("agent changes", str(summary["agent_changes"]))
+    overview.add_row("tokens (simulated users)", str(summary["tokens"]["total"]))
+    overview.add_row("cost", f"US$ {summary['total_cost_usd']:.6f}")
+    if summary["errors_by_kind"]:
+        overview.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary["errors_by_kind"].items()))
+    target_stats = document.get("run", {}).get("target_stats") or {}
+    rejected = {k: v for k, v in target_stats.items() if not k.endswith("accepted") and v}
+    if rejected:
+        overview.add_row(
+            "rejected callbacks",
+            ", ".join(f"{k.removeprefix('callbacks_')}: {v}" for k, v in rejected.items()),
+        )
+    console.print(overview)
+
+    table = Table(title="Latency (exact)", title_justify="left")
+    for column in ("", "count", "p50", "p90", "p95", "p99", "max"):
+        table.add_column(column, justify="right" if column else "left")
+    rows = [
+        ("turn (send → reply)", latency["turn_ms"]),
+        ("ack", latency["ack_ms"]),
+        ("conversation", latency["conversation_ms"]),
+    ]
+    rows += [(f"turn · {name}", p["turn_ms"]) for name, p in document["personas"].items()]
+    for label, dist in rows:
+        if dist.get("count"):
+            table.add_row(
+                label, str(dist["count"]), *(_ms(dist.get(k)) for k in ("p50", "p90", "p95", "p99", "max"))
+            )
+    console.print(table)
+
+    personas = Table(title="Personas", title_justify="left")
+    for column in ("persona", "conversations", "goal reached", "avg iterations", "errors"):
+        personas.add_column(column)
+    for name, p in document["personas"].items():
+        errors = ", ".join(f"{k}: {v}" for k, v in p["errors_by_kind"].items()) or "-"
+        personas.add_row(
+            name,
+            str(p["conversations"]),
+            f"{p['successful']} ({100 * p['success_rate']:.0f}%)",
+            f"{p['avg_iterations']:.1f}",
+            errors,
+        )
+    console.print(personas)
+
+    if locust_stats is not None:
+        print_locust_stats(console, locust_stats)
+
+
+def print_locust_stats(console: Console, stats: Any) -> None:
+    table = Table(title="Locust requests", title_justify="left")
+    for column in ("type", "name", "# reqs", "# fails", "median", "p95", "avg"):
+        table.add_column(column)
+    for entry in sorted(stats.entries.values(), key=lambda e: (e.method, e.name)):
+        table.add_row(
+            entry.method,
+            entry.name,
+            str(entry.num_requests),
+            str(entry.num_failures),
+            _ms(entry.median_response_time),
+            _ms(entry.get_response_time_percentile(0.95)),
+            _ms(entry.avg_response_time),
+        )
+    console.print(table)
+
+
+class TranscriptPrinter:
+    """Prints every message as it happens, one colour per conversation."""
+
+    def __init__(self, console: Console, bus: EventBus, *, show_user_id: bool = True) -> None:
+        self.console = console
+        self.show_user_id = show_user_id
+        self._styles: dict[str, str] = {}
+        bus.subscribe(TurnSent, self._sent)
+        bus.subscribe(ReplyReceived, self._reply)
+        bus.subscribe(TurnFailed, self._failed)
+        bus.subscribe(ConversationFinished, self._finished)
+
+    def _label(self, session_id: str, persona: str) -> Text:
+        style = self._styles.setdefault(session_id, _PERSONA_STYLES[len(self._styles) % len(_PERSONA_STYLES)])
+        tag = f"{persona} {session_id[:6]}" if self.show_user_id else persona
+        return Text(f"[{tag}] ", style=f"bold {style}")
+
+    def _sent(self, event: TurnSent) -> None:
+        self.console.print(self._label(event.session_id, event.persona) + Text(f"👤 {event.text}"))
+
+    def _reply(self, event: ReplyReceived) -> None:
+        turn = event.turn
+        meta = f"({turn.agent or 'agent'}, {_ms(turn.latency_ms)})"
+        body = Text(f"🤖 {meta} ", style="dim") + Text(turn.reply_text or "")
+        self.console.print(self._label(event.session_id, event.persona) + body)
+
+    def _failed(self, event: TurnFailed) -> None:
+        self.console.print(
+            self._label(event.session_id, event.persona)
+            + Text(f"❌ {event.error.kind.value}: {event.error.message}", style="red")
+        )
+
+    def _finished(self, event: ConversationFinished) -> None:
+        record = event.record
+        mark = (
+            "🎉 goal reached"
+            if record.goal_reached
+            else f"⏹ {record.outcome.value if record.outcome else '?'}"
+        )
+        reason = f" ({record.stop_reason})" if record.stop_reason and not record.goal_reached else ""
+        self.console.print(
+            self._label(event.session_id, event.persona)
+            + Text(
+                f"{mark} after {record.iterations} turns, {_ms(record.total_time_ms)}{reason}", style="bold"
+            )
+        )

@@ -1,0 +1,43 @@
+"""Rebuild a run's files from its journal (after a crash, or to refresh reports)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from convoload.errors import ConfigError
+from convoload.report.aggregate import aggregate
+from convoload.store.journal import (
+    AGGREGATE_NAME,
+    CONVERSATIONS_DIR,
+    JOURNAL_NAME,
+    META_NAME,
+    read_journal,
+    write_json,
+)
+
+
+def rebuild_run(run_dir: Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    journal = run_dir / JOURNAL_NAME
+    if not journal.is_file():
+        raise ConfigError(str(run_dir), "", f"no {JOURNAL_NAME} here: not a convoload run folder")
+    records = read_journal(journal)
+    meta: dict[str, Any] = {}
+    meta_path = run_dir / META_NAME
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError:
+            meta = {}
+    meta["rebuilt_from_journal"] = True
+    conversations = run_dir / CONVERSATIONS_DIR
+    conversations.mkdir(exist_ok=True)
+    for record in records:
+        name = f"conversation_{record.user_id:05d}_{record.session_id}.json"
+        if not (conversations / name).is_file():
+            write_json(conversations / name, record.to_document())
+    document = aggregate(records, meta)
+    write_json(run_dir / AGGREGATE_NAME, document)
+    return document

@@ -1,0 +1,60 @@
+"""The connector interface shared by http, webhook and python targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from convoload.conversation.records import ErrorKind
+from convoload.envsecrets import redact
+from convoload.identity import Identity
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """Who is talking: used for correlation and for body-template placeholders."""
+
+    session_id: str
+    user_id: int
+    persona: str
+    identity: Identity
+
+
+@dataclass(slots=True)
+class TargetReply:
+    """The agent's complete reply to one message."""
+
+    text: str
+    messages: list[str]
+    agent: str | None = None
+    latency_ms: float = 0.0  # send -> complete reply
+    ack_ms: float | None = None  # send -> acknowledgement (webhook)
+    wake_ms: float | None = None  # callback parsed -> waiting user resumed (webhook)
+    raw: Any = field(default=None, repr=False)
+
+
+class TargetError(Exception):
+    """A classified failure of one turn. Messages are redacted: no secret ever leaves."""
+
+    def __init__(
+        self, kind: ErrorKind, message: str, status_code: int | None = None, ack_ms: float | None = None
+    ) -> None:
+        self.kind = kind
+        self.message = redact(message)
+        self.status_code = status_code
+        self.ack_ms = ack_ms
+        super().__init__(f"{kind.value}: {self.message}")
+
+
+class Target(Protocol):
+    """Send one user message and return the agent's complete reply, or raise TargetError."""
+
+    kind: str
+
+    def send(self, session: Session, text: str, iteration: int) -> TargetReply: ...
+
+    def close(self) -> None: ...
+
+    def stats(self) -> dict[str, int]:
+        """Connector-level counters for the run report (e.g. rejected callbacks)."""
+        ...

@@ -1,0 +1,79 @@
+"""Build a target connector from its config section, checking templates up front."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoload.config import Config, config_error
+from convoload.targets.base import Target
+from convoload.targets.http import HttpTarget
+from convoload.targets.python import PythonTarget, import_callable
+from convoload.targets.receiver import WebhookReceiver
+from convoload.targets.templating import BASE_PLACEHOLDERS, TemplateError, check_template
+from convoload.targets.webhook import PRESETS, WebhookTarget
+
+
+def build_target(config: Config, url: str | None = None, variables: dict[str, Any] | None = None) -> Target:
+    """`url`/`variables` override the config (the demo fills them in once its server is up)."""
+    t = config.target
+    kind = "webhook" if t.type == "demo" else t.type
+    if kind == "python":
+        try:
+            return PythonTarget(import_callable(t.function or ""))
+        except ValueError as exc:
+            raise config_error(config, "target.function", str(exc)) from None
+
+    preset: dict[str, Any] = PRESETS.get(t.preset or ("widget" if t.type == "demo" else ""), {})
+    body = t.body if t.body is not None else preset.get("body")
+    all_variables = {**(variables or {}), **t.variables}
+    allowed = BASE_PLACEHOLDERS | frozenset(all_variables)
+    try:
+        check_template(t.headers, "target.headers", allowed)
+        check_template(body, "target.body", allowed)
+    except TemplateError as exc:
+        raise config_error(config, exc.field, str(exc)) from None
+    if body is not None and "{channel_id}" in str(body) and "channel_id" not in all_variables:
+        raise config_error(config, "target.variables.channel_id", "the widget preset needs a channel_id")
+
+    common = {
+        "method": t.method,
+        "headers": t.headers,
+        "body": body,
+        "variables": all_variables,
+        "connect_timeout_s": t.connect_timeout_s,
+    }
+    target_url = url or t.url or ""
+    if kind == "http":
+        return HttpTarget(
+            target_url,
+            reply_path=t.reply_path or "reply",
+            agent_path=t.agent_path or "agent",
+            timeout_s=t.timeout_s,
+            **common,
+        )
+    receiver = WebhookReceiver(
+        host=t.receiver.host,
+        port=t.receiver.port,
+        public_url=t.receiver.public_url,
+        max_body_bytes=t.receiver.max_body_bytes,
+        message_id_path=t.message_id_path or preset.get("message_id_path", "messageId"),
+        final_path=t.final_path or preset.get("final_path"),
+    )
+    try:
+        receiver.start()
+    except OSError as exc:
+        raise config_error(
+            config,
+            "target.receiver.port",
+            f"cannot listen on {t.receiver.host}:{t.receiver.port}: {exc.strerror or exc}",
+        ) from None
+    return WebhookTarget(
+        target_url,
+        receiver,
+        reply_path=t.reply_path or preset.get("reply_path", "text"),
+        agent_path=t.agent_path or preset.get("agent_path", "agent"),
+        ack_timeout_s=t.ack_timeout_s,
+        reply_timeout_s=t.timeout_s,
+        quiet_period_s=t.quiet_period_s,
+        **common,
+    )

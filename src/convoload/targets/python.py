@@ -1,0 +1,74 @@
+"""`python` target: an in-process callable, given as `module:function`.
+
+The function receives (text, session, iteration) and returns a string, a list
+of strings, or a mapping with `text` (str or list) and optionally `agent`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from convoload.conversation.records import ErrorKind
+from convoload.targets.base import Session, TargetError, TargetReply
+from convoload.targets.templating import reply_text
+
+
+def import_callable(spec: str) -> Callable[..., Any]:
+    """Resolve `package.module:function` (also `module:Class.method`)."""
+    module_name, _, attr_path = spec.partition(":")
+    if not module_name or not attr_path:
+        raise ValueError(f"{spec!r} is not of the form module:function")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r}: {exc}") from None
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attr_path!r}") from None
+    if not callable(obj):
+        raise ValueError(f"{spec!r} is not callable")
+    return obj
+
+
+class PythonTarget:
+    kind = "python"
+
+    def __init__(self, function: str | Callable[..., Any]) -> None:
+        self.function = import_callable(function) if isinstance(function, str) else function
+
+    def send(self, session: Session, text: str, iteration: int) -> TargetReply:
+        started = time.perf_counter()
+        try:
+            result = self.function(text, session, iteration)
+        except TimeoutError as exc:
+            raise TargetError(ErrorKind.TIMEOUT, f"target timed out: {exc}") from None
+        except ConnectionError as exc:
+            raise TargetError(ErrorKind.CONNECTION, f"target connection failed: {exc}") from None
+        except Exception as exc:
+            raise TargetError(ErrorKind.TARGET_EXCEPTION, f"{type(exc).__name__}: {exc}") from None
+        latency_ms = (time.perf_counter() - started) * 1000
+        agent = None
+        if isinstance(result, Mapping):
+            if "text" not in result:
+                raise TargetError(ErrorKind.MALFORMED, "target returned a mapping without 'text'")
+            agent = result.get("agent")
+            result = result["text"]
+        if not isinstance(result, str | list) and result is not None:
+            raise TargetError(ErrorKind.MALFORMED, f"target returned {type(result).__name__}, not text")
+        messages = reply_text(result)
+        if not messages:
+            raise TargetError(ErrorKind.EMPTY, "target returned an empty reply")
+        return TargetReply(
+            text="\n\n".join(messages), messages=messages, agent=agent, latency_ms=latency_ms, raw=result
+        )
+
+    def stats(self) -> dict[str, int]:
+        return {}
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,211 @@
+"""The webhook receiver: a gevent WSGI server that hands callbacks to waiting users.
+
+Each turn registers a `PendingReply` before its request is sent; the callback
+handler resolves it, which wakes the waiting greenlet at once through a
+`gevent.event.AsyncResult` (no polling). Callback URLs carry a per-run secret:
+  {public_url}/cb/{secret}/{session_id}/{iteration}
+Anything that is not an expected, fresh callback is rejected and counted in its
+own category, never mixed into a live turn:
+  forged (wrong secret, 403), unknown (no such turn, 404), late (turn already
+  finished, 410), duplicate (same message id twice, 409), oversized (413),
+  malformed (not JSON, 400), bad_method (405).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent.event import AsyncResult, Event
+from gevent.pywsgi import WSGIServer
+
+from convoload.conversation.records import ErrorKind
+from convoload.targets.base import TargetError
+from convoload.targets.templating import extract
+
+log = logging.getLogger(__name__)
+
+_FINISHED_MEMORY = 200_000  # finished turns remembered to tell "late" from "unknown"
+_MALFORMED = object()
+
+
+@dataclass(slots=True)
+class Callback:
+    document: Any
+    received_at: float  # time.perf_counter() when the body was parsed
+
+
+@dataclass(slots=True)
+class PendingReply:
+    session_id: str
+    iteration: int
+    first: AsyncResult = field(default_factory=AsyncResult)
+    more: Event = field(default_factory=Event)
+    callbacks: list[Callback] = field(default_factory=list)
+    seen_ids: set[str] = field(default_factory=set)
+    final: bool = False
+
+    def deliver(self, callback: Callback, is_final: bool) -> None:
+        self.callbacks.append(callback)
+        self.final = self.final or is_final
+        if len(self.callbacks) == 1:
+            self.first.set(callback)
+        else:
+            self.more.set()
+
+
+class WebhookReceiver:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        public_url: str | None = None,
+        max_body_bytes: int = 256 * 1024,
+        message_id_path: str | None = "messageId",
+        final_path: str | None = None,
+        secret: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self._public_url = public_url
+        self.max_body_bytes = max_body_bytes
+        self.message_id_path = message_id_path
+        self.final_path = final_path
+        self.secret = secret or secrets.token_urlsafe(18)
+        self.counters: Counter[str] = Counter()
+        self._pending: dict[tuple[str, int], PendingReply] = {}
+        self._finished: OrderedDict[tuple[str, int], set[str]] = OrderedDict()
+        self._server: WSGIServer | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> WebhookReceiver:
+        if self._server is None:
+            self._server = WSGIServer((self.host, self.port), self._app, log=None, error_log=log)
+            self._server.start()
+            self.port = self._server.server_port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop(timeout=1)
+            self._server = None
+
+    @property
+    def public_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
+        template = self._public_url or "http://{host}:{port}"
+        return template.format(host=host, port=self.port).rstrip("/")
+
+    def callback_url(self, session_id: str, iteration: int) -> str:
+        return f"{self.public_url}/cb/{self.secret}/{session_id}/{iteration}"
+
+    # -- the waiting side ---------------------------------------------------------------------------
+    def expect(self, session_id: str, iteration: int) -> PendingReply:
+        key = (session_id, iteration)
+        if key in self._pending:
+            raise RuntimeError(f"turn {key} is already waiting for a callback")
+        pending = PendingReply(session_id, iteration)
+        self._pending[key] = pending
+        return pending
+
+    def wait(
+        self, pending: PendingReply, timeout_s: float, quiet_period_s: float = 0.0
+    ) -> tuple[list[Callback], float]:
+        """Block this greenlet until the turn's reply is complete; returns callbacks and wake delay (ms).
+
+        The reply is complete at the first callback, or, with a quiet period, when
+        no further callback arrived for that long (or one was marked final).
+        """
+        try:
+            first: Callback = pending.first.get(timeout=timeout_s)
+        except gevent.Timeout:
+            raise TargetError(ErrorKind.WEBHOOK_TIMEOUT, f"no callback within {timeout_s:g} s") from None
+        wake_ms = (time.perf_counter() - first.received_at) * 1000
+        if quiet_period_s > 0:
+            while not pending.final:
+                pending.more.clear()
+                if not pending.more.wait(quiet_period_s):
+                    break
+        return list(pending.callbacks), wake_ms
+
+    def release(self, pending: PendingReply) -> None:
+        """The turn is over: later callbacks for it count as late (or duplicate)."""
+        key = (pending.session_id, pending.iteration)
+        if self._pending.get(key) is pending:
+            del self._pending[key]
+        self._finished[key] = pending.seen_ids
+        if len(self._finished) > _FINISHED_MEMORY:
+            self._finished.popitem(last=False)
+
+    # -- the HTTP side ------------------------------------------------------------------------------
+    def _app(self, environ: dict, start_response) -> list[bytes]:
+        verdict, status = self._handle(environ)
+        self.counters[verdict] += 1
+        body = json.dumps({"status": verdict}).encode()
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _handle(self, environ: dict) -> tuple[str, str]:
+        if environ.get("REQUEST_METHOD") != "POST":
+            return "bad_method", "405 Method Not Allowed"
+        parts = environ.get("PATH_INFO", "").strip("/").split("/")
+        if len(parts) != 4 or parts[0] != "cb" or not parts[3].isdigit():
+            return "unknown", "404 Not Found"
+        _, secret, session_id, iteration_text = parts
+        try:
+            declared = int(environ.get("CONTENT_LENGTH") or -1)
+        except ValueError:
+            declared = -1
+        if declared > self.max_body_bytes:
+            return "oversized", "413 Payload Too Large"
+        if not hmac.compare_digest(secret.encode(), self.secret.encode()):
+            return "forged", "403 Forbidden"
+        raw = environ["wsgi.input"].read(declared if declared >= 0 else self.max_body_bytes + 1)
+        if len(raw) > self.max_body_bytes:
+            return "oversized", "413 Payload Too Large"
+        try:
+            document = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            document = _MALFORMED
+        key = (session_id, int(iteration_text))
+        message_id = self._message_id(document, raw)
+        pending = self._pending.get(key)
+        if pending is None:
+            seen = self._finished.get(key)
+            if seen is None:
+                return "unknown", "404 Not Found"
+            return ("duplicate", "409 Conflict") if message_id in seen else ("late", "410 Gone")
+        if document is _MALFORMED:
+            return "malformed", "400 Bad Request"
+        if message_id in pending.seen_ids:
+            return "duplicate", "409 Conflict"
+        pending.seen_ids.add(message_id)
+        pending.deliver(Callback(document, time.perf_counter()), self._is_final(document))
+        return "accepted", "202 Accepted"
+
+    def _message_id(self, document: Any, raw: bytes) -> str:
+        # Senders that retry resend the same message id; without one, identical bodies are duplicates.
+        if self.message_id_path and document is not _MALFORMED:
+            try:
+                found = extract(document, self.message_id_path)
+                if found not in (None, ""):
+                    return f"id:{found}"
+            except KeyError:
+                pass
+        return "sha1:" + hashlib.sha1(raw).hexdigest()
+
+    def _is_final(self, document: Any) -> bool:
+        if not self.final_path:
+            return False
+        try:
+            return extract(document, self.final_path) is True
+        except KeyError:
+            return False

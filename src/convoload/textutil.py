@@ -1,0 +1,59 @@
+"""Small text helpers shared by personas and simulated users (Portuguese and English)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+NUMBER_WORDS = {
+    "um": 1,
+    "uma": 1,
+    "dois": 2,
+    "duas": 2,
+    "tres": 3,
+    "quatro": 4,
+    "cinco": 5,
+    "seis": 6,
+    "sete": 7,
+    "oito": 8,
+    "nove": 9,
+    "dez": 10,
+    "one": 1,
+    "a": 1,
+    "an": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
+
+URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
+DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
+
+
+def fold(text: str) -> str:
+    """Lower-case and strip accents, so keyword matching ignores both."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def has_any(folded_text: str, *words: str) -> bool:
+    """True when any of `words` (already folded) occurs in the folded text as a word or phrase."""
+    return any(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", folded_text) for w in words)
+
+
+def parse_count(token: str) -> int | None:
+    token = fold(token)
+    if token.isdigit():
+        return int(token)
+    return NUMBER_WORDS.get(token)
+
+
+def dates_in(text: str) -> list[str]:
+    """All dd/mm or dd/mm/yyyy dates in the text, as written, in order."""
+    return [m.group(0) for m in DATE_RE.finditer(text)]
