@@ -368,7 +368,7 @@ def main() -> None:
     try:
         app()
     except ConvoloadError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False)
+        sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -98,14 +98,16 @@ class RunContext:
         if config.target.type != "demo":
             return build_target(config)
         from convoload.demo.tickets.launcher import DemoTicketServer
+        from convoload.demo.tickets.settings import TicketServerSettings
 
         demo = config.target.demo
-        server = DemoTicketServer(
+        settings = TicketServerSettings(
             reply_delay_s=demo.reply_delay_s,
             jitter_s=demo.jitter_s,
             split_messages=demo.split_messages,
             seed=self.seed,
         )
+        server = DemoTicketServer(settings)
         self._resources.enter_context(server)
         self.demo_url = server.url
         return build_target(config, url=server.widget_url, variables={"channel_id": DEMO_CHANNEL_ID})
