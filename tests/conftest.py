@@ -54,8 +54,9 @@ class LocalApp:
             payload = json.dumps(payload).encode()
         elif isinstance(payload, str):
             payload = payload.encode()
-        start_response(f"{status} X", [("Content-Type", "application/json"),
-                                        ("Content-Length", str(len(payload)))])
+        start_response(
+            f"{status} X", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
+        )
         return [payload]
 
     def stop(self) -> None:

@@ -14,34 +14,46 @@ def test_builtin_personas_carry_their_journeys():
     k, t, e = personas["kataryna"], personas["talliz"], personas["edman"]
     assert k.facts["date"] == "11/10/2026" and k.facts["quantities"] == {"adulto": 2, "crianca": 2}
     assert k.behaves("accepts_upsell") and k.behaves("accepts_optin")
-    assert t.facts["product"] == "Arvorar" and t.facts["date"] == "20/11" and t.facts["alternative_date"] == "21/11"
+    assert (
+        t.facts["product"] == "Arvorar"
+        and t.facts["date"] == "20/11"
+        and t.facts["alternative_date"] == "21/11"
+    )
     assert not t.behaves("accepts_upsell") and t.facts["quantities"] == {"adulto": 4}
-    assert e.facts["quantities"] == {"adulto": 1, "gestante": 1, "idoso": 2} and not e.behaves("accepts_upsell")
+    assert e.facts["quantities"] == {"adulto": 1, "gestante": 1, "idoso": 2} and not e.behaves(
+        "accepts_upsell"
+    )
     assert all(p.language == "pt-BR" for p in personas.values())
 
 
 def test_yaml_persona_round_trip(tmp_path):
-    path = write(tmp_path / "ana.yaml", """
+    path = write(
+        tmp_path / "ana.yaml",
+        """
 name: Ana
 language: en
 goal: buy two tickets
 facts: {date: "12/12", quantities: {adulto: 2}}
 behaviours: {accepts_upsell: true}
 steps: ["hello"]
-""")
+""",
+    )
     persona = load_persona_file(path)
     assert persona.name == "Ana" and persona.language == "en" and persona.steps == ["hello"]
     assert persona.source == str(path)
 
 
 def test_text_persona_is_read_like_users_keep_them_today(tmp_path):
-    path = write(tmp_path / "persona_1.txt", """Você é Kataryna Smart, cliente interessada em comprar ingressos.
+    path = write(
+        tmp_path / "persona_1.txt",
+        """Você é Kataryna Smart, cliente interessada em comprar ingressos.
 - Aceita opt-in de mensagens promocionais
 - Pede ingressos para 11/10/2026
 - Quantidade: 2 adultos + 2 crianças
 - ACEITA upselling (cabanas/experiências)
 - Prossegue até finalizar pagamento via PIX
-""")
+""",
+    )
     persona = load_persona_file(path)
     assert persona.name == "persona_1"
     assert "Kataryna" in persona.description
@@ -53,25 +65,31 @@ def test_text_persona_is_read_like_users_keep_them_today(tmp_path):
 
 
 def test_text_persona_with_refusal_and_new_date(tmp_path):
-    path = write(tmp_path / "p2.txt", "Pergunta onde fica e o que tem para fazer. Pede ingressos Arvorar para "
-                 "20/11 (fechado). Aceita nova data: 21/11.\n4 adultos\nRECUSA upselling\n")
+    path = write(
+        tmp_path / "p2.txt",
+        "Pergunta onde fica e o que tem para fazer. Pede ingressos Arvorar para "
+        "20/11 (fechado). Aceita nova data: 21/11.\n4 adultos\nRECUSA upselling\n",
+    )
     persona = load_persona_file(path)
     assert persona.facts["alternative_date"] == "21/11" and persona.facts["product"] == "Arvorar"
     assert persona.behaves("accepts_upsell") is False
     assert persona.facts["questions"] == ["onde fica o parque?", "e o que tem pra fazer ai?"]
 
 
-@pytest.mark.parametrize(("content", "field", "message"), [
-    ("name: [unclosed", "", "invalid YAML at line 1"),
-    ("- a\n- b\n", "", "expected a mapping"),
-    ("", "", "file is empty"),
-    ("name: X\nfacts: 3\n", "facts", "dictionary"),
-    ("name: X\nlanguage: klingon\n", "language", "pt-BR"),
-    ("name: X\nbehaviours: {accepts_upsell: maybe}\n", "behaviours.accepts_upsell", "boolean"),
-    ("name: X\nmood: happy\n", "mood", "unknown field"),
-    ("language: en\n", "name", "Field required"),
-    ("name: X\nsteps: ['hi', '  ']\n", "steps", "step 1 is empty"),
-])
+@pytest.mark.parametrize(
+    ("content", "field", "message"),
+    [
+        ("name: [unclosed", "", "invalid YAML at line 1"),
+        ("- a\n- b\n", "", "expected a mapping"),
+        ("", "", "file is empty"),
+        ("name: X\nfacts: 3\n", "facts", "dictionary"),
+        ("name: X\nlanguage: klingon\n", "language", "pt-BR"),
+        ("name: X\nbehaviours: {accepts_upsell: maybe}\n", "behaviours.accepts_upsell", "boolean"),
+        ("name: X\nmood: happy\n", "mood", "unknown field"),
+        ("language: en\n", "name", "Field required"),
+        ("name: X\nsteps: ['hi', '  ']\n", "steps", "step 1 is empty"),
+    ],
+)
 def test_malformed_persona_files_name_file_and_field(tmp_path, content, field, message):
     path = write(tmp_path / "bad.yaml", content)
     with pytest.raises(ConfigError) as info:
@@ -99,8 +117,9 @@ def test_picker_is_seedable_and_pinnable():
 
 
 def run_cli(*args, cwd=None, timeout=120):
-    return subprocess.run([sys.executable, "-m", "convoload", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "convoload", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
+    )
 
 
 def test_cli_rejects_malformed_persona_with_one_line_and_exit_2(tmp_path):

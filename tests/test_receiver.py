@@ -54,8 +54,16 @@ def test_rejections_are_counted_and_never_reach_a_live_turn(receiver):
 
     assert post(good, {"text": "too late", "messageId": "m2"}).status_code == 410
     assert post(good, {"text": "real", "messageId": "m1"}).status_code == 409
-    assert dict(receiver.counters) == {"forged": 1, "unknown": 2, "malformed": 1, "oversized": 1, "bad_method": 1,
-                                       "accepted": 1, "duplicate": 2, "late": 1}
+    assert dict(receiver.counters) == {
+        "forged": 1,
+        "unknown": 2,
+        "malformed": 1,
+        "oversized": 1,
+        "bad_method": 1,
+        "accepted": 1,
+        "duplicate": 2,
+        "late": 1,
+    }
 
 
 def test_identical_bodies_without_message_id_are_duplicates(receiver):

@@ -18,12 +18,18 @@ from convoload.targets.webhook import PRESETS, WebhookTarget
 def test_http_target_renders_body_and_extracts_reply(local_app, session):
     def handler(environ, body):
         request = json.loads(body)
-        return 200, {"data": {"messages": [{"text": f"echo {request['msg']}"}, {"text": "second"}]},
-                     "meta": {"agent": "sales"}}
+        return 200, {
+            "data": {"messages": [{"text": f"echo {request['msg']}"}, {"text": "second"}]},
+            "meta": {"agent": "sales"},
+        }
 
     app = local_app(handler)
-    target = HttpTarget(f"{app.url}/chat", body={"msg": "{text}", "cpf": "{identity.cpf}", "n": "{iteration}"},
-                        reply_path="data.messages[*].text", agent_path="meta.agent")
+    target = HttpTarget(
+        f"{app.url}/chat",
+        body={"msg": "{text}", "cpf": "{identity.cpf}", "n": "{iteration}"},
+        reply_path="data.messages[*].text",
+        agent_path="meta.agent",
+    )
     reply = target.send(session, "oi", 3)
     assert reply.messages == ["echo oi", "second"] and reply.text == "echo oi\n\nsecond"
     assert reply.agent == "sales" and reply.latency_ms > 0
@@ -32,14 +38,17 @@ def test_http_target_renders_body_and_extracts_reply(local_app, session):
     target.close()
 
 
-@pytest.mark.parametrize(("status", "payload", "kind"), [
-    (500, {"error": "boom"}, ErrorKind.HTTP_STATUS),
-    (404, "nope", ErrorKind.HTTP_STATUS),
-    (200, "<html>not json</html>", ErrorKind.MALFORMED),
-    (200, {"other": "field"}, ErrorKind.MALFORMED),
-    (200, {"reply": ""}, ErrorKind.EMPTY),
-    (200, {"reply": []}, ErrorKind.EMPTY),
-])
+@pytest.mark.parametrize(
+    ("status", "payload", "kind"),
+    [
+        (500, {"error": "boom"}, ErrorKind.HTTP_STATUS),
+        (404, "nope", ErrorKind.HTTP_STATUS),
+        (200, "<html>not json</html>", ErrorKind.MALFORMED),
+        (200, {"other": "field"}, ErrorKind.MALFORMED),
+        (200, {"reply": ""}, ErrorKind.EMPTY),
+        (200, {"reply": []}, ErrorKind.EMPTY),
+    ],
+)
 def test_http_target_classifies_bad_replies(local_app, session, status, payload, kind):
     app = local_app(lambda environ, body: (status, payload))
     target = HttpTarget(app.url)
@@ -99,8 +108,12 @@ def test_python_target_shapes_and_faults(session):
     def boom(text, s, i):
         raise RuntimeError("kaput")
 
-    for function, kind in ((boom, ErrorKind.TARGET_EXCEPTION), (lambda t, s, i: "", ErrorKind.EMPTY),
-                           (lambda t, s, i: 42, ErrorKind.MALFORMED), (lambda t, s, i: {"x": 1}, ErrorKind.MALFORMED)):
+    for function, kind in (
+        (boom, ErrorKind.TARGET_EXCEPTION),
+        (lambda t, s, i: "", ErrorKind.EMPTY),
+        (lambda t, s, i: 42, ErrorKind.MALFORMED),
+        (lambda t, s, i: {"x": 1}, ErrorKind.MALFORMED),
+    ):
         with pytest.raises(TargetError) as info:
             PythonTarget(function).send(session, "oi", 1)
         assert info.value.kind == kind
@@ -112,8 +125,9 @@ def test_python_target_shapes_and_faults(session):
 def _widget_target(server, **kwargs):
     receiver = WebhookReceiver(message_id_path="messageId", final_path="final").start()
     preset = PRESETS["widget"]
-    return WebhookTarget(server.widget_url, receiver, body=preset["body"], variables={"channel_id": "c1"},
-                         **kwargs)
+    return WebhookTarget(
+        server.widget_url, receiver, body=preset["body"], variables={"channel_id": "c1"}, **kwargs
+    )
 
 
 def test_webhook_target_against_the_demo_agent(demo_server, session):

@@ -29,6 +29,7 @@ class RunSettings(_Strict):
     max_iterations: int = Field(default=15, ge=1, le=500, description="turns before giving up")
     seed: int | None = Field(default=None, description="seed for personas and identities (random if unset)")
     think_time_s: float = Field(default=0.0, ge=0, description="pause of the user between turns")
+    ramp_up_s: float = Field(default=0.0, ge=0, description="spread the first conversations over this long")
     runs_dir: str = "runs"
     stop_timeout_s: float = Field(
         default=300.0, ge=0, description="under Locust: how long a stopping test lets conversations finish"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 NUMBER_WORDS = {
     "um": 1,
@@ -44,7 +45,14 @@ def fold(text: str) -> str:
 
 def has_any(folded_text: str, *words: str) -> bool:
     """True when any of `words` (already folded) occurs in the folded text as a word or phrase."""
-    return any(re.search(rf"(?<![a-z0-9]){re.escape(w)}(?![a-z0-9])", folded_text) for w in words)
+    return _words_pattern(words).search(folded_text) is not None
+
+
+@lru_cache(maxsize=1024)
+def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
+    # One compiled alternation per keyword family: this runs for every agent reply under load.
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
 
 
 def parse_count(token: str) -> int | None:

@@ -82,7 +82,7 @@ def run_conversation(
                 reply = target.send(session, message.text, iteration)
             except TargetError as exc:
                 turn.error = TurnError(kind=exc.kind, message=exc.message, status_code=exc.status_code)
-                turn.ack_ms = exc.ack_ms
+                turn.ack_ms = _us(exc.ack_ms)
                 record.error = turn.error
                 record.outcome = Outcome.ERROR
                 bus.emit(TurnFailed(**ids, iteration=iteration, error=turn.error, turn=turn))
@@ -91,8 +91,8 @@ def run_conversation(
             turn.reply_messages = reply.messages
             turn.agent = reply.agent
             turn.replied_at = utc_now()
-            turn.latency_ms = reply.latency_ms
-            turn.ack_ms = reply.ack_ms
+            turn.latency_ms = _us(reply.latency_ms)
+            turn.ack_ms = _us(reply.ack_ms)
             turn.goal_reached = goal(reply.text)
             bus.emit(ReplyReceived(**ids, turn=turn))
             if reply.agent and reply.agent != previous_agent:
@@ -117,7 +117,13 @@ def run_conversation(
         record.error = TurnError(kind=ErrorKind.INTERNAL, message=f"{type(exc).__name__}: {exc}")
         record.outcome = Outcome.ERROR
     finally:
+        target.finish(session)
         record.finished_at = utc_now()
-        record.total_time_ms = (time.perf_counter() - started) * 1000
+        record.total_time_ms = _us((time.perf_counter() - started) * 1000)
         bus.emit(ConversationFinished(**ids, record=record))
     return record
+
+
+def _us(ms: float | None) -> float | None:
+    """Milliseconds kept to the microsecond, so records round-trip through JSON unchanged."""
+    return None if ms is None else round(ms, 3)

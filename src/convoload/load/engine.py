@@ -24,8 +24,8 @@ def run_load(
     conversations: int,
     concurrency: int,
     *,
-    spawn_rate: float | None = None,
     duration_s: float | None = None,
+    ramp_up_s: float = 0.0,
 ) -> EngineResult:
     """Run `conversations` conversations, `concurrency` at a time; returns Locust's request stats.
 
@@ -37,13 +37,13 @@ def run_load(
     # at once (they are journaled as interrupted), so users are never waited for here.
     environment = Environment(user_classes=[ConversationUser], events=events, stop_timeout=0)
     budget = ConversationBudget(total=conversations)
-    environment.convoload = LoadState(context, budget)  # type: ignore[attr-defined]
+    users = min(concurrency, conversations)
+    environment.convoload = LoadState(context, budget, ramp_up_s=ramp_up_s, ramp_up_users=users)  # type: ignore[attr-defined]
     bridge_to_locust(context.bus, events)
     runner = environment.create_local_runner()
-    users = min(concurrency, conversations)
     interrupted = False
     try:
-        runner.start(users, spawn_rate=spawn_rate or users, wait=False)
+        runner.start(users, spawn_rate=users, wait=False)
         finished = budget.done.wait(timeout=duration_s)
         interrupted = not finished
     except KeyboardInterrupt:

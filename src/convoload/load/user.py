@@ -41,12 +41,30 @@ class LoadState:
 
     context: RunContext
     budget: ConversationBudget
+    ramp_up_s: float = 0.0  # spread the first conversations of `ramp_up_users` over this long
+    ramp_up_users: int = 1
+    _started_users: int = 0
+
+    def start_delay(self) -> float:
+        """Locust spawns users in bursts (once a second); this staggers their first conversations."""
+        k = self._started_users
+        self._started_users += 1
+        if self.ramp_up_s <= 0 or k >= self.ramp_up_users:
+            return 0.0
+        return self.ramp_up_s * k / self.ramp_up_users
 
 
 class ConversationUser(User):
     """Runs conversations back to back; the persona and identity change with each one."""
 
     wait_time = constant(0)
+
+    def on_start(self) -> None:
+        state: LoadState | None = getattr(self.environment, "convoload", None)
+        if state is not None:
+            delay = state.start_delay()
+            if delay > 0:
+                gevent.sleep(delay)
 
     @task
     def converse(self) -> None:

@@ -53,6 +53,10 @@ class Target(Protocol):
 
     def send(self, session: Session, text: str, iteration: int) -> TargetReply: ...
 
+    def finish(self, session: Session) -> None:
+        """The conversation is over: free what was held for it (e.g. its connection)."""
+        ...
+
     def close(self) -> None: ...
 
     def stats(self) -> dict[str, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convoload.targets.base import Session, TargetReply
-from convoload.targets.httpcommon import extract_reply, make_client, parse_json, post, template_values
+from convoload.targets.httpcommon import HttpEndpoint, extract_reply, parse_json, template_values
 
 
 class HttpTarget:
@@ -24,19 +24,18 @@ class HttpTarget:
         connect_timeout_s: float = 5.0,
         variables: dict[str, Any] | None = None,
     ) -> None:
-        self.url = url
-        self.method = method
-        self.headers = headers or {}
-        self.body = body if body is not None else {"session_id": "{session_id}", "text": "{text}"}
+        body = body if body is not None else {"session_id": "{session_id}", "text": "{text}"}
+        self.endpoint = HttpEndpoint(
+            url, method, headers or {}, body, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
+        )
         self.reply_path = reply_path
         self.agent_path = agent_path
         self.variables = variables or {}
-        self._client = make_client(timeout_s, connect_timeout_s)
 
     def send(self, session: Session, text: str, iteration: int) -> TargetReply:
         values = template_values(session, text, iteration, variables=self.variables)
-        response, elapsed_ms = post(self._client, self.method, self.url, self.headers, self.body, values)
-        document = parse_json(response.content, "reply body")
+        _, content, elapsed_ms = self.endpoint.send(session.session_id, values)
+        document = parse_json(content, "reply body")
         messages, agent = extract_reply(document, self.reply_path, self.agent_path, "reply body")
         return TargetReply(
             text="\n\n".join(messages), messages=messages, agent=agent, latency_ms=elapsed_ms, raw=document
@@ -45,5 +44,8 @@ class HttpTarget:
     def stats(self) -> dict[str, int]:
         return {}
 
+    def finish(self, session: Session) -> None:
+        self.endpoint.release(session.session_id)
+
     def close(self) -> None:
-        self._client.close()
+        self.endpoint.close()

@@ -3,24 +3,135 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 import time
 from typing import Any
 
-import httpx
+import gevent
+from geventhttpclient import HTTPClient
+from geventhttpclient.url import URL
 
 from convoload.conversation.records import ErrorKind
 from convoload.targets.base import Session, TargetError
 from convoload.targets.templating import extract, render, reply_text
 
+MAX_REPLY_BYTES = 4 * 1024 * 1024
 
-def make_client(timeout_s: float, connect_timeout_s: float) -> httpx.Client:
-    # No pool cap: the load engine decides concurrency, the client must not queue behind it.
-    return httpx.Client(
-        timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=1000),
-        follow_redirects=False,
-        trust_env=False,
-    )
+
+class HttpEndpoint:
+    """One URL of the agent under test, with a small HTTP client per conversation.
+
+    The client is geventhttpclient, the engine of Locust's FastHttpUser: under
+    gevent it costs about a fifth of httpx's CPU per request (measured in
+    benchmarks/overhead.py's setting: 0.18 ms vs 0.83 ms), and that CPU is what
+    delays every other conversation sharing the process. One client per
+    conversation is also what real traffic looks like: each customer has their
+    own connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        method: str,
+        headers: dict[str, Any],
+        body: Any,
+        *,
+        timeout_s: float,
+        connect_timeout_s: float,
+    ) -> None:
+        self.url = URL(url)
+        self.request_uri = self.url.request_uri
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.timeout_s = timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        # One TLS context for all clients: loading the CA bundle per conversation costs milliseconds.
+        self._ssl = ssl.create_default_context() if self.url.scheme == "https" else None
+        self._clients: dict[str, HTTPClient] = {}
+
+    def _client(self, session_id: str) -> HTTPClient:
+        client = self._clients.get(session_id)
+        if client is None:
+            options: dict[str, Any] = {}
+            if self._ssl is not None:
+                options["ssl_context_factory"] = lambda *args, **kwargs: self._ssl
+            client = HTTPClient.from_url(
+                self.url,
+                concurrency=1,
+                connection_timeout=self.connect_timeout_s,
+                network_timeout=self.timeout_s,
+                **options,
+            )
+            self._clients[session_id] = client
+        return client
+
+    def send(self, session_id: str, values: dict[str, Any]) -> tuple[int, bytes, float]:
+        """POST the rendered template; returns status, body and elapsed ms. Transport faults raise."""
+        headers = {str(k): str(v) for k, v in render(self.headers, values).items()}
+        headers.setdefault("Content-Type", "application/json")
+        payload = json.dumps(render(self.body, values), ensure_ascii=False).encode()
+        client = self._client(session_id)
+        started = time.perf_counter()
+        try:
+            with gevent.Timeout(self.timeout_s):
+                response = client.request(self.method, self.request_uri, body=payload, headers=headers)
+                try:
+                    declared = int(response.get("content-length") or 0)
+                    if declared > MAX_REPLY_BYTES:
+                        raise TargetError(
+                            ErrorKind.MALFORMED,
+                            f"reply body of {declared} bytes is over the {MAX_REPLY_BYTES} byte limit",
+                            status_code=response.status_code,
+                        )
+                    content = response.read()
+                finally:
+                    response.release()
+        except gevent.Timeout:
+            self.release(session_id)  # the connection may still carry the late answer
+            raise TargetError(ErrorKind.TIMEOUT, f"no response within {self.timeout_s:g} s") from None
+        except TimeoutError:
+            self.release(session_id)
+            raise TargetError(
+                ErrorKind.TIMEOUT,
+                f"no connection or response within the timeout ({self.connect_timeout_s:g} s to connect)",
+            ) from None
+        except (ConnectionRefusedError, socket.gaierror) as exc:
+            self.release(session_id)
+            raise TargetError(
+                ErrorKind.CONNECTION,
+                f"cannot connect to {self.url.host}:{self.url.port}: {exc.strerror or exc}",
+            ) from None
+        except TargetError:
+            raise
+        except (OSError, ValueError, RuntimeError) as exc:
+            # Resets, broken pipes, a peer closing mid-response, unparsable HTTP.
+            self.release(session_id)
+            raise TargetError(
+                ErrorKind.CONNECTION_LOST, f"connection broke: {type(exc).__name__}: {exc}"
+            ) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        if len(content) > MAX_REPLY_BYTES:
+            raise TargetError(ErrorKind.MALFORMED, f"reply body is over the {MAX_REPLY_BYTES} byte limit")
+        if response.status_code >= 400:
+            snippet = content[:200].decode("utf-8", "replace").replace("\n", " ")
+            raise TargetError(
+                ErrorKind.HTTP_STATUS,
+                f"HTTP {response.status_code}: {snippet}",
+                status_code=response.status_code,
+                ack_ms=elapsed_ms,
+            )
+        return response.status_code, content, elapsed_ms
+
+    def release(self, session_id: str) -> None:
+        client = self._clients.pop(session_id, None)
+        if client is not None:
+            client.close()
+
+    def close(self) -> None:
+        for session_id in list(self._clients):
+            self.release(session_id)
 
 
 def template_values(
@@ -40,35 +151,6 @@ def template_values(
         "webhook_url": webhook_url,
         "identity": session.identity,
     }
-
-
-def post(
-    client: httpx.Client, method: str, url: str, headers: dict[str, Any], body: Any, values: dict[str, Any]
-) -> tuple[httpx.Response, float]:
-    """Send the rendered request; returns the response and the elapsed milliseconds."""
-    rendered_headers = {str(k): str(v) for k, v in render(headers, values).items()}
-    payload = render(body, values)
-    started = time.perf_counter()
-    try:
-        response = client.request(method, url, json=payload, headers=rendered_headers)
-    except httpx.TimeoutException as exc:
-        raise TargetError(
-            ErrorKind.TIMEOUT, f"no response within the timeout ({type(exc).__name__})"
-        ) from None
-    except httpx.ConnectError as exc:
-        raise TargetError(ErrorKind.CONNECTION, f"cannot connect: {exc}") from None
-    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
-        raise TargetError(ErrorKind.CONNECTION_LOST, f"connection broke: {exc}") from None
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    if response.status_code >= 400:
-        snippet = response.text[:200].replace("\n", " ")
-        raise TargetError(
-            ErrorKind.HTTP_STATUS,
-            f"HTTP {response.status_code}: {snippet}",
-            status_code=response.status_code,
-            ack_ms=elapsed_ms,
-        )
-    return response, elapsed_ms
 
 
 def parse_json(content: bytes, what: str) -> Any:

@@ -70,5 +70,8 @@ class PythonTarget:
     def stats(self) -> dict[str, int]:
         return {}
 
+    def finish(self, session: Session) -> None:
+        pass
+
     def close(self) -> None:
         pass

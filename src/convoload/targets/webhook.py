@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from convoload.targets.base import Session, TargetError, TargetReply
-from convoload.targets.httpcommon import extract_reply, make_client, post, template_values
+from convoload.targets.httpcommon import HttpEndpoint, extract_reply, template_values
 from convoload.targets.receiver import WebhookReceiver
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -48,21 +48,20 @@ class WebhookTarget:
         quiet_period_s: float = 0.0,
         variables: dict[str, Any] | None = None,
     ) -> None:
-        self.url = url
         self.receiver = receiver
-        self.method = method
-        self.headers = headers or {}
-        self.body = (
+        body = (
             body
             if body is not None
             else {"session_id": "{session_id}", "text": "{text}", "webhook": "{webhook_url}"}
+        )
+        self.endpoint = HttpEndpoint(
+            url, method, headers or {}, body, timeout_s=ack_timeout_s, connect_timeout_s=connect_timeout_s
         )
         self.reply_path = reply_path
         self.agent_path = agent_path
         self.variables = variables or {}
         self.reply_timeout_s = reply_timeout_s
         self.quiet_period_s = quiet_period_s
-        self._client = make_client(ack_timeout_s, connect_timeout_s)
 
     def send(self, session: Session, text: str, iteration: int) -> TargetReply:
         # Register before sending: a fast agent may call back before the ack returns.
@@ -76,7 +75,7 @@ class WebhookTarget:
                 self.receiver.callback_url(session.session_id, iteration),
                 self.variables,
             )
-            _, ack_ms = post(self._client, self.method, self.url, self.headers, self.body, values)
+            _, _, ack_ms = self.endpoint.send(session.session_id, values)
             remaining = max(0.001, self.reply_timeout_s - (time.perf_counter() - started))
             try:
                 callbacks, wake_ms = self.receiver.wait(pending, remaining, self.quiet_period_s)
@@ -107,6 +106,9 @@ class WebhookTarget:
     def stats(self) -> dict[str, int]:
         return {f"callbacks_{k}": v for k, v in sorted(self.receiver.counters.items())}
 
+    def finish(self, session: Session) -> None:
+        self.endpoint.release(session.session_id)
+
     def close(self) -> None:
-        self._client.close()
+        self.endpoint.close()
         self.receiver.stop()

@@ -1,0 +1,99 @@
+"""A chat target with a known, fixed reply delay, for measuring convoload's own overhead.
+
+Runs in its own process (so it does not share the harness's CPU or event loop):
+  python benchmarks/loopback_target.py --delay 0.5
+  POST /chat     {"session_id", "text", "iteration"} -> after DELAY: {"reply", "agent", "held_ms"}
+  POST /webhook  {..., "webhook"} -> 202 at once; after DELAY the reply is POSTed to "webhook"
+"held_ms" is how long the target really held the turn (its timer is not exact to the millisecond).
+It asks the questions the scripted ticket customer answers, and sends a payment
+link at --turns, so every conversation has exactly that many turns.
+"""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+
+import gevent  # noqa: E402
+from gevent.pywsgi import WSGIServer  # noqa: E402
+from geventhttpclient import HTTPClient  # noqa: E402
+from geventhttpclient.url import URL  # noqa: E402
+
+QUESTIONS = [
+    "Oi! Você aceita receber novidades e promoções?",
+    "Para qual data você gostaria dos ingressos?",
+    "Quantas pessoas vão?",
+    "Quer adicionar a Cabana na Floresta?",
+    "Me envie nome completo, CPF, telefone e e-mail.",
+    "Como prefere pagar: PIX ou cartão?",
+]
+
+
+class NoDelayWSGIServer(WSGIServer):
+    def handle(self, sock, address):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().handle(sock, address)
+
+
+def reply_for(iteration: int, turns: int) -> str:
+    if iteration >= turns:
+        return "Pronto! Link de pagamento: https://pay.example.com/pix/BENCH"
+    return QUESTIONS[(iteration - 1) % len(QUESTIONS)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.5)
+    parser.add_argument("--turns", type=int, default=10)
+    args = parser.parse_args()
+    clients: dict[str, HTTPClient] = {}  # a connection per session, as a real agent platform would
+
+    def callback(session_id: str, url: str, document: dict, received: float) -> None:
+        gevent.sleep(args.delay)
+        document["held_ms"] = (time.perf_counter() - received) * 1000
+        target = URL(url)
+        client = clients.get(session_id)
+        if client is None:
+            client = clients[session_id] = HTTPClient.from_url(target, concurrency=1, network_timeout=10)
+        body = json.dumps(document).encode()
+        client.request(
+            "POST", target.request_uri, body=body, headers={"Content-Type": "application/json"}
+        ).read()
+        if "https://" in document["text"]:
+            clients.pop(session_id).close()
+
+    def app(environ, start_response):
+        received = time.perf_counter()
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        request = json.loads(environ["wsgi.input"].read(length) or b"{}")
+        text = reply_for(int(request.get("iteration", 1)), args.turns)
+        if environ["PATH_INFO"] == "/webhook":
+            message_id = f"{request['session_id']}-{request['iteration']}"
+            document = {"text": text, "agent": "bench", "messageId": message_id}
+            gevent.spawn(callback, request["session_id"], request["webhook"], document, received)
+            status, body = "202 Accepted", b'{"status":"queued"}'
+        else:
+            gevent.sleep(args.delay)
+            held_ms = (time.perf_counter() - received) * 1000
+            status, body = (
+                "200 OK",
+                json.dumps({"reply": text, "agent": "bench", "held_ms": held_ms}).encode(),
+            )
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    server = NoDelayWSGIServer(("127.0.0.1", args.port), app, log=None, backlog=4096)
+    server.start()
+    sys.stdout.write(f"READY http://127.0.0.1:{server.server_port}\n")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Bundled demo agents that convoload can load-test without any external service."""

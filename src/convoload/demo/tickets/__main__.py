@@ -1,0 +1,111 @@
+"""``python -m convoload.demo.tickets``: run the demo ticket server.
+
+The listening socket is bound here, before the app starts, so ``--port 0`` works and the
+``READY http://HOST:PORT`` line (printed on startup) always carries the real port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+from datetime import date
+
+import uvicorn
+
+from convoload.demo.tickets.catalog import DEFAULT_CLOSED_DATES
+from convoload.demo.tickets.server import create_app
+from convoload.demo.tickets.settings import TicketServerSettings
+
+
+def _backoff(value: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in value.split(",") if part.strip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m convoload.demo.tickets",
+        description="Offline demo ticket-booking assistant (widget webhook API + /v1/chat).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8001, help="port to bind; 0 picks a free one")
+    parser.add_argument("--reply-delay", type=float, default=0.2, help="seconds before replying")
+    parser.add_argument("--jitter", type=float, default=0.1, help="uniform +/- jitter on the delay")
+    parser.add_argument("--split-messages", action="store_true", help="one callback per message")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the jitter RNG")
+    parser.add_argument("--max-body-bytes", type=int, default=64_000, help="larger bodies get 413")
+    parser.add_argument("--season-year", type=int, default=2026, help="year of dates given without one")
+    parser.add_argument(
+        "--closed-date",
+        action="append",
+        type=date.fromisoformat,
+        default=[],
+        metavar="YYYY-MM-DD",
+        help="extra closed date (repeatable)",
+    )
+    parser.add_argument(
+        "--no-default-closed-dates", action="store_true", help="only the --closed-date dates are closed"
+    )
+    parser.add_argument(
+        "--retry-backoff",
+        type=_backoff,
+        default=(0.2, 0.5, 1.0),
+        metavar="S,S,S",
+        help="waits between callback retries (default 0.2,0.5,1)",
+    )
+    return parser
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bound, listening TCP socket (IPv6 when the host is an IPv6 literal)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def settings_from_args(args: argparse.Namespace, ready_url: str | None = None) -> TicketServerSettings:
+    closed: set[date] | None = None
+    if args.closed_date or args.no_default_closed_dates:
+        closed = set(args.closed_date)
+        if not args.no_default_closed_dates:
+            closed |= set(DEFAULT_CLOSED_DATES)
+    return TicketServerSettings(
+        reply_delay_s=args.reply_delay,
+        jitter_s=args.jitter,
+        split_messages=args.split_messages,
+        closed_dates=frozenset(closed) if closed is not None else None,
+        seed=args.seed,
+        max_body_bytes=args.max_body_bytes,
+        season_year=args.season_year,
+        retry_backoff_s=args.retry_backoff,
+        ready_url=ready_url,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        sock = bind_socket(args.host, args.port)
+    except OSError as exc:
+        print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    app = create_app(settings_from_args(args, ready_url=f"http://{host}:{port}"))
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
