@@ -171,7 +171,7 @@ def main() -> None:
         o = r["later"]
         rows.append(
             (
-                f"  turns 2+",
+                "  turns 2+",
                 o["count"],
                 "",
                 *(f"{o[k]:.2f} ms" for k in ("p50", "p90", "p99", "max")),

@@ -93,3 +93,54 @@ def test_bad_config_under_locust_exits_2_with_one_line(tmp_path):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert f"error: {config}: target: a http target needs 'url'" in result.stderr
+
+
+def test_web_ui_mode_runs_conversations(tmp_path):
+    """The web UI process (autostarted, as a person pressing Start would) runs the same users."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    config = write(tmp_path / "c.yaml", "target: {type: demo, demo: {reply_delay_s: 0.01, jitter_s: 0.0}}\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "--autostart",
+            "--autoquit",
+            "0",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "2s",
+            "--convoload-config",
+            str(config),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--json-file",
+            str(tmp_path / "stats"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    records = read_journal(run_dir / "journal.jsonl")
+    assert records and all(r.goal_reached for r in records)
+    stats = rows(tmp_path)
+    assert sum(r["num_requests"] for (t, _), r in stats.items() if t == "CONVERSATION") == len(records)

@@ -7,14 +7,15 @@ monkey.patch_all()  # first of all: conversations run in gevent greenlets under 
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
+from pydantic import ValidationError  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 
-from convoload.config import Config, load_config  # noqa: E402
-from convoload.errors import ConfigError, ConvoloadError  # noqa: E402
+from convoload.config import Config, TargetConfig, load_config  # noqa: E402
+from convoload.errors import ConfigError, ConvoloadError, pydantic_error_to_config_error  # noqa: E402
 
 app = typer.Typer(
     help="Persona-driven multi-turn load testing for conversational AI agents.\n\n"
@@ -48,6 +49,31 @@ SeedOpt = Annotated[
 RunsDirOpt = Annotated[
     Path | None, typer.Option("--runs-dir", help="Where run folders go (default: ./runs).")
 ]
+PersonasOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--personas",
+        help="Personas to use instead of the config's: built-in names, persona files "
+        "(.yaml/.txt) or folders. Repeatable.",
+    ),
+]
+UrlOpt = Annotated[str | None, typer.Option("--url", help="Target URL, instead of the config's target.")]
+TypeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--type", help="Target type with --url: http or webhook (default: http, or webhook with --preset)."
+    ),
+]
+PresetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--preset", help="Webhook preset: widget (POST {text, channelId, clientIdentifier, webhook})."
+    ),
+]
+RampUpOpt = Annotated[
+    float | None,
+    typer.Option("--ramp-up", min=0, help="Spread the first conversations over this many seconds."),
+]
 MaxIterOpt = Annotated[
     int | None, typer.Option("--max-iterations", min=1, help="Turns before giving up (default 15).")
 ]
@@ -56,26 +82,32 @@ MaxIterOpt = Annotated[
 def _apply_overrides(
     config: Config,
     *,
-    conversations: int | None = None,
-    concurrency: int | None = None,
-    seed: int | None = None,
+    personas: list[str] | None = None,
+    url: str | None = None,
+    target_type: str | None = None,
+    preset: str | None = None,
     runs_dir: Path | None = None,
-    max_iterations: int | None = None,
+    **run_values: Any,
 ) -> Config:
-    run = config.run.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "conversations": conversations,
-                "concurrency": concurrency,
-                "seed": seed,
-                "runs_dir": str(runs_dir) if runs_dir else None,
-                "max_iterations": max_iterations,
-            }.items()
-            if v is not None
-        }
-    )
-    return config.model_copy(update={"run": run})
+    """Command-line flags win over the config file; they are validated like the file."""
+    run_values["runs_dir"] = str(runs_dir) if runs_dir else None
+    update: dict[str, Any] = {
+        "run": config.run.model_copy(update={k: v for k, v in run_values.items() if v is not None})
+    }
+    if personas:
+        update["personas"] = list(personas)
+        update["base_dir"] = Path.cwd()
+    if url or target_type or preset:
+        kind = target_type or config.target.type
+        if kind in ("demo", "python") and url:
+            kind = "webhook" if preset else "http"
+        flags = {"url": url, "type": kind, "preset": preset}
+        data = {**config.target.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
+        try:
+            update["target"] = TargetConfig.model_validate(data)
+        except ValidationError as exc:
+            raise pydantic_error_to_config_error("command line", exc, prefix="target") from None
+    return config.model_copy(update=update)
 
 
 def _execute(
@@ -111,7 +143,11 @@ def _execute(
             bar.start()
         try:
             result = run_load(
-                context, config.run.conversations, config.run.concurrency, duration_s=duration_s
+                context,
+                config.run.conversations,
+                config.run.concurrency,
+                duration_s=duration_s,
+                ramp_up_s=config.run.ramp_up_s,
             )
         finally:
             if bar is not None:
@@ -177,9 +213,14 @@ def run(
         typer.Option("--concurrency", "-c", min=1, help="Conversations at once (default from config: 3)."),
     ] = None,
     persona: PersonaOpt = None,
+    personas: PersonasOpt = None,
+    url: UrlOpt = None,
+    target_type: TypeOpt = None,
+    preset: PresetOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     max_iterations: MaxIterOpt = None,
+    ramp_up: RampUpOpt = None,
     duration: Annotated[
         float | None,
         typer.Option(
@@ -202,11 +243,16 @@ def run(
     """
     config = _apply_overrides(
         load_config(config_path),
+        personas=personas,
+        url=url,
+        target_type=target_type,
+        preset=preset,
         conversations=conversations,
         concurrency=concurrency,
         seed=seed,
         runs_dir=runs_dir,
         max_iterations=max_iterations,
+        ramp_up_s=ramp_up,
     )
     document = _execute(
         config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
@@ -222,6 +268,10 @@ def run(
 def converse(
     config_path: ConfigOpt = None,
     persona: PersonaOpt = None,
+    personas: PersonasOpt = None,
+    url: UrlOpt = None,
+    target_type: TypeOpt = None,
+    preset: PresetOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     max_iterations: MaxIterOpt = None,
@@ -229,6 +279,10 @@ def converse(
     """Hold one conversation and print the transcript live."""
     config = _apply_overrides(
         load_config(config_path),
+        personas=personas,
+        url=url,
+        target_type=target_type,
+        preset=preset,
         conversations=1,
         concurrency=1,
         seed=seed,

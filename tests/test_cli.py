@@ -1,0 +1,102 @@
+"""The `convoload` command as a user runs it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from validate_docbr import CPF
+
+from convoload.config import load_config
+from convoload.personas import resolve_personas
+from tests.conftest import REPO
+
+
+def cli(*args, cwd=None, timeout=180):
+    return subprocess.run(
+        [sys.executable, "-m", "convoload", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_demo_then_report(tmp_path):
+    result = cli("demo", "-q", "--reply-delay", "0.01", "--seed", "9", "--runs-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "3 (100.00%)" in result.stdout
+    (run_dir,) = tmp_path.iterdir()
+    assert f"records: {run_dir}" in result.stdout.replace("\n", "")
+    aggregate = json.loads((run_dir / "aggregate.json").read_text())
+    assert sorted(aggregate["personas"]) == ["Edman", "Kataryna", "Talliz"]
+    assert aggregate["run"]["seed"] == 9
+
+    report = cli("report", str(run_dir), "--json")
+    assert report.returncode == 0, report.stderr
+    assert json.loads(report.stdout)["summary"] == aggregate["summary"]
+
+    missing = cli("report", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "not a convoload run folder" in missing.stderr
+
+
+def test_identities_command():
+    result = cli("identities", "-n", "3", "--seed", "4")
+    people = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(people) == 3 and all(CPF().validate(p["cpf"]) for p in people)
+    assert people == [
+        json.loads(line) for line in cli("identities", "-n", "3", "--seed", "4").stdout.splitlines()
+    ]
+
+
+def test_locustfile_and_personas_commands():
+    path = Path(cli("locustfile").stdout.strip())
+    assert path.name == "locustfile.py" and path.is_file()
+    listing = cli("personas", "list").stdout
+    assert all(name in listing for name in ("Kataryna", "Talliz", "Edman"))
+    shown = cli("personas", "show", "talliz").stdout
+    assert "alternative_date: 21/11" in shown
+    checked = cli("personas", "check", *map(str, sorted((REPO / "examples" / "personas").iterdir())))
+    assert checked.returncode == 0 and checked.stdout.count("\nok  ") + checked.stdout.startswith("ok  ") == 2
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "demo",
+        "run",
+        "converse",
+        "report",
+        "locustfile",
+        "serve-demo",
+        "identities",
+        "personas",
+        "personas check",
+    ],
+)
+def test_every_command_has_help(command):
+    result = cli(*command.split(), "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout and len(result.stdout) > 200
+
+
+def test_example_configs_are_valid(monkeypatch):
+    monkeypatch.setenv("CHAT_API_TOKEN", "t0ken-for-validation")
+    monkeypatch.setenv("CHAT_CHANNEL_ID", "channel")
+    for path in sorted((REPO / "examples").glob("*.yaml")):
+        config = load_config(path)
+        assert resolve_personas(config.personas, config.base_dir, str(path))
+
+
+def test_flags_replace_the_target(tmp_path, local_app):
+    app = local_app(lambda environ, body: (200, {"reply": "ok, o link é https://pay.example.com/pix/1"}))
+    result = cli(
+        "run", "--url", f"{app.url}/chat", "-n", "2", "--runs-dir", str(tmp_path), "--personas", "edman"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 (100.00%)" in result.stdout and "Edman" in result.stdout
+    bad = cli("run", "--url", "ftp://nowhere", "-n", "1")
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "error: command line: target: url must start with http:// or https://"
+    )
