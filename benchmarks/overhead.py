@@ -197,7 +197,7 @@ def main() -> None:
         print(
             "  ".join(
                 str(cell).ljust(w) if i == 0 else str(cell).rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths))
+                for i, (cell, w) in enumerate(zip(row, widths, strict=True))
             )
         )
     print("\ngoals: overhead p50 <= 1 ms, p99 <= 5 ms; webhook detection p99 <= 5 ms")
