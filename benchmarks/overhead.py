@@ -111,12 +111,12 @@ def measure(
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     target_cpu = process_cpu_s(target_pid) - target_cpu_before
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
-    records = context.records
+    summary = context.aggregator.document()["summary"]
     overhead = recorder.overhead_ms
-    goal = sum(r.goal_reached for r in records)
+    goal = summary["successful_conversations"]
     return {
         "kind": kind,
-        "conversations": len(records),
+        "conversations": summary["total_conversations"],
         "goal": goal,
         "turns": len(overhead),
         "overhead": distribution(overhead),

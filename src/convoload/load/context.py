@@ -24,7 +24,7 @@ from convoload.events import ConversationFinished, EventBus
 from convoload.identity import IdentityFactory
 from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
-from convoload.report.aggregate import aggregate
+from convoload.report.aggregate import Aggregator
 from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
@@ -57,7 +57,7 @@ class RunContext:
         self.identities = IdentityFactory(self.seed)
         self.goal: GoalDetector = self._build_goal(config)
         self.bus = EventBus()
-        self.records: list[ConversationRecord] = []
+        self.aggregator = Aggregator()  # numbers only: records live in the journal, not in memory
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self._next_index = start_index
         self._index_lock = threading.Lock()
@@ -158,8 +158,8 @@ class RunContext:
         )
 
     def _on_finished(self, event: ConversationFinished) -> None:
-        self.records.append(event.record)
         self.journal.append(event.record)
+        self.aggregator.add(event.record)
 
     # -- finishing ----------------------------------------------------------------------------------
     def aggregate(self) -> dict[str, Any]:
@@ -168,7 +168,7 @@ class RunContext:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "target_stats": self.target.stats(),
         }
-        document = aggregate(self.records, meta)
+        document = self.aggregator.document(meta)
         write_json(self.run_dir / AGGREGATE_NAME, document)
         return document
 

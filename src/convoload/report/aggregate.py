@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
@@ -43,67 +44,123 @@ def distribution(values: Iterable[float]) -> dict[str, float | int | None]:
     return out
 
 
-def aggregate(records: Sequence[ConversationRecord], meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    total = len(records)
-    successful = [r for r in records if r.goal_reached]
-    outcomes = Counter(r.outcome.value if r.outcome else "unknown" for r in records)
-    errors = Counter(r.error.kind.value for r in records if r.error)
-    turns = [t for r in records for t in r.turns]
-    agent_changes = sum(_agent_changes(r) for r in records)
-    summary = {
-        "total_conversations": total,
-        "successful_conversations": len(successful),
-        "success_rate": round(len(successful) / total, 4) if total else 0.0,
-        "success_rate_pct": f"{100 * len(successful) / total:.2f}%" if total else "0.00%",
-        "interrupted_conversations": outcomes.get(Outcome.INTERRUPTED.value, 0),
-        "failed_conversations": outcomes.get(Outcome.ERROR.value, 0),
-        "outcomes": dict(sorted(outcomes.items())),
-        "errors_by_kind": dict(sorted(errors.items())),
-        "total_turns": len(turns),
-        "failed_turns": sum(1 for t in turns if t.error),
-        "avg_iterations_per_conversation": round(sum(r.iterations for r in records) / total, 3)
-        if total
-        else 0.0,
-        "avg_iterations_to_goal": (
-            round(sum(r.iterations for r in successful) / len(successful), 3) if successful else None
-        ),
-        "agent_changes": agent_changes,
-        "tokens": {
-            "prompt": sum(r.usage.prompt_tokens for r in records),
-            "completion": sum(r.usage.completion_tokens for r in records),
-            "total": sum(r.usage.total_tokens for r in records),
-        },
-        "total_cost_usd": round(sum(r.usage.cost_usd for r in records), 8),
-    }
-    latency = {
-        "turn_ms": distribution(t.latency_ms for t in turns if t.error is None),
-        "ack_ms": distribution(t.ack_ms for t in turns if t.ack_ms is not None),
-        "conversation_ms": distribution(r.total_time_ms for r in records if r.outcome != Outcome.INTERRUPTED),
-    }
-    by_persona: dict[str, list[ConversationRecord]] = defaultdict(list)
-    for r in records:
-        by_persona[r.persona].append(r)
-    personas = {
-        name: {
-            "conversations": len(rs),
-            "successful": sum(1 for r in rs if r.goal_reached),
-            "success_rate": round(sum(1 for r in rs if r.goal_reached) / len(rs), 4),
-            "avg_iterations": round(sum(r.iterations for r in rs) / len(rs), 3),
-            "turn_ms": distribution(t.latency_ms for r in rs for t in r.turns if t.error is None),
-            "conversation_ms": distribution(r.total_time_ms for r in rs if r.outcome != Outcome.INTERRUPTED),
-            "errors_by_kind": dict(Counter(r.error.kind.value for r in rs if r.error)),
+@dataclass
+class _Tally:
+    """What one group of conversations (the run, or one persona) contributes to the aggregate."""
+
+    conversations: int = 0
+    successful: int = 0
+    iterations: int = 0
+    iterations_to_goal: int = 0
+    turns: int = 0
+    failed_turns: int = 0
+    agent_changes: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)
+    turn_ms: list[float] = field(default_factory=list)
+    ack_ms: list[float] = field(default_factory=list)
+    conversation_ms: list[float] = field(default_factory=list)
+
+    def add(self, record: ConversationRecord) -> None:
+        self.conversations += 1
+        self.iterations += record.iterations
+        if record.goal_reached:
+            self.successful += 1
+            self.iterations_to_goal += record.iterations
+        self.outcomes[record.outcome.value if record.outcome else "unknown"] += 1
+        if record.error:
+            self.errors[record.error.kind.value] += 1
+        agents = record.agents
+        self.agent_changes += sum(1 for a, b in pairwise(agents) if a != b)
+        for turn in record.turns:
+            self.turns += 1
+            if turn.error is not None:
+                self.failed_turns += 1
+            elif turn.latency_ms is not None:
+                self.turn_ms.append(turn.latency_ms)
+            if turn.ack_ms is not None:
+                self.ack_ms.append(turn.ack_ms)
+        if record.outcome != Outcome.INTERRUPTED:
+            self.conversation_ms.append(record.total_time_ms)
+
+    def rate(self) -> float:
+        return round(self.successful / self.conversations, 4) if self.conversations else 0.0
+
+
+class Aggregator:
+    """Builds the aggregate as conversations finish, keeping only numbers, not whole records."""
+
+    def __init__(self) -> None:
+        self.run = _Tally()
+        self.personas: dict[str, _Tally] = defaultdict(_Tally)
+        self.summaries: list[dict[str, Any]] = []
+        self.prompt_tokens = self.completion_tokens = self.total_tokens = 0
+        self.cost_usd = 0.0
+
+    def add(self, record: ConversationRecord) -> None:
+        self.run.add(record)
+        self.personas[record.persona].add(record)
+        self.summaries.append(record.summary())
+        self.prompt_tokens += record.usage.prompt_tokens
+        self.completion_tokens += record.usage.completion_tokens
+        self.total_tokens += record.usage.total_tokens
+        self.cost_usd += record.usage.cost_usd
+
+    def document(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+        t = self.run
+        summary = {
+            "total_conversations": t.conversations,
+            "successful_conversations": t.successful,
+            "success_rate": t.rate(),
+            "success_rate_pct": f"{100 * t.successful / t.conversations:.2f}%"
+            if t.conversations
+            else "0.00%",
+            "interrupted_conversations": t.outcomes.get(Outcome.INTERRUPTED.value, 0),
+            "failed_conversations": t.outcomes.get(Outcome.ERROR.value, 0),
+            "outcomes": dict(sorted(t.outcomes.items())),
+            "errors_by_kind": dict(sorted(t.errors.items())),
+            "total_turns": t.turns,
+            "failed_turns": t.failed_turns,
+            "avg_iterations_per_conversation": round(t.iterations / t.conversations, 3)
+            if t.conversations
+            else 0.0,
+            "avg_iterations_to_goal": round(t.iterations_to_goal / t.successful, 3) if t.successful else None,
+            "agent_changes": t.agent_changes,
+            "tokens": {
+                "prompt": self.prompt_tokens,
+                "completion": self.completion_tokens,
+                "total": self.total_tokens,
+            },
+            "total_cost_usd": round(self.cost_usd, 8),
         }
-        for name, rs in sorted(by_persona.items())
-    }
-    return {
-        "run": meta or {},
-        "summary": summary,
-        "latency": latency,
-        "personas": personas,
-        "conversations": [r.summary() for r in records],
-    }
+        latency = {
+            "turn_ms": distribution(t.turn_ms),
+            "ack_ms": distribution(t.ack_ms),
+            "conversation_ms": distribution(t.conversation_ms),
+        }
+        personas = {
+            name: {
+                "conversations": p.conversations,
+                "successful": p.successful,
+                "success_rate": p.rate(),
+                "avg_iterations": round(p.iterations / p.conversations, 3),
+                "turn_ms": distribution(p.turn_ms),
+                "conversation_ms": distribution(p.conversation_ms),
+                "errors_by_kind": dict(sorted(p.errors.items())),
+            }
+            for name, p in sorted(self.personas.items())
+        }
+        return {
+            "run": meta or {},
+            "summary": summary,
+            "latency": latency,
+            "personas": personas,
+            "conversations": list(self.summaries),
+        }
 
 
-def _agent_changes(record: ConversationRecord) -> int:
-    agents = record.agents
-    return sum(1 for a, b in pairwise(agents) if a != b)
+def aggregate(records: Iterable[ConversationRecord], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    aggregator = Aggregator()
+    for record in records:
+        aggregator.add(record)
+    return aggregator.document(meta)
