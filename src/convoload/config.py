@@ -108,13 +108,47 @@ class TargetConfig(_Strict):
 
 
 class UserConfig(_Strict):
-    type: Literal["scripted"] = "scripted"
+    type: Literal["scripted", "llm", "mixed"] = Field(
+        default="scripted",
+        description="scripted (offline, free), llm, or mixed (persona steps, then the LLM)",
+    )
+    llm: str | None = Field(default=None, description="PROVIDER/MODEL shortcut for a one-provider chain")
+
+
+class ProviderConfig(_Strict):
+    name: str = Field(
+        description="a preset (openrouter, gemini, openai, ollama, vllm, local) or your own name"
+    )
+    model: str
+    base_url: str | None = Field(default=None, description="required for names that are not presets")
+    api_key_env: str | None = Field(default="preset", description="environment variable with the key")
+    timeout_s: float = Field(default=60.0, gt=0)
+    native_tools: bool | None = Field(default=None, description="default: by model (gemma: no)")
+    free: bool | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class LLMConfig(_Strict):
+    providers: list[ProviderConfig] = Field(default_factory=list, description="tried in order")
+    retries: int = Field(default=2, ge=0, le=10, description="extra attempts per provider")
+    backoff_base_s: float = Field(default=0.5, ge=0)
+    backoff_max_s: float = Field(default=8.0, ge=0)
+    max_retry_after_s: float = Field(default=30.0, ge=0)
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, ge=0)
+    user_retries: int = Field(default=3, ge=1, description="whole-chain attempts per simulated-user message")
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    max_tokens: int = Field(default=300, ge=1)
+    prices_file: str | None = None
+    cache_path: str | None = Field(default=".convoload/llm-cache.sqlite", description="null: no recording")
+    replay: bool = False
 
 
 class Config(_Strict):
     run: RunSettings = Field(default_factory=RunSettings)
     personas: list[str] = Field(default_factory=lambda: list(BUILTIN_PERSONAS), min_length=1)
     user: UserConfig = Field(default_factory=UserConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
     source: str = Field(default="(defaults)", exclude=True)

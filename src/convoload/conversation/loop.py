@@ -33,7 +33,7 @@ from convoload.events import (
     TurnSent,
 )
 from convoload.targets.base import Session, Target, TargetError
-from convoload.users.base import SimulatedUser
+from convoload.users.base import SimulatedUser, UserFailure
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,20 @@ def run_conversation(
         for iteration in range(1, max_iterations + 1):
             try:
                 message = user.next_message(record.turns)
+            except UserFailure as exc:
+                record.error = TurnError(kind=exc.kind, message=exc.message)
+                record.outcome = Outcome.ERROR
+                break
             except Exception as exc:  # a simulated user failing is a fault to count, not a crash
                 record.error = TurnError(kind=ErrorKind.USER, message=f"{type(exc).__name__}: {exc}")
                 record.outcome = Outcome.ERROR
                 break
-            if message is None:
+            if message is not None:
+                record.usage.add(message.usage)
+            if message is None or message.stop:
                 record.outcome = Outcome.USER_STOPPED
                 record.stop_reason = user.stop_reason
                 break
-            record.usage.add(message.usage)
             turn = TurnRecord(iteration=iteration, user_text=message.text, sent_at=utc_now())
             record.turns.append(turn)
             bus.emit(TurnSent(**ids, iteration=iteration, text=message.text))

@@ -25,6 +25,7 @@ class ErrorKind(StrEnum):
     EMPTY = "empty_reply"  # a reply without text
     TARGET_EXCEPTION = "target_exception"  # an in-process (python) target raised
     USER = "user_error"  # the simulated user could not produce a message
+    LLM = "llm_error"  # the simulated user's LLM providers all failed, after retries
     INTERNAL = "internal_error"  # a bug on our side; logged with its traceback
 
 
@@ -48,13 +49,17 @@ class Usage(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+    cached_tokens: int = 0  # part of prompt_tokens served from the provider's prompt cache
+    reasoning_tokens: int = 0  # part of completion_tokens spent thinking
     cost_usd: float = 0.0
+    llm_calls: int = 0  # calls answered by a provider
+    replayed_calls: int = 0  # calls answered from the record/replay cache (cost nothing)
+    saved_tokens: int = 0  # tokens the replayed calls had cost when recorded
+    saved_cost_usd: float = 0.0
 
     def add(self, other: Usage) -> None:
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.total_tokens += other.total_tokens
-        self.cost_usd += other.cost_usd
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 class TurnRecord(BaseModel):
@@ -120,9 +125,17 @@ class ConversationRecord(BaseModel):
             "tokens": {
                 "prompt": self.usage.prompt_tokens,
                 "completion": self.usage.completion_tokens,
+                "cached": self.usage.cached_tokens,
+                "reasoning": self.usage.reasoning_tokens,
                 "total": self.usage.total_tokens,
             },
             "total_cost_usd": round(self.usage.cost_usd, 8),
+            "llm": {
+                "calls": self.usage.llm_calls,
+                "replayed_calls": self.usage.replayed_calls,
+                "saved_tokens": self.usage.saved_tokens,
+                "saved_cost_usd": round(self.usage.saved_cost_usd, 8),
+            },
         }
 
     def messages(self) -> list[dict[str, Any]]:
@@ -189,7 +202,13 @@ class ConversationRecord(BaseModel):
                 prompt_tokens=summary["tokens"]["prompt"],
                 completion_tokens=summary["tokens"]["completion"],
                 total_tokens=summary["tokens"]["total"],
+                cached_tokens=summary["tokens"].get("cached", 0),
+                reasoning_tokens=summary["tokens"].get("reasoning", 0),
                 cost_usd=summary["total_cost_usd"],
+                llm_calls=summary.get("llm", {}).get("calls", 0),
+                replayed_calls=summary.get("llm", {}).get("replayed_calls", 0),
+                saved_tokens=summary.get("llm", {}).get("saved_tokens", 0),
+                saved_cost_usd=summary.get("llm", {}).get("saved_cost_usd", 0.0),
             ),
         )
 

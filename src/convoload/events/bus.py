@@ -56,6 +56,30 @@ class TurnFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LLMCalled(Event):
+    """The simulated user's LLM answered (or the replay cache did)."""
+
+    provider: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    cost_usd: float
+    latency_ms: float
+    attempts: int
+    from_cache: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LLMFallback(Event):
+    """The provider chain moved on from one provider to the next."""
+
+    from_provider: str
+    to_provider: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationFinished(Event):
     record: ConversationRecord
 

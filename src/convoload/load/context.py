@@ -22,6 +22,8 @@ from convoload.conversation.records import ConversationRecord
 from convoload.errors import ConfigError
 from convoload.events import ConversationFinished, EventBus
 from convoload.identity import IdentityFactory
+from convoload.llm.cache import LLMCache
+from convoload.llm.factory import build_chain, needs_local_server, provider_specs
 from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
@@ -29,6 +31,7 @@ from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
 from convoload.users.factory import build_user, check_personas
+from convoload.users.llm import LLMSettings
 
 DEMO_CHANNEL_ID = "convoload-demo"
 
@@ -63,7 +66,11 @@ class RunContext:
         self._index_lock = threading.Lock()
         self._resources = ExitStack()
         self.demo_url: str | None = None
+        self.llm: LLMSettings | None = None
+        self.llm_labels: list[str] = []
         try:
+            if config.user.type != "scripted":
+                self.llm = self._build_llm(config)
             self.target: Target = self._build_target(config)
         except BaseException:
             self._resources.close()  # e.g. stop the demo server we may already have started
@@ -112,6 +119,26 @@ class RunContext:
         self.demo_url = server.url
         return build_target(config, url=server.widget_url, variables={"channel_id": DEMO_CHANNEL_ID})
 
+    def _build_llm(self, config: Config) -> LLMSettings:
+        specs = provider_specs(config)
+        if needs_local_server(specs):
+            from convoload.demo.llmserver.launcher import LocalLLMServer
+
+            server = self._resources.enter_context(LocalLLMServer())
+            specs = provider_specs(config, local_base_url=server.base_url)
+        self.llm_labels = [s.label for s in specs]
+        chain = build_chain(config, specs)
+        self._resources.callback(chain.close)
+        cache = None
+        if config.llm.cache_path:
+            path = Path(config.llm.cache_path)
+            cache = LLMCache(path if path.is_absolute() else Path.cwd() / path)
+            self._resources.callback(cache.close)
+        params = {"temperature": config.llm.temperature, "max_tokens": config.llm.max_tokens}
+        return LLMSettings(
+            chain=chain, cache=cache, replay=config.llm.replay, retries=config.llm.user_retries, params=params
+        )
+
     def meta(self) -> dict[str, Any]:
         target = self.config.target
         return {
@@ -122,6 +149,8 @@ class RunContext:
             "target": {"type": target.type, "url": self.demo_url or target.url or target.function},
             "personas": [p.name for p in self.personas],
             "user": self.config.user.type,
+            "llm": self.llm_labels,
+            "replay": self.config.llm.replay if self.llm else False,
             "goal": self.goal.description,
             "max_iterations": self.config.run.max_iterations,
         }
@@ -145,7 +174,15 @@ class RunContext:
         session = Session(
             session_id=uuid.uuid4().hex, user_id=index + 1, persona=persona.name, identity=identity
         )
-        user = build_user(self.config.user.type, persona, identity, seed=f"{self.seed}-{index}")
+        user = build_user(
+            self.config.user.type,
+            persona,
+            identity,
+            seed=f"{self.seed}-{index}",
+            llm=self.llm,
+            emit=self.bus.emit,
+            session_id=session.session_id,
+        )
         return run_conversation(
             run_id=self.run_id,
             session=session,

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from convoload.conversation.records import TurnRecord, Usage
+from convoload.conversation.records import ErrorKind, TurnRecord, Usage
 
 
 @dataclass(slots=True)
@@ -15,15 +15,26 @@ class UserMessage:
 
     text: str
     usage: Usage = field(default_factory=Usage)
+    stop: bool = False  # the user ends the conversation (its usage still counts)
 
 
 class SimulatedUser(Protocol):
     """One simulated customer in one conversation (stateful across turns).
 
     `next_message` gets every turn so far (the agent's replies included) and
-    returns the next message, or None to stop; `stop_reason` then says why.
+    returns the next message, or None (or a message with `stop`) to end the
+    conversation; `stop_reason` then says why.
     """
 
     stop_reason: str | None
 
     def next_message(self, turns: Sequence[TurnRecord]) -> UserMessage | None: ...
+
+
+class UserFailure(Exception):
+    """The simulated user could not produce a message; the conversation fails with `kind`."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        self.kind = kind
+        self.message = message
+        super().__init__(message)

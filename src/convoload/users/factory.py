@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from convoload.events import Event
 from convoload.identity import Identity
 from convoload.personas.model import Persona
 from convoload.users.base import SimulatedUser
+from convoload.users.llm import LLMSettings, LLMUser
 from convoload.users.playbooks import PLAYBOOKS
 from convoload.users.scripted import ScriptedUser
 
@@ -21,7 +25,21 @@ def check_personas(personas: list[Persona]) -> list[str]:
     return problems
 
 
-def build_user(kind: str, persona: Persona, identity: Identity, seed: int | str | None) -> SimulatedUser:
+def build_user(
+    kind: str,
+    persona: Persona,
+    identity: Identity,
+    seed: int | str | None,
+    *,
+    llm: LLMSettings | None = None,
+    emit: Callable[[Event], None] | None = None,
+    session_id: str = "",
+) -> SimulatedUser:
+    """`scripted`, `llm` (the LLM writes every message) or `mixed` (the persona's steps, then the LLM)."""
     if kind == "scripted":
         return ScriptedUser(persona, identity, seed=seed)
+    if kind in ("llm", "mixed"):
+        if llm is None:
+            raise ValueError(f"a {kind} user needs LLM settings")
+        return LLMUser(persona, identity, llm, mixed=kind == "mixed", emit=emit, session_id=session_id)
     raise ValueError(f"unknown user type {kind!r}")
