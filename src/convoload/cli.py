@@ -14,7 +14,7 @@ from pydantic import ValidationError  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 
-from convoload.config import Config, TargetConfig, load_config  # noqa: E402
+from convoload.config import Config, TargetConfig, apply_llm_flags, load_config  # noqa: E402
 from convoload.errors import ConfigError, ConvoloadError, pydantic_error_to_config_error  # noqa: E402
 
 app = typer.Typer(
@@ -28,6 +28,8 @@ app = typer.Typer(
 )
 personas_app = typer.Typer(help="List, show and validate personas.", no_args_is_help=True)
 app.add_typer(personas_app, name="personas")
+llm_app = typer.Typer(help="LLM providers used by LLM-driven simulated users.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -73,6 +75,30 @@ PresetOpt = Annotated[
 RampUpOpt = Annotated[
     float | None,
     typer.Option("--ramp-up", min=0, help="Spread the first conversations over this many seconds."),
+]
+UserModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user-mode",
+        help="Who plays the customers: scripted (offline, free), llm, or mixed (the "
+        "persona's fixed steps, then the LLM).",
+    ),
+]
+LlmOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="PROVIDER/MODEL for LLM users, e.g. gemini/gemini-2.5-flash, "
+        "openrouter/google/gemma-3-27b-it:free, ollama/gemma3n:e2b, local/persona (bundled, offline).",
+    ),
+]
+ReplayOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--replay/--no-replay",
+        help="Answer LLM-user calls from the record/replay cache when the "
+        "conversation so far matches a recorded one.",
+    ),
 ]
 MaxIterOpt = Annotated[
     int | None, typer.Option("--max-iterations", min=1, help="Turns before giving up (default 15).")
@@ -178,6 +204,9 @@ def demo(
     reply_delay: Annotated[
         float, typer.Option(help="Demo agent reply delay in seconds (plus jitter).")
     ] = 0.3,
+    user_mode: UserModeOpt = None,
+    llm: LlmOpt = None,
+    replay: ReplayOpt = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No live transcript, only the summary.")
     ] = False,
@@ -187,12 +216,14 @@ def demo(
     Starts the demo agent (a real HTTP server answering through webhook callbacks),
     runs Kataryna, Talliz and Edman against it under Locust's runner, prints the
     live transcript and the summary, and says where the records are. Exit code 1
-    if any conversation missed its goal.
+    if any conversation missed its goal. With --user-mode llm and no key
+    configured, the customers are played through the bundled local LLM provider.
     """
     config = load_config(None)
     config = _apply_overrides(
         config, conversations=conversations, concurrency=concurrency, seed=seed, runs_dir=runs_dir
     )
+    config = apply_llm_flags(config, user_mode, llm, replay)
     config.run.persona_assignment = "round_robin"
     config.target.demo.reply_delay_s = reply_delay
     document = _execute(config, persona=persona, transcript=not quiet, progress=quiet)
@@ -217,6 +248,9 @@ def run(
     url: UrlOpt = None,
     target_type: TypeOpt = None,
     preset: PresetOpt = None,
+    user_mode: UserModeOpt = None,
+    llm: LlmOpt = None,
+    replay: ReplayOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     max_iterations: MaxIterOpt = None,
@@ -254,6 +288,7 @@ def run(
         max_iterations=max_iterations,
         ramp_up_s=ramp_up,
     )
+    config = apply_llm_flags(config, user_mode, llm, replay)
     document = _execute(
         config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
     )
@@ -272,6 +307,9 @@ def converse(
     url: UrlOpt = None,
     target_type: TypeOpt = None,
     preset: PresetOpt = None,
+    user_mode: UserModeOpt = None,
+    llm: LlmOpt = None,
+    replay: ReplayOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     max_iterations: MaxIterOpt = None,
@@ -289,6 +327,7 @@ def converse(
         runs_dir=runs_dir,
         max_iterations=max_iterations,
     )
+    config = apply_llm_flags(config, user_mode, llm, replay)
     document = _execute(config, persona=persona, transcript=True, progress=False)
     if document["summary"]["successful_conversations"] != 1:
         raise typer.Exit(1)
@@ -416,6 +455,36 @@ def personas_check(
             source, field, message = problems[0].split(": ", 2)
             raise ConfigError(source, field, message)
         console.print(f"ok  {path}  ({persona.name}, {persona.language}, playbook {persona.playbook})")
+
+
+@llm_app.command("check")
+def llm_check(config_path: ConfigOpt = None, llm: LlmOpt = None) -> None:
+    """Show which providers the chain would use, whether their keys are set, and whether they answer.
+
+    Keys are never printed: only the name of the variable and whether it is set. Reachability is
+    a GET of the provider's /models endpoint. Exit 1 when no provider is usable.
+    """
+    from rich.table import Table
+
+    from convoload.llm.probe import probe_providers
+
+    config = apply_llm_flags(load_config(config_path), None, llm, None)
+    table = Table("#", "provider", "model", "base URL", "key", "tools", "reachable")
+    usable = 0
+    for i, result in enumerate(probe_providers(config), start=1):
+        usable += result.usable
+        table.add_row(
+            str(i),
+            result.spec.name,
+            result.spec.model,
+            result.spec.base_url or "(started on demand)",
+            result.key_status,
+            "native" if result.spec.native_tools else "prompted JSON",
+            result.status,
+        )
+    console.print(table)
+    if not usable:
+        raise typer.Exit(1)
 
 
 def main() -> None:

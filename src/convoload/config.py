@@ -170,5 +170,24 @@ def load_config(path: str | Path | None) -> Config:
     return config.model_copy(update={"source": str(path), "base_dir": path.parent.resolve()})
 
 
+def apply_llm_flags(config: Config, user_mode: str | None, llm: str | None, replay: bool | None) -> Config:
+    """--user-mode, --llm and --replay over the config (shared by the CLI and the locust plugin)."""
+    if llm is not None:
+        from convoload.llm.providers import spec_from_label
+
+        spec_from_label(llm, field="--llm")  # fail now on a malformed label
+    user = config.user.model_copy(
+        update={k: v for k, v in {"type": user_mode, "llm": llm}.items() if v is not None}
+    )
+    if llm is not None and user_mode is None and user.type == "scripted":
+        user.type = "llm"  # naming a model means: let it play the customers
+    llm_config = config.llm
+    if llm is not None:
+        llm_config = llm_config.model_copy(update={"providers": []})  # --llm replaces the configured chain
+    if replay is not None:
+        llm_config = llm_config.model_copy(update={"replay": replay})
+    return config.model_copy(update={"user": user, "llm": llm_config})
+
+
 def config_error(config: Config, field: str, message: str) -> ConfigError:
     return ConfigError(config.source, field, message)

@@ -45,7 +45,7 @@ def model_has_native_tools(model: str) -> bool:
 
 
 def spec_from_label(label: str, *, timeout_s: float = 60.0, field: str = "llm") -> ProviderSpec:
-    """`provider/model`: `openrouter/google/gemma-3-27b-it:free`, `ollama/gemma3n:e2b`, `gemini/gemini-2.5-flash`."""
+    """A spec from `provider/model`, e.g. `ollama/gemma3n:e2b` or `openrouter/google/gemma-3-27b-it:free`."""
     provider, _, model = label.partition("/")
     if not model:
         raise ConfigError(field, "", f"{label!r} is not PROVIDER/MODEL (e.g. gemini/gemini-2.5-flash)")

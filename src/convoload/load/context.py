@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import uuid
+from collections import Counter, defaultdict
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from convoload.conversation.goals import GoalDetector, build_goal
 from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import ConversationRecord
 from convoload.errors import ConfigError
-from convoload.events import ConversationFinished, EventBus
+from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMFallback
 from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
 from convoload.llm.factory import build_chain, needs_local_server, provider_specs
@@ -83,6 +84,13 @@ class RunContext:
         self.journal = RunJournal(self.run_dir, meta=self.meta())
         self._resources.callback(self.journal.close)
         self.bus.subscribe(ConversationFinished, self._on_finished)
+        self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
+        self.llm_fallbacks: Counter[str] = Counter()
+        self.bus.subscribe(LLMCalled, self._on_llm_call)
+        self.bus.subscribe(
+            LLMFallback,
+            lambda e: self.llm_fallbacks.update([f"{e.from_provider} -> {e.to_provider} ({e.reason})"]),
+        )
 
     # -- building -----------------------------------------------------------------------------------
     @staticmethod
@@ -194,6 +202,20 @@ class RunContext:
             think_time=self.config.run.think_time_s,
         )
 
+    def _on_llm_call(self, event: LLMCalled) -> None:
+        tally = self.llm_by_provider[f"{event.provider}/{event.model}"]
+        tally.update({"replayed" if event.from_cache else "calls": 1})
+        if not event.from_cache:
+            tally.update(
+                {
+                    "prompt_tokens": event.prompt_tokens,
+                    "completion_tokens": event.completion_tokens,
+                    "cached_tokens": event.cached_tokens,
+                    "retries": event.attempts - 1,
+                }
+            )
+            tally["cost_usd"] += event.cost_usd
+
     def _on_finished(self, event: ConversationFinished) -> None:
         self.journal.append(event.record)
         self.aggregator.add(event.record)
@@ -206,6 +228,11 @@ class RunContext:
             "target_stats": self.target.stats(),
         }
         document = self.aggregator.document(meta)
+        if self.llm is not None:
+            document["summary"]["llm"]["by_provider"] = {
+                k: dict(v) for k, v in sorted(self.llm_by_provider.items())
+            }
+            document["summary"]["llm"]["fallbacks"] = dict(self.llm_fallbacks)
         write_json(self.run_dir / AGGREGATE_NAME, document)
         return document
 

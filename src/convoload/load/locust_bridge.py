@@ -1,7 +1,9 @@
 """Turn conversation events into Locust request events.
 
 Request types: MESSAGE (one turn: send -> complete reply), WEBHOOK (ack ->
-callback), CONVERSATION (the whole dialogue; response_length = turns). Names
+callback), CONVERSATION (the whole dialogue; response_length = turns), LLM (a
+simulated-user LLM call; response_length = output tokens, tokens and cost in
+the context). Names
 are the persona, never the session id, so Locust's tables stay small. Failure
 texts are low-cardinality (error kind and status) for Locust's error table.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from convoload.conversation.records import Outcome
-from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed
+from convoload.events import ConversationFinished, EventBus, LLMCalled, ReplyReceived, TurnFailed
 
 
 class TurnFailure(Exception):
@@ -88,6 +90,28 @@ def bridge_to_locust(bus: EventBus, events: Any) -> None:
             },
         )
 
+    def on_llm(event: LLMCalled) -> None:
+        # The simulator's own latency and cost, kept apart from the agent's (request type LLM).
+        if event.from_cache:
+            return
+        fire(
+            request_type="LLM",
+            name=f"{event.provider}/{event.model}",
+            response_time=event.latency_ms,
+            response_length=event.completion_tokens,
+            exception=None,
+            context={
+                "session_id": event.session_id,
+                "persona": event.persona,
+                "prompt_tokens": event.prompt_tokens,
+                "completion_tokens": event.completion_tokens,
+                "cached_tokens": event.cached_tokens,
+                "cost_usd": event.cost_usd,
+                "attempts": event.attempts,
+            },
+        )
+
     bus.subscribe(ReplyReceived, on_reply)
+    bus.subscribe(LLMCalled, on_llm)
     bus.subscribe(TurnFailed, on_failed)
     bus.subscribe(ConversationFinished, on_finished)

@@ -16,7 +16,7 @@ from locust import events
 from locust.runners import MasterRunner
 from rich.console import Console
 
-from convoload.config import load_config
+from convoload.config import apply_llm_flags, load_config
 from convoload.errors import ConvoloadError
 from convoload.load.context import RunContext
 from convoload.load.locust_bridge import bridge_to_locust
@@ -37,6 +37,21 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--seed", type=int, default=None, help="Seed for personas and identities")
     group.add_argument("--runs-dir", default=None, help="Where convoload writes run folders (default ./runs)")
     group.add_argument("--max-iterations", type=int, default=None, help="Turns per conversation (default 15)")
+    group.add_argument(
+        "--user-mode",
+        choices=["scripted", "llm", "mixed"],
+        default=None,
+        help="Who plays the customers (default scripted)",
+    )
+    group.add_argument(
+        "--llm", default=None, help="PROVIDER/MODEL for LLM users, e.g. gemini/gemini-2.5-flash"
+    )
+    group.add_argument(
+        "--replay",
+        action="store_true",
+        default=False,
+        help="Answer LLM-user calls from the record/replay cache where the conversation matches",
+    )
 
 
 def _stop_timeout_given() -> bool:
@@ -63,6 +78,7 @@ def _setup(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
         }
         if overrides:
             config = config.model_copy(update={"run": config.run.model_copy(update=overrides)})
+        config = apply_llm_flags(config, options.user_mode, options.llm, True if options.replay else None)
         context = RunContext(config, pinned_persona=options.persona)
     except ConvoloadError as exc:
         sys.stderr.write(f"error: {exc}\n")

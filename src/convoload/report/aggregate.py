@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
-from convoload.conversation.records import ConversationRecord, Outcome
+from convoload.conversation.records import ConversationRecord, Outcome, Usage
 
 PERCENTILES = (50, 90, 95, 99)
 
@@ -94,17 +94,13 @@ class Aggregator:
         self.run = _Tally()
         self.personas: dict[str, _Tally] = defaultdict(_Tally)
         self.summaries: list[dict[str, Any]] = []
-        self.prompt_tokens = self.completion_tokens = self.total_tokens = 0
-        self.cost_usd = 0.0
+        self.usage = Usage()
 
     def add(self, record: ConversationRecord) -> None:
         self.run.add(record)
         self.personas[record.persona].add(record)
         self.summaries.append(record.summary())
-        self.prompt_tokens += record.usage.prompt_tokens
-        self.completion_tokens += record.usage.completion_tokens
-        self.total_tokens += record.usage.total_tokens
-        self.cost_usd += record.usage.cost_usd
+        self.usage.add(record.usage)
 
     def document(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         t = self.run
@@ -127,11 +123,28 @@ class Aggregator:
             "avg_iterations_to_goal": round(t.iterations_to_goal / t.successful, 3) if t.successful else None,
             "agent_changes": t.agent_changes,
             "tokens": {
-                "prompt": self.prompt_tokens,
-                "completion": self.completion_tokens,
-                "total": self.total_tokens,
+                "prompt": self.usage.prompt_tokens,
+                "completion": self.usage.completion_tokens,
+                "cached": self.usage.cached_tokens,
+                "reasoning": self.usage.reasoning_tokens,
+                "total": self.usage.total_tokens,
             },
-            "total_cost_usd": round(self.cost_usd, 8),
+            "total_cost_usd": round(self.usage.cost_usd, 8),
+            "tokens_per_conversation": round(self.usage.total_tokens / t.conversations, 1)
+            if t.conversations
+            else 0,
+            "cost_per_conversation_usd": round(self.usage.cost_usd / t.conversations, 8)
+            if t.conversations
+            else 0,
+            "llm": {
+                "calls": self.usage.llm_calls,
+                "replayed_calls": self.usage.replayed_calls,
+                "replayed_pct": _pct(
+                    self.usage.replayed_calls, self.usage.llm_calls + self.usage.replayed_calls
+                ),
+                "saved_tokens": self.usage.saved_tokens,
+                "saved_cost_usd": round(self.usage.saved_cost_usd, 8),
+            },
         }
         latency = {
             "turn_ms": distribution(t.turn_ms),
@@ -157,6 +170,10 @@ class Aggregator:
             "personas": personas,
             "conversations": list(self.summaries),
         }
+
+
+def _pct(part: int, whole: int) -> float:
+    return round(100 * part / whole, 2) if whole else 0.0
 
 
 def aggregate(records: Iterable[ConversationRecord], meta: dict[str, Any] | None = None) -> dict[str, Any]:

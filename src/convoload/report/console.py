@@ -34,8 +34,28 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
     if summary["avg_iterations_to_goal"] is not None:
         overview.add_row("avg iterations to goal", f"{summary['avg_iterations_to_goal']:.2f}")
     overview.add_row("agent changes", str(summary["agent_changes"]))
-    overview.add_row("tokens (simulated users)", str(summary["tokens"]["total"]))
+    tokens = summary["tokens"]
+    overview.add_row(
+        "tokens (simulated users)",
+        f"{tokens['total']} (prompt {tokens['prompt']}, cached "
+        f"{tokens.get('cached', 0)}, output {tokens['completion']})",
+    )
     overview.add_row("cost", f"US$ {summary['total_cost_usd']:.6f}")
+    overview.add_row(
+        "per conversation",
+        f"{summary.get('tokens_per_conversation', 0):.0f} tokens, "
+        f"US$ {summary.get('cost_per_conversation_usd', 0):.6f}",
+    )
+    llm = summary.get("llm") or {}
+    if llm.get("calls") or llm.get("replayed_calls"):
+        overview.add_row(
+            "LLM calls",
+            f"{llm['calls']} to providers, {llm['replayed_calls']} replayed "
+            f"({llm['replayed_pct']:.1f}%), saved {llm['saved_tokens']} tokens / "
+            f"US$ {llm['saved_cost_usd']:.6f}",
+        )
+    for route, count in (llm.get("fallbacks") or {}).items():
+        overview.add_row("LLM fallback", f"{route}: {count}")
     if summary["errors_by_kind"]:
         overview.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary["errors_by_kind"].items()))
     target_stats = document.get("run", {}).get("target_stats") or {}
