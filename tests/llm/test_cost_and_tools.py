@@ -28,7 +28,7 @@ def test_table_price_gemini_flash():
 
 
 def test_cached_tokens_at_the_cached_price():
-    # gpt-4o-mini: 600 uncached x 0.15 + 400 cached x 0.075 + 200 output x 0.60 = 90 + 30 + 120 = 240 per million
+    # gpt-4o-mini: 600 uncached x 0.15 + 400 cached x 0.075 + 200 output x 0.60 = 240 per million
     usage = TokenUsage(prompt=1000, completion=200, cached=400)
     cost, _ = compute_cost(usage, "gpt-4o-mini", free=False, reported=None, prices=PRICES)
     assert cost == pytest.approx(240e-6, abs=1e-12)
