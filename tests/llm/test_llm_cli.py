@@ -52,12 +52,12 @@ def test_demo_with_llm_users_offline_then_replay(tmp_path):
 
 def test_llm_check_reports_keys_and_reachability_without_printing_keys(tmp_path, local_app):
     secret = "sk-or-v1-supersecretvalue"
-    app = local_app(
-        lambda environ, body: (
-            200,
-            {"data": [], "auth": environ.get("HTTP_AUTHORIZATION") == f"Bearer {secret}"},
-        )
-    )
+    def models(environ, body):  # answers only when the key arrives intact
+        if environ.get("HTTP_AUTHORIZATION") == f"Bearer {secret}":
+            return 200, {"object": "list", "data": []}
+        return 401, {"error": {"message": "bad key"}}
+
+    app = local_app(models)
     config = write(
         tmp_path / "c.yaml",
         f"""
