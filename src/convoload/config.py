@@ -115,6 +115,12 @@ class UserConfig(_Strict):
     llm: str | None = Field(default=None, description="PROVIDER/MODEL shortcut for a one-provider chain")
 
 
+class PriceConfig(_Strict):
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cached_input: float | None = Field(default=None, ge=0)
+
+
 class ProviderConfig(_Strict):
     name: str = Field(
         description="a preset (openrouter, gemini, openai, ollama, vllm, local) or your own name"
@@ -125,6 +131,9 @@ class ProviderConfig(_Strict):
     timeout_s: float = Field(default=60.0, gt=0)
     native_tools: bool | None = Field(default=None, description="default: by model (gemma: no)")
     free: bool | None = None
+    price: PriceConfig | None = Field(
+        default=None, description="USD per million tokens, over the price table"
+    )
     headers: dict[str, str] = Field(default_factory=dict)
 
 

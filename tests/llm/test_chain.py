@@ -63,6 +63,13 @@ def test_answer_usage_and_cost_from_the_wire(server):
     assert second.usage.cached > 0  # the repeated prefix is served from the provider's prompt cache
 
 
+def test_a_provider_price_wins_over_the_table(server):
+    server.set_script({"models": {"gemini-2.5-flash": "echo"}})
+    priced = spec(server, "mine", "gemini-2.5-flash", price=(10.0, 20.0, None))
+    response = chain(server, priced).complete(MESSAGES).response
+    assert response.cost_usd == pytest.approx((13 * 10.0 + 2 * 20.0) / 1e6)
+
+
 def test_provider_reported_cost_is_preferred(server):
     server.set_script({"models": {"m": "echo"}, "cost_per_million": {"input": 1000.0, "output": 2000.0}})
     response = chain(server, spec(server, "openrouter-like", "m")).complete(MESSAGES).response

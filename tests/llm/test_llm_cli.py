@@ -52,6 +52,7 @@ def test_demo_with_llm_users_offline_then_replay(tmp_path):
 
 def test_llm_check_reports_keys_and_reachability_without_printing_keys(tmp_path, local_app):
     secret = "sk-or-v1-supersecretvalue"
+
     def models(environ, body):  # answers only when the key arrives intact
         if environ.get("HTTP_AUTHORIZATION") == f"Bearer {secret}":
             return 200, {"object": "list", "data": []}

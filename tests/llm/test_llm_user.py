@@ -86,6 +86,8 @@ def test_llm_user_completes_the_ticket_personas(server, name):
     assert record.usage.llm_calls == record.iterations == len(calls)
     assert record.usage.prompt_tokens > 0 and record.usage.cost_usd > 0
     assert record.usage.cost_usd == pytest.approx(sum(c.cost_usd for c in calls))
+    assert [t.usage.llm_calls for t in record.turns] == [1] * record.iterations  # per-turn usage
+    assert sum(t.usage.total_tokens for t in record.turns) == record.usage.total_tokens
     sent = server.requests()
     assert all(r["authorization"] for r in sent)
     assert sent[0]["messages"][-1]["content"] == START

@@ -21,6 +21,7 @@ from convoload.conversation.records import (
     Outcome,
     TurnError,
     TurnRecord,
+    Usage,
     utc_now,
 )
 from convoload.events import (
@@ -80,7 +81,12 @@ def run_conversation(
                 record.outcome = Outcome.USER_STOPPED
                 record.stop_reason = user.stop_reason
                 break
-            turn = TurnRecord(iteration=iteration, user_text=message.text, sent_at=utc_now())
+            turn = TurnRecord(
+                iteration=iteration,
+                user_text=message.text,
+                sent_at=utc_now(),
+                usage=message.usage if message.usage != Usage() else None,
+            )
             record.turns.append(turn)
             bus.emit(TurnSent(**ids, iteration=iteration, text=message.text))
             try:

@@ -76,6 +76,7 @@ class TurnRecord(BaseModel):
     ack_ms: float | None = None  # send -> acknowledgement (webhook targets)
     error: TurnError | None = None
     goal_reached: bool = False
+    usage: Usage | None = None  # what the simulated user spent to write this turn's message (LLM users)
 
 
 class ConversationRecord(BaseModel):

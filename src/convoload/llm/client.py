@@ -23,7 +23,8 @@ from convoload.llm.types import FailureKind, LLMResponse, ProviderError, TokenUs
 class ProviderClient:
     def __init__(self, spec: ProviderSpec, prices: dict[str, Price]) -> None:
         self.spec = spec
-        self.prices = prices
+        # A price given for this provider wins over the table's price for its model.
+        self.prices = {**prices, spec.model: Price(*spec.price)} if spec.price else prices
         self._key = secret_from_env(spec.api_key_env) if spec.api_key_env else None
         self._client = openai.OpenAI(
             base_url=spec.base_url,

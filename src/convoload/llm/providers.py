@@ -18,6 +18,7 @@ class ProviderSpec:
     native_tools: bool = True  # False: tools are described in the prompt and parsed from JSON text
     free: bool = False  # local models cost nothing
     headers: dict[str, str] = field(default_factory=dict)
+    price: tuple[float, float, float | None] | None = None  # (input, output, cached input) USD per million
 
     @property
     def label(self) -> str:

@@ -1,29 +1,19 @@
 """Run the demo ticket server in a subprocess and wait for its ``READY`` line.
 
-Only ``subprocess`` and blocking reads are used, so this works unchanged in a gevent
-monkey-patched process (Locust): gevent makes ``select``/``Popen.wait`` cooperative.
+The subprocess handling (gevent-friendly blocking reads, stderr capture, SIGTERM then SIGKILL) lives in
+:class:`convoload.demo.process.ServerProcess`; this class adds the ticket server's command line and URLs.
 """
 
 from __future__ import annotations
 
-import os
-import select
 import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 from types import TracebackType
-from typing import IO, NoReturn
 
+from convoload.demo.process import ServerProcess
 from convoload.demo.tickets.settings import TicketServerSettings
 
-_READY_PREFIX = "READY "
-
-
-def _package_root() -> str:
-    """Directory that contains the ``convoload`` package (``src`` in a checkout)."""
-    return str(Path(__file__).resolve().parents[3])
+_MODULE = "convoload.demo.tickets"
 
 
 class DemoTicketServer:
@@ -47,17 +37,15 @@ class DemoTicketServer:
         self.port = port
         self.startup_timeout_s = startup_timeout_s
         self.python = python or sys.executable
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr: IO[bytes] | None = None
-        self._url: str | None = None
+        self._server: ServerProcess | None = None
 
     # -- addresses -----------------------------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        if self._url is None:
+        if self._server is None:
             raise RuntimeError("DemoTicketServer is not running")
-        return self._url
+        return self._server.url
 
     @property
     def widget_url(self) -> str:
@@ -73,100 +61,44 @@ class DemoTicketServer:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
+        return self._server.pid if self._server else None
+
+    @property
+    def _proc(self) -> subprocess.Popen[bytes] | None:
+        return self._server.proc if self._server else None
+
+    def _args(self) -> list[str]:
+        return ["--host", self.host, "--port", str(self.port), *self.settings.cli_args()]
 
     def command(self) -> list[str]:
-        return [
-            self.python,
-            "-m",
-            "convoload.demo.tickets",
-            "--host",
-            self.host,
-            "--port",
-            str(self.port),
-            *self.settings.cli_args(),
-        ]
+        return [self.python, "-m", _MODULE, *self._args()]
 
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def start(self) -> DemoTicketServer:
-        if self._proc is not None:
+        if self._server is not None:
             raise RuntimeError("DemoTicketServer already started")
-        env = dict(os.environ)
-        # Make the package importable in the child even when it is not installed (src layout).
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_package_root(), env.get("PYTHONPATH")) if p)
-        env["PYTHONUNBUFFERED"] = "1"
-        # stderr goes to a file, not a pipe: nobody drains it after startup and a full pipe would block.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed in stop()
-        self._proc = subprocess.Popen(
-            self.command(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-            env=env,
-            close_fds=True,
+        # Built at start so changes to the public attributes after construction still apply.
+        server = ServerProcess(
+            _MODULE,
+            self._args(),
+            name="demo ticket server",
+            startup_timeout_s=self.startup_timeout_s,
+            python=self.python,
         )
-        try:
-            self._url = self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        server.start()  # cleans up after itself when it raises
+        self._server = server
         return self
-
-    def _wait_ready(self) -> str:
-        assert self._proc is not None and self._proc.stdout is not None
-        fd = self._proc.stdout.fileno()
-        deadline = time.monotonic() + self.startup_timeout_s
-        buffer = b""
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._fail(f"did not print READY within {self.startup_timeout_s:.1f}s")
-            readable, _, _ = select.select([fd], [], [], remaining)
-            if not readable:
-                continue
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                self._proc.wait(timeout=5)
-                self._fail(f"exited with code {self._proc.returncode} before it was ready")
-            buffer += chunk
-            while b"\n" in buffer:
-                raw, buffer = buffer.split(b"\n", 1)
-                line = raw.decode("utf-8", "replace").strip()
-                if line.startswith(_READY_PREFIX):
-                    return line[len(_READY_PREFIX) :].strip().rstrip("/")
-
-    def _fail(self, reason: str) -> NoReturn:
-        self._terminate()
-        raise RuntimeError(f"demo ticket server {reason}; stderr:\n{self.stderr_text()}")
 
     def stderr_text(self) -> str:
         """Everything the server wrote to stderr so far (warnings, tracebacks)."""
-        if self._stderr is None:
-            return ""
-        self._stderr.flush()
-        self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace")
-
-    def _terminate(self) -> None:
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        return self._server.stderr_text() if self._server else ""
 
     def stop(self) -> None:
         """SIGTERM, wait up to 5 s, then SIGKILL; safe to call more than once."""
-        self._terminate()
-        if self._proc is not None and self._proc.stdout is not None:
-            self._proc.stdout.close()
-        if self._stderr is not None:
-            self._stderr.close()
-        self._proc, self._stderr, self._url = None, None, None
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> DemoTicketServer:
         return self.start()

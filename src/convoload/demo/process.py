@@ -1,0 +1,189 @@
+"""Run a demo server (``python -m <module>``) in a subprocess and wait for its ``READY <url>`` line.
+
+Parent side: :class:`ServerProcess`. Only ``subprocess``, ``select`` and blocking reads are used, so it
+works unchanged in a gevent monkey-patched process (Locust): gevent makes ``select``/``Popen.wait``
+cooperative. Child side: :func:`bind_socket` and :func:`ready_url`, so every demo server binds its own
+socket (``--port 0`` works) and announces the real address the same way.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, NoReturn, Self
+
+READY_PREFIX = "READY "
+
+__all__ = ["READY_PREFIX", "ServerProcess", "bind_socket", "package_root", "ready_url"]
+
+
+def package_root() -> str:
+    """Directory that contains the ``convoload`` package (``src`` in a checkout)."""
+    return str(Path(__file__).resolve().parents[2])
+
+
+def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """Bound, listening TCP socket (IPv6 when the host is an IPv6 literal), for ``uvicorn.Server.run``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP.
+    # Without it, uvicorn's separate header and body writes meet the client's delayed ACK (+40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def ready_url(sock: socket.socket, host: str) -> str:
+    """``http://HOST:PORT`` of a bound socket; IPv6 literals get brackets."""
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+class ServerProcess:
+    """Context manager owning one ``python -m <module> <args>`` subprocess.
+
+    ``start()`` returns once the child printed ``READY <url>`` on stdout; it raises ``RuntimeError``
+    (with the child's stderr) when the child exits first or stays silent past ``startup_timeout_s``.
+
+    >>> with ServerProcess("convoload.demo.llmserver", ["--port", "0"]) as proc:  # doctest: +SKIP
+    ...     httpx.get(proc.url + "/health")
+    """
+
+    def __init__(
+        self,
+        module: str,
+        args: Sequence[str] = (),
+        *,
+        name: str | None = None,
+        startup_timeout_s: float = 20.0,
+        python: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.module = module
+        self.args = list(args)
+        self.name = name or module
+        self.startup_timeout_s = startup_timeout_s
+        self.python = python or sys.executable
+        self.extra_env = dict(env or {})
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+        self._url: str | None = None
+
+    @property
+    def url(self) -> str:
+        if self._url is None:
+            raise RuntimeError(f"{self.name} is not running")
+        return self._url
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def proc(self) -> subprocess.Popen[bytes] | None:
+        """The child process while started (``None`` before ``start()`` and after ``stop()``)."""
+        return self._proc
+
+    def command(self) -> list[str]:
+        return [self.python, "-m", self.module, *self.args]
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        if self._proc is not None:
+            raise RuntimeError(f"{self.name} already started")
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        # Make the package importable in the child even when it is not installed (src layout).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root(), env.get("PYTHONPATH")) if p)
+        env["PYTHONUNBUFFERED"] = "1"
+        # stderr goes to a file, not a pipe: nobody drains it after startup and a full pipe would block.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed in stop()
+        try:
+            self._proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                env=env,
+                close_fds=True,
+            )
+            self._url = self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> str:
+        assert self._proc is not None and self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        deadline = time.monotonic() + self.startup_timeout_s
+        buffer = b""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._fail(f"did not print READY within {self.startup_timeout_s:.1f}s")
+            readable, _, _ = select.select([fd], [], [], remaining)
+            if not readable:
+                continue
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                self._proc.wait(timeout=5)
+                self._fail(f"exited with code {self._proc.returncode} before it was ready")
+            buffer += chunk
+            while b"\n" in buffer:
+                raw, buffer = buffer.split(b"\n", 1)
+                line = raw.decode("utf-8", "replace").strip()
+                if line.startswith(READY_PREFIX):
+                    return line[len(READY_PREFIX) :].strip().rstrip("/")
+
+    def _fail(self, reason: str) -> NoReturn:
+        self._terminate()
+        raise RuntimeError(f"{self.name} {reason}; stderr:\n{self.stderr_text()}")
+
+    def stderr_text(self) -> str:
+        """Everything the server wrote to stderr so far (warnings, tracebacks)."""
+        if self._stderr is None:
+            return ""
+        self._stderr.flush()
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def _terminate(self) -> None:
+        proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+    def stop(self) -> None:
+        """SIGTERM, wait up to 5 s, then SIGKILL; safe to call more than once."""
+        self._terminate()
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+        if self._stderr is not None:
+            self._stderr.close()
+        self._proc, self._stderr, self._url = None, None, None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
