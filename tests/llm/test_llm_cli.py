@@ -41,8 +41,8 @@ def test_demo_with_llm_users_offline_then_replay(tmp_path):
         (json.loads((d / "aggregate.json").read_text()) for d in (tmp_path / "runs").iterdir()),
         key=lambda d: d["run"]["started_at"] + d["run"]["run_id"],
     )
-    recorded = [d for d in documents if not d["run"]["replay"]][0]["summary"]
-    replayed = [d for d in documents if d["run"]["replay"]][0]["summary"]
+    recorded = next(d for d in documents if not d["run"]["replay"])["summary"]
+    replayed = next(d for d in documents if d["run"]["replay"])["summary"]
     assert recorded["llm"]["calls"] > 0 and recorded["tokens"]["total"] > 0
     assert replayed["llm"]["replayed_pct"] == 100.0 and replayed["llm"]["calls"] == 0
     assert replayed["llm"]["saved_tokens"] == recorded["tokens"]["total"]
