@@ -113,6 +113,9 @@ def _apply_overrides(
     target_type: str | None = None,
     preset: str | None = None,
     runs_dir: Path | None = None,
+    user_mode: str | None = None,
+    llm: str | None = None,
+    replay: bool | None = None,
     **run_values: Any,
 ) -> Config:
     """Command-line flags win over the config file; they are validated like the file."""
@@ -133,7 +136,7 @@ def _apply_overrides(
             update["target"] = TargetConfig.model_validate(data)
         except ValidationError as exc:
             raise pydantic_error_to_config_error("command line", exc, prefix="target") from None
-    return config.model_copy(update=update)
+    return apply_llm_flags(config.model_copy(update=update), user_mode, llm, replay)
 
 
 def _execute(
@@ -221,9 +224,15 @@ def demo(
     """
     config = load_config(None)
     config = _apply_overrides(
-        config, conversations=conversations, concurrency=concurrency, seed=seed, runs_dir=runs_dir
+        config,
+        conversations=conversations,
+        concurrency=concurrency,
+        seed=seed,
+        runs_dir=runs_dir,
+        user_mode=user_mode,
+        llm=llm,
+        replay=replay,
     )
-    config = apply_llm_flags(config, user_mode, llm, replay)
     config.run.persona_assignment = "round_robin"
     config.target.demo.reply_delay_s = reply_delay
     document = _execute(config, persona=persona, transcript=not quiet, progress=quiet)
@@ -287,8 +296,10 @@ def run(
         runs_dir=runs_dir,
         max_iterations=max_iterations,
         ramp_up_s=ramp_up,
+        user_mode=user_mode,
+        llm=llm,
+        replay=replay,
     )
-    config = apply_llm_flags(config, user_mode, llm, replay)
     document = _execute(
         config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
     )
@@ -326,8 +337,10 @@ def converse(
         seed=seed,
         runs_dir=runs_dir,
         max_iterations=max_iterations,
+        user_mode=user_mode,
+        llm=llm,
+        replay=replay,
     )
-    config = apply_llm_flags(config, user_mode, llm, replay)
     document = _execute(config, persona=persona, transcript=True, progress=False)
     if document["summary"]["successful_conversations"] != 1:
         raise typer.Exit(1)

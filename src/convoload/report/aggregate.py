@@ -122,13 +122,7 @@ class Aggregator:
             else 0.0,
             "avg_iterations_to_goal": round(t.iterations_to_goal / t.successful, 3) if t.successful else None,
             "agent_changes": t.agent_changes,
-            "tokens": {
-                "prompt": self.usage.prompt_tokens,
-                "completion": self.usage.completion_tokens,
-                "cached": self.usage.cached_tokens,
-                "reasoning": self.usage.reasoning_tokens,
-                "total": self.usage.total_tokens,
-            },
+            "tokens": self.usage.tokens_summary(),
             "total_cost_usd": round(self.usage.cost_usd, 8),
             "tokens_per_conversation": round(self.usage.total_tokens / t.conversations, 1)
             if t.conversations
@@ -136,15 +130,7 @@ class Aggregator:
             "cost_per_conversation_usd": round(self.usage.cost_usd / t.conversations, 8)
             if t.conversations
             else 0,
-            "llm": {
-                "calls": self.usage.llm_calls,
-                "replayed_calls": self.usage.replayed_calls,
-                "replayed_pct": _pct(
-                    self.usage.replayed_calls, self.usage.llm_calls + self.usage.replayed_calls
-                ),
-                "saved_tokens": self.usage.saved_tokens,
-                "saved_cost_usd": round(self.usage.saved_cost_usd, 8),
-            },
+            "llm": self.usage.llm_summary(),
         }
         latency = {
             "turn_ms": distribution(t.turn_ms),
@@ -170,10 +156,6 @@ class Aggregator:
             "personas": personas,
             "conversations": list(self.summaries),
         }
-
-
-def _pct(part: int, whole: int) -> float:
-    return round(100 * part / whole, 2) if whole else 0.0
 
 
 def aggregate(records: Iterable[ConversationRecord], meta: dict[str, Any] | None = None) -> dict[str, Any]:

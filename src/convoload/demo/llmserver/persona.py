@@ -52,7 +52,7 @@ def build_user(block: str, seed: int | None) -> ScriptedUser:
     try:
         persona = Persona.model_validate(spec)
         identity = Identity(**identity_data)
-        return ScriptedUser(persona, identity, seed=seed)
+        return ScriptedUser(persona, identity, seed=seed if seed is not None else identity.email)
     except ValidationError as exc:
         raise invalid(f"Invalid persona in the <persona> block: {exc.errors()[0]['msg']}", param) from None
     except (TypeError, KeyError, ValueError) as exc:
