@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, NoReturn, Self
+from typing import IO, ClassVar, NoReturn, Self
 
 READY_PREFIX = "READY "
 
@@ -179,6 +179,81 @@ class ServerProcess:
         if self._stderr is not None:
             self._stderr.close()
         self._proc, self._stderr, self._url = None, None, None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ManagedServer:
+    """A bundled server run as `python -m <module>`: subclasses give the module, a label and the flags.
+
+    Provides the addresses, `start`/`stop`, and the context-manager protocol shared by the demo agent
+    and the local LLM provider.
+    """
+
+    module: ClassVar[str]
+    label: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout_s: float = 20.0,
+        python: str | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.startup_timeout_s = startup_timeout_s
+        self.python = python or sys.executable
+        self._server: ServerProcess | None = None
+
+    def _args(self) -> list[str]:
+        """The command-line flags after `-m module` (built at start, so attribute changes apply)."""
+        return ["--host", self.host, "--port", str(self.port)]
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self.label} is not running")
+        return self._server.url
+
+    @property
+    def health_url(self) -> str:
+        return self.url + "/health"
+
+    @property
+    def pid(self) -> int | None:
+        return self._server.pid if self._server else None
+
+    def start(self) -> Self:
+        if self._server is not None:
+            raise RuntimeError(f"{self.label} already started")
+        server = ServerProcess(
+            self.module,
+            self._args(),
+            name=self.label,
+            startup_timeout_s=self.startup_timeout_s,
+            python=self.python,
+        )
+        server.start()  # cleans up after itself when it raises
+        self._server = server
+        return self
+
+    def stderr_text(self) -> str:
+        """Everything the server wrote to stderr so far (warnings, tracebacks)."""
+        return self._server.stderr_text() if self._server else ""
+
+    def stop(self) -> None:
+        """SIGTERM, wait up to 5 s, then SIGKILL; safe to call more than once."""
+        if self._server is not None:
+            self._server.stop()
+        self._server = None
 
     def __enter__(self) -> Self:
         return self.start()

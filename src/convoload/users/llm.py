@@ -100,7 +100,7 @@ class LLMUser:
         self.stop_reason: str | None = None
         self._steps = list(persona.steps) if mixed else []
         self._system = system_prompt(persona, identity)
-        self._emit = emit or (lambda event: None)
+        self._emit = emit or _never
         self._ids = {"session_id": session_id, "persona": persona.name}
         # The persona's name and a digest of its content: editing a persona invalidates its recordings.
         digest = hashlib.sha256(persona.model_dump_json().encode()).hexdigest()[:16]
@@ -124,20 +124,7 @@ class LLMUser:
         if s.cache is not None and s.replay:
             cached = s.cache.get(key)
             if cached is not None:
-                self._emit(
-                    LLMCalled(
-                        **self._ids,
-                        provider=cached.provider,
-                        model=cached.model,
-                        prompt_tokens=cached.usage.prompt,
-                        completion_tokens=cached.usage.completion,
-                        cached_tokens=cached.usage.cached,
-                        cost_usd=0.0,
-                        latency_ms=0.0,
-                        attempts=0,
-                        from_cache=True,
-                    )
-                )
+                self._emit_call(cached)
                 return cached
         last_error: LLMUnavailable | None = None
         for _ in range(max(1, s.retries)):
@@ -156,23 +143,32 @@ class LLMUser:
                     )
                 )
             response = result.response
-            self._emit(
-                LLMCalled(
-                    **self._ids,
-                    provider=response.provider,
-                    model=response.model,
-                    prompt_tokens=response.usage.prompt,
-                    completion_tokens=response.usage.completion,
-                    cached_tokens=response.usage.cached,
-                    cost_usd=response.cost_usd,
-                    latency_ms=response.latency_ms,
-                    attempts=response.attempts,
-                )
-            )
+            self._emit_call(response)
             if s.cache is not None:
                 s.cache.put(key, self._persona_key, response)
             return response
         raise UserFailure(ErrorKind.LLM, str(last_error))
+
+    def _emit_call(self, response: LLMResponse) -> None:
+        u = response.usage
+        self._emit(
+            LLMCalled(
+                **self._ids,
+                provider=response.provider,
+                model=response.model,
+                prompt_tokens=u.prompt,
+                completion_tokens=u.completion,
+                cached_tokens=u.cached,
+                cost_usd=0.0 if response.from_cache else response.cost_usd,
+                latency_ms=response.latency_ms,
+                attempts=0 if response.from_cache else response.attempts,
+                from_cache=response.from_cache,
+            )
+        )
+
+
+def _never(event: Event) -> None:
+    pass
 
 
 def _usage(response: LLMResponse) -> Usage:

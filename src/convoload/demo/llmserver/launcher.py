@@ -8,27 +8,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from convoload.demo.llmserver.settings import LLMServerSettings
-from convoload.demo.process import ServerProcess
+from convoload.demo.process import ManagedServer
 
-_MODULE = "convoload.demo.llmserver"
 _ADMIN_TIMEOUT_S = 10.0
 
 
-class LocalLLMServer:
+class LocalLLMServer(ManagedServer):
     """Context manager owning one ``python -m convoload.demo.llmserver`` subprocess.
 
     >>> with LocalLLMServer(LLMServerSettings(api_key="k")) as llm:  # doctest: +SKIP
     ...     client = openai.OpenAI(base_url=llm.base_url, api_key="k")
     """
+
+    module = "convoload.demo.llmserver"
+    label = "local LLM server"
 
     def __init__(
         self,
@@ -39,21 +39,9 @@ class LocalLLMServer:
         startup_timeout_s: float = 20.0,
         python: str | None = None,
     ) -> None:
+        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
         self.settings = LLMServerSettings.model_validate(settings or {})
-        self.host = host
-        self.port = port
-        self.startup_timeout_s = startup_timeout_s
-        self.python = python or sys.executable
-        self._server: ServerProcess | None = None
         self._script_path: str | None = None
-
-    # -- addresses -----------------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("LocalLLMServer is not running")
-        return self._server.url
 
     @property
     def base_url(self) -> str:
@@ -64,47 +52,22 @@ class LocalLLMServer:
     def chat_url(self) -> str:
         return self.base_url + "/chat/completions"
 
-    @property
-    def health_url(self) -> str:
-        return self.url + "/health"
+    def _args(self) -> list[str]:
+        return [*super()._args(), *self.settings.cli_args(self._script_path)]
 
-    @property
-    def pid(self) -> int | None:
-        return self._server.pid if self._server else None
-
-    # -- lifecycle -----------------------------------------------------------------------------------
-
-    def start(self) -> LocalLLMServer:
-        if self._server is not None:
-            raise RuntimeError("LocalLLMServer already started")
+    def start(self) -> Self:
         # The script goes through a file: it can be large, and this exercises the --script flag.
         fd, self._script_path = tempfile.mkstemp(prefix="convoload-llm-script-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(self.settings.script.model_dump(mode="json"), handle)
-        args = ["--host", self.host, "--port", str(self.port), *self.settings.cli_args(self._script_path)]
-        server = ServerProcess(
-            _MODULE,
-            args,
-            name="local LLM server",
-            startup_timeout_s=self.startup_timeout_s,
-            python=self.python,
-        )
         try:
-            server.start()
+            return super().start()
         except BaseException:
             self._remove_script_file()
             raise
-        self._server = server
-        return self
-
-    def stderr_text(self) -> str:
-        return self._server.stderr_text() if self._server else ""
 
     def stop(self) -> None:
-        """SIGTERM, wait up to 5 s, then SIGKILL; safe to call more than once."""
-        if self._server is not None:
-            self._server.stop()
-        self._server = None
+        super().stop()
         self._remove_script_file()
 
     def _remove_script_file(self) -> None:
@@ -112,14 +75,6 @@ class LocalLLMServer:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._script_path)
             self._script_path = None
-
-    def __enter__(self) -> LocalLLMServer:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # -- admin ---------------------------------------------------------------------------------------
 
