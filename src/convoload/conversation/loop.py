@@ -21,7 +21,6 @@ from convoload.conversation.records import (
     Outcome,
     TurnError,
     TurnRecord,
-    Usage,
     utc_now,
 )
 from convoload.events import (
@@ -75,7 +74,7 @@ def run_conversation(
                 record.error = TurnError(kind=ErrorKind.USER, message=f"{type(exc).__name__}: {exc}")
                 record.outcome = Outcome.ERROR
                 break
-            if message is not None:
+            if message is not None and message.usage is not None:
                 record.usage.add(message.usage)
             if message is None or message.stop:
                 record.outcome = Outcome.USER_STOPPED
@@ -85,7 +84,7 @@ def run_conversation(
                 iteration=iteration,
                 user_text=message.text,
                 sent_at=utc_now(),
-                usage=message.usage if message.usage != Usage() else None,
+                usage=message.usage,
             )
             record.turns.append(turn)
             bus.emit(TurnSent(**ids, iteration=iteration, text=message.text))

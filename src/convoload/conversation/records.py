@@ -77,8 +77,11 @@ class Usage(BaseModel):
         }
 
     def add(self, other: Usage) -> None:
-        for name in type(self).model_fields:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # Straight to the field storage: this runs per turn and per conversation, and every field
+        # is a number (no validation to skip).
+        mine = self.__dict__
+        for name, value in other.__dict__.items():
+            mine[name] += value
 
 
 class TurnRecord(BaseModel):

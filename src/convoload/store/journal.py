@@ -42,8 +42,10 @@ class RunJournal:
             self._file.write(line)
             self._file.flush()
             self.count += 1
+        # The same compact JSON as the journal line: serialising once matters at hundreds of
+        # conversations per second (pretty-print with `jq .`).
         name = f"conversation_{record.user_id:05d}_{record.session_id}.json"
-        write_json(self.run_dir / CONVERSATIONS_DIR / name, document)
+        write_text_atomic(self.run_dir / CONVERSATIONS_DIR / name, line)
 
     def close(self) -> None:
         with self._lock:
@@ -54,9 +56,13 @@ class RunJournal:
 
 
 def write_json(path: Path, document: Any) -> None:
+    write_text_atomic(path, json.dumps(document, ensure_ascii=False, indent=2))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     """Write atomically (temp file + rename): a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from convoload.conversation.records import ErrorKind, TurnRecord, Usage
@@ -14,7 +14,7 @@ class UserMessage:
     """The next thing the user says, and what producing it cost (zero for scripted users)."""
 
     text: str
-    usage: Usage = field(default_factory=Usage)
+    usage: Usage | None = None  # None: producing it cost nothing (scripted users)
     stop: bool = False  # the user ends the conversation (its usage still counts)
 
 
