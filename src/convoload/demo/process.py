@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, ClassVar, NoReturn, Self
+from typing import IO, Any, ClassVar, NoReturn, Self
 
 READY_PREFIX = "READY "
 
@@ -48,6 +50,36 @@ def ready_url(sock: socket.socket, host: str) -> str:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+_PARENT_WATCH_ENV = "CONVOLOAD_EXIT_WITH_PARENT"
+
+
+def serve(app: Any, sock: socket.socket) -> None:
+    """Run an ASGI app on an already-bound socket until SIGTERM/SIGINT (or until the parent is gone)."""
+    import uvicorn
+
+    if os.environ.get(_PARENT_WATCH_ENV):
+        _exit_with_parent()
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def _exit_with_parent() -> None:
+    """A server started by ServerProcess stops when its parent dies, even by kill -9.
+
+    The parent holds our stdin pipe open and never writes to it: end-of-file means the parent is gone.
+    """
+
+    def watch() -> None:
+        sys.stdin.buffer.read()
+        os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
+        time.sleep(10)
+        os._exit(1)  # it did not stop in time
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class ServerProcess:
@@ -108,12 +140,13 @@ class ServerProcess:
         # Make the package importable in the child even when it is not installed (src layout).
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root(), env.get("PYTHONPATH")) if p)
         env["PYTHONUNBUFFERED"] = "1"
+        env[_PARENT_WATCH_ENV] = "1"
         # stderr goes to a file, not a pipe: nobody drains it after startup and a full pipe would block.
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the server, closed in stop()
         try:
             self._proc = subprocess.Popen(
                 self.command(),
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,  # held open, never written: the child exits when it closes
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 env=env,
@@ -174,6 +207,8 @@ class ServerProcess:
     def stop(self) -> None:
         """SIGTERM, wait up to 5 s, then SIGKILL; safe to call more than once."""
         self._terminate()
+        if self._proc is not None and self._proc.stdin is not None:
+            self._proc.stdin.close()
         if self._proc is not None and self._proc.stdout is not None:
             self._proc.stdout.close()
         if self._stderr is not None:

@@ -12,13 +12,12 @@ import logging
 import sys
 from pathlib import Path
 
-import uvicorn
 from pydantic import ValidationError
 
 from convoload.demo.llmserver.app import create_app
 from convoload.demo.llmserver.script import Script
 from convoload.demo.llmserver.settings import LLMServerSettings
-from convoload.demo.process import bind_socket, ready_url
+from convoload.demo.process import bind_socket, ready_url, serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,11 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    app = create_app(settings.model_copy(update={"ready_url": ready_url(sock, args.host)}))
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    serve(create_app(settings.model_copy(update={"ready_url": ready_url(sock, args.host)})), sock)
     return 0
 
 

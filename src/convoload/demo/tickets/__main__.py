@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sys
 from datetime import date
 
-import uvicorn
-
+from convoload.demo.process import bind_socket, ready_url, serve
 from convoload.demo.tickets.catalog import DEFAULT_CLOSED_DATES
 from convoload.demo.tickets.server import create_app
 from convoload.demo.tickets.settings import TicketServerSettings
@@ -57,19 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def bind_socket(host: str, port: int) -> socket.socket:
-    """Bound, listening TCP socket (IPv6 when the host is an IPv6 literal)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted sockets whose proto says TCP.
-    # Without it, uvicorn's separate header and body writes meet the client's delayed ACK (+40 ms).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def settings_from_args(args: argparse.Namespace, ready_url: str | None = None) -> TicketServerSettings:
     closed: set[date] | None = None
     if args.closed_date or args.no_default_closed_dates:
@@ -99,13 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    port = sock.getsockname()[1]
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    app = create_app(settings_from_args(args, ready_url=f"http://{host}:{port}"))
-    config = uvicorn.Config(
-        app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+    serve(create_app(settings_from_args(args, ready_url=ready_url(sock, args.host))), sock)
     return 0
 
 
