@@ -10,7 +10,8 @@ from tests.conftest import write
 
 def test_builtin_personas_carry_their_journeys():
     personas = builtin_personas()
-    assert list(personas) == ["kataryna", "talliz", "edman"]
+    assert list(personas) == ["kataryna", "talliz", "edman", "renata", "ricardo", "julia", "helena", "marcus"]
+    assert {p.playbook for p in list(personas.values())[3:]} == {"realestate"}
     k, t, e = personas["kataryna"], personas["talliz"], personas["edman"]
     assert k.facts["date"] == "11/10/2026" and k.facts["quantities"] == {"adulto": 2, "crianca": 2}
     assert k.behaves("accepts_upsell") and k.behaves("accepts_optin")
@@ -23,7 +24,7 @@ def test_builtin_personas_carry_their_journeys():
     assert e.facts["quantities"] == {"adulto": 1, "gestante": 1, "idoso": 2} and not e.behaves(
         "accepts_upsell"
     )
-    assert all(p.language == "pt-BR" for p in personas.values())
+    assert all(p.language == "pt-BR" for p in (k, t, e)) and personas["marcus"].language == "en"
 
 
 def test_yaml_persona_round_trip(tmp_path):
@@ -107,13 +108,15 @@ def test_unknown_persona_name_and_duplicates(tmp_path):
 
 
 def test_picker_is_seedable_and_pinnable():
-    personas = list(builtin_personas().values())
+    personas = list(builtin_personas().values())[:3]
     a = [PersonaPicker(personas, seed=3).pick(i).name for i in range(30)]
     b = [PersonaPicker(personas, seed=3).pick(i).name for i in range(30)]
     assert a == b and len(set(a)) == 3
     assert {PersonaPicker(personas, seed=3, pinned="talliz").pick(i).name for i in range(10)} == {"Talliz"}
     with pytest.raises(KeyError):
         PersonaPicker(personas, pinned="zed")
+    everyone = list(builtin_personas().values())
+    assert PersonaPicker(everyone, pinned="JULIA").pick(0).name == "Júlia"
 
 
 def run_cli(*args, cwd=None, timeout=120):

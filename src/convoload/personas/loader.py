@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.personas.model import Persona
 from convoload.personas.text_facts import persona_from_text
+from convoload.textutil import fold
 
 PERSONA_SUFFIXES = (".yaml", ".yml", ".txt")
 
@@ -87,7 +88,7 @@ def resolve_personas(
     out: list[Persona] = []
     for i, spec in enumerate(specs):
         field = f"{source}[{i}]"
-        key = spec.strip().lower()
+        key = fold(spec.strip())
         if key in builtins:
             out.append(builtins[key])
             continue

@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from convoload.textutil import fold
+
 Language = Literal["pt-BR", "en"]
 
 
@@ -56,4 +58,5 @@ class Persona(BaseModel):
 
     @property
     def key(self) -> str:
-        return self.name.strip().lower()
+        """How personas are looked up: case- and accent-insensitive (`--persona julia` finds Júlia)."""
+        return fold(self.name.strip())

@@ -6,6 +6,7 @@ import random
 from collections.abc import Sequence
 
 from convoload.personas.model import Persona
+from convoload.textutil import fold
 
 
 class PersonaPicker:
@@ -20,7 +21,7 @@ class PersonaPicker:
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         self.pinned: Persona | None = None
         if pinned is not None:
-            matches = [p for p in self.personas if p.key == pinned.strip().lower()]
+            matches = [p for p in self.personas if p.key == fold(pinned.strip())]
             if not matches:
                 known = ", ".join(p.name for p in self.personas)
                 raise KeyError(f"unknown persona {pinned!r} (known: {known})")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from convoload.users.playbooks.base import Playbook
+from convoload.users.playbooks.realestate import RealEstatePlaybook
 from convoload.users.playbooks.tickets import TicketsPlaybook
 
-PLAYBOOKS: dict[str, type[Playbook]] = {"tickets": TicketsPlaybook}
+PLAYBOOKS: dict[str, type[Playbook]] = {"tickets": TicketsPlaybook, "realestate": RealEstatePlaybook}
 
 
 def get_playbook(name: str) -> type[Playbook]:
