@@ -25,7 +25,18 @@ def cli(*args, cwd=None, timeout=180):
 
 
 def test_demo_then_report(tmp_path):
-    result = cli("demo", "-q", "--reply-delay", "0.01", "--seed", "9", "--runs-dir", str(tmp_path))
+    result = cli(
+        "demo",
+        "--agent",
+        "tickets",
+        "-q",
+        "--reply-delay",
+        "0.01",
+        "--seed",
+        "9",
+        "--runs-dir",
+        str(tmp_path),
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "3 (100.00%)" in result.stdout
     (run_dir,) = tmp_path.iterdir()
@@ -42,6 +53,23 @@ def test_demo_then_report(tmp_path):
     assert missing.returncode == 2 and "not a convoload run folder" in missing.stderr
 
 
+def test_real_estate_demo_books_a_visit_for_every_persona(tmp_path):
+    result = cli(
+        "demo", "--agent", "realestate", "--listings", "2000", "--seed", "4", "--runs-dir", str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr + result.stdout[-3000:]
+    (run_dir,) = tmp_path.iterdir()
+    aggregate = json.loads((run_dir / "aggregate.json").read_text())
+    summary = aggregate["summary"]
+    assert sorted(aggregate["personas"]) == ["Helena", "Júlia", "Marcus", "Renata", "Ricardo"]
+    assert summary["successful_conversations"] == 5 and summary["agent_changes"] >= 15
+    assert "Visita agendada! Código VIS-" in result.stdout and "Visit booked! Code VIS-" in result.stdout
+    agents = {
+        t["agent"] for p in (run_dir / "conversations").iterdir() for t in json.loads(p.read_text())["turns"]
+    }
+    assert {"triagem", "busca", "imovel", "agendamento"} <= agents
+
+
 def test_identities_command():
     result = cli("identities", "-n", "3", "--seed", "4")
     people = [json.loads(line) for line in result.stdout.splitlines()]
@@ -55,7 +83,7 @@ def test_locustfile_and_personas_commands():
     path = Path(cli("locustfile").stdout.strip())
     assert path.name == "locustfile.py" and path.is_file()
     listing = cli("personas", "list").stdout
-    assert all(name in listing for name in ("Kataryna", "Talliz", "Edman"))
+    assert all(name in listing for name in ("Kataryna", "Talliz", "Edman", "Renata", "Marcus"))
     shown = cli("personas", "show", "talliz").stdout
     assert "alternative_date: 21/11" in shown
     checked = cli("personas", "check", *map(str, sorted((REPO / "examples" / "personas").iterdir())))

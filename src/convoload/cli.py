@@ -153,7 +153,10 @@ def _execute(
             f"[bold]convoload[/] run [cyan]{context.run_id}[/] · {config.run.conversations} "
             f"conversations, {config.run.concurrency} at a time · seed {context.seed}"
         )
-        if context.demo_url:
+        if context.demo_components:
+            parts = ", ".join(f"{k} {v}" for k, v in context.demo_components.items())
+            console.print(f"demo real-estate system: {parts}")
+        elif context.demo_url:
             console.print(f"demo agent at {context.demo_url} (webhook widget API)")
         if transcript:
             TranscriptPrinter(console, context.bus)
@@ -195,18 +198,33 @@ def _execute(
 
 @app.command()
 def demo(
+    agent: Annotated[
+        str,
+        typer.Option(
+            "--agent",
+            help="all (default), realestate (catalog API + multi-agent assistant) or "
+            "tickets (ticket seller answering through webhooks).",
+        ),
+    ] = "all",
     conversations: Annotated[
-        int, typer.Option("--conversations", "-n", min=1, help="Conversations to run (personas take turns).")
-    ] = 3,
+        int | None,
+        typer.Option(
+            "--conversations",
+            "-n",
+            min=1,
+            help="Conversations per agent (default: one per persona; personas take turns).",
+        ),
+    ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-c", min=1, help="Conversations at once.")
-    ] = 3,
+    ] = 5,
     persona: PersonaOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     reply_delay: Annotated[
-        float, typer.Option(help="Demo agent reply delay in seconds (plus jitter).")
+        float, typer.Option(help="Ticket agent reply delay in seconds (plus jitter).")
     ] = 0.3,
+    listings: Annotated[int, typer.Option(min=100, help="Real-estate catalog size.")] = 10_000,
     user_mode: UserModeOpt = None,
     llm: LlmOpt = None,
     replay: ReplayOpt = None,
@@ -214,30 +232,46 @@ def demo(
         bool, typer.Option("--quiet", "-q", help="No live transcript, only the summary.")
     ] = False,
 ) -> None:
-    """Run the built-in personas against the bundled ticket-booking agent. No keys, no network.
+    """Run the built-in personas against the bundled demo agents. No keys, no network.
 
-    Starts the demo agent (a real HTTP server answering through webhook callbacks),
-    runs Kataryna, Talliz and Edman against it under Locust's runner, prints the
+    realestate: starts the property catalog API (SQLite, generated listings) and the
+    multi-agent real-estate assistant (triage, search, property, scheduling agents;
+    offline rule-based brain, or an LLM chain when OPENROUTER_API_KEY is set) and
+    runs Renata, Ricardo, Júlia, Helena and Marcus until each has a visit booked.
+    tickets: starts the ticket-booking agent (answers through webhook callbacks)
+    and runs Kataryna, Talliz and Edman until each gets a payment link. Prints the
     live transcript and the summary, and says where the records are. Exit code 1
     if any conversation missed its goal. With --user-mode llm and no key
     configured, the customers are played through the bundled local LLM provider.
     """
-    config = load_config(None)
-    config = _apply_overrides(
-        config,
-        conversations=conversations,
-        concurrency=concurrency,
-        seed=seed,
-        runs_dir=runs_dir,
-        user_mode=user_mode,
-        llm=llm,
-        replay=replay,
-    )
-    config.run.persona_assignment = "round_robin"
-    config.target.demo.reply_delay_s = reply_delay
-    document = _execute(config, persona=persona, transcript=not quiet, progress=quiet)
-    summary = document["summary"]
-    if summary["successful_conversations"] != summary["total_conversations"]:
+    from convoload.config import DEMO_PERSONAS
+    from convoload.textutil import fold
+
+    if agent not in ("all", "realestate", "tickets"):
+        raise ConfigError("--agent", "", f"{agent!r} is not one of all, realestate, tickets")
+    agents = ["realestate", "tickets"] if agent == "all" else [agent]
+    if persona is not None:
+        agents = [a for a in agents if fold(persona) in DEMO_PERSONAS[a]] or agents
+    failed = False
+    for name in agents:
+        config = _apply_overrides(
+            load_config(None),
+            conversations=conversations or len(DEMO_PERSONAS[name]),
+            concurrency=concurrency,
+            seed=seed,
+            runs_dir=runs_dir,
+            user_mode=user_mode,
+            llm=llm,
+            replay=replay,
+        )
+        config.run.persona_assignment = "round_robin"
+        config.target.demo.agent = name  # type: ignore[assignment]
+        config.target.demo.reply_delay_s = reply_delay
+        config.target.demo.listings = listings
+        document = _execute(config, persona=persona, transcript=not quiet, progress=quiet)
+        summary = document["summary"]
+        failed = failed or summary["successful_conversations"] != summary["total_conversations"]
+    if failed:
         raise typer.Exit(1)
 
 
@@ -431,11 +465,13 @@ def personas_list(config_path: ConfigOpt = None) -> None:
     """List the personas of a config (default: the built-in ones)."""
     from rich.table import Table
 
-    from convoload.personas import resolve_personas
+    from convoload.config import persona_specs
+    from convoload.personas import builtin_personas, resolve_personas
 
     config = load_config(config_path)
     table = Table("name", "language", "playbook", "goal", "source")
-    for p in resolve_personas(config.personas, config.base_dir, config.source):
+    specs = persona_specs(config) if config_path else list(builtin_personas())
+    for p in resolve_personas(specs, config.base_dir, config.source):
         table.add_row(p.name, p.language, p.playbook, p.goal or p.description[:60], p.source or "")
     console.print(table)
 

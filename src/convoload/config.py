@@ -16,7 +16,13 @@ from convoload.envsecrets import load_env_files
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.personas.loader import load_yaml_mapping
 
-BUILTIN_PERSONAS = ["kataryna", "talliz", "edman"]
+# The built-in personas each bundled demo agent is played with (`personas` left out of the config).
+DEMO_PERSONAS = {
+    "tickets": ["kataryna", "talliz", "edman"],
+    "realestate": ["renata", "ricardo", "julia", "helena", "marcus"],
+}
+# What "the customer got what they came for" means for each bundled demo agent.
+DEMO_GOALS = {"tickets": None, "realestate": r"visita agendada|visit booked"}
 
 
 class _Strict(BaseModel):
@@ -66,9 +72,14 @@ class ReceiverConfig(_Strict):
 
 
 class DemoConfig(_Strict):
-    reply_delay_s: float = Field(default=0.3, ge=0)
-    jitter_s: float = Field(default=0.2, ge=0)
-    split_messages: bool = False
+    agent: Literal["tickets", "realestate"] = Field(default="tickets", description="which bundled agent")
+    reply_delay_s: float = Field(default=0.3, ge=0, description="tickets: reply delay")
+    jitter_s: float = Field(default=0.2, ge=0, description="tickets: random extra delay")
+    split_messages: bool = Field(default=False, description="tickets: one callback per message")
+    listings: int = Field(default=10_000, ge=100, description="realestate: catalog size")
+    brain: Literal["auto", "rules", "llm"] = Field(
+        default="auto", description="realestate: auto = LLM chain when OPENROUTER_API_KEY is set, else rules"
+    )
 
 
 class TargetConfig(_Strict):
@@ -155,7 +166,7 @@ class LLMConfig(_Strict):
 
 class Config(_Strict):
     run: RunSettings = Field(default_factory=RunSettings)
-    personas: list[str] = Field(default_factory=lambda: list(BUILTIN_PERSONAS), min_length=1)
+    personas: list[str] | None = Field(default=None, min_length=1, description="default: the demo agent's")
     user: UserConfig = Field(default_factory=UserConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
@@ -196,6 +207,14 @@ def apply_llm_flags(config: Config, user_mode: str | None, llm: str | None, repl
     if replay is not None:
         llm_config = llm_config.model_copy(update={"replay": replay})
     return config.model_copy(update={"user": user, "llm": llm_config})
+
+
+def persona_specs(config: Config) -> list[str]:
+    """The configured personas, or the built-in ones made for the (demo) target."""
+    if config.personas is not None:
+        return config.personas
+    agent = config.target.demo.agent if config.target.type == "demo" else "tickets"
+    return list(DEMO_PERSONAS[agent])
 
 
 def config_error(config: Config, field: str, message: str) -> ConfigError:

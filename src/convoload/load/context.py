@@ -7,6 +7,7 @@ when the config asks for it), the event bus, the journal and the records.
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import uuid
@@ -16,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from convoload.config import Config, config_error
-from convoload.conversation.goals import GoalDetector, build_goal
+from convoload.config import DEMO_GOALS, Config, config_error, persona_specs
+from convoload.conversation.goals import GoalDetector, RegexGoal, build_goal
 from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import ConversationRecord
 from convoload.errors import ConfigError
@@ -31,6 +32,7 @@ from convoload.report.aggregate import Aggregator
 from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
+from convoload.targets.http import HttpTarget
 from convoload.users.factory import build_user, check_personas
 from convoload.users.llm import LLMSettings
 
@@ -67,6 +69,7 @@ class RunContext:
         self._index_lock = threading.Lock()
         self._resources = ExitStack()
         self.demo_url: str | None = None
+        self.demo_components: dict[str, str] = {}
         self.llm: LLMSettings | None = None
         self.llm_labels: list[str] = []
         try:
@@ -95,7 +98,7 @@ class RunContext:
     # -- building -----------------------------------------------------------------------------------
     @staticmethod
     def _load_personas(config: Config) -> list[Persona]:
-        personas = resolve_personas(config.personas, base_dir=config.base_dir, source=config.source)
+        personas = resolve_personas(persona_specs(config), base_dir=config.base_dir, source=config.source)
         problems = check_personas(personas)
         if problems:
             source, field, message = problems[0].split(": ", 2)
@@ -104,14 +107,21 @@ class RunContext:
 
     @staticmethod
     def _build_goal(config: Config) -> GoalDetector:
+        goal = config.goal
+        if config.target.type == "demo" and goal.type == "link" and not goal.pattern:
+            demo_goal = DEMO_GOALS[config.target.demo.agent]
+            if demo_goal:
+                return RegexGoal(demo_goal)
         try:
-            return build_goal(config.goal.type, config.goal.pattern, config.goal.function)
+            return build_goal(goal.type, goal.pattern, goal.function)
         except ValueError as exc:
             raise config_error(config, "goal.function", str(exc)) from None
 
     def _build_target(self, config: Config) -> Target:
         if config.target.type != "demo":
             return build_target(config)
+        if config.target.demo.agent == "realestate":
+            return self._start_realestate(config)
         from convoload.demo.tickets.launcher import DemoTicketServer
         from convoload.demo.tickets.settings import TicketServerSettings
 
@@ -126,6 +136,33 @@ class RunContext:
         self._resources.enter_context(server)
         self.demo_url = server.url
         return build_target(config, url=server.widget_url, variables={"channel_id": DEMO_CHANNEL_ID})
+
+    def _start_realestate(self, config: Config) -> Target:
+        """The catalog API and the swarm assistant, as two real servers; conversations go to /api/chat."""
+        from convoload.demo.realestate.assistant.launcher import AssistantServer
+        from convoload.demo.realestate.assistant.settings import AssistantSettings
+        from convoload.demo.realestate.catalog.launcher import CatalogServer
+        from convoload.demo.realestate.catalog.settings import CatalogSettings
+
+        demo = config.target.demo
+        catalog = self._resources.enter_context(CatalogServer(CatalogSettings(listings=demo.listings)))
+        brain = demo.brain
+        if brain == "auto":
+            brain = "llm" if os.environ.get("OPENROUTER_API_KEY") else "rules"
+        llm = ("openrouter/google/gemma-3-27b-it:free", "ollama/gemma3n:e2b") if brain == "llm" else ()
+        assistant = self._resources.enter_context(
+            AssistantServer(AssistantSettings(catalog_url=catalog.url, brain=brain, llm=llm))
+        )
+        self.demo_url = assistant.url
+        self.demo_components = {"catalog": catalog.url, "assistant": assistant.url, "brain": brain}
+        body = {"session_id": "{session_id}", "message": "{text}"}
+        return HttpTarget(
+            assistant.chat_url,
+            body=body,
+            reply_path="reply",
+            agent_path="agent",
+            timeout_s=config.target.timeout_s,
+        )
 
     def _build_llm(self, config: Config) -> LLMSettings:
         specs = provider_specs(config)
