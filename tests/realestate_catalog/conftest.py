@@ -1,0 +1,135 @@
+"""Fixtures: catalog servers as real subprocesses on loopback, one hand-made and one generated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convoload.demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
+from convoload.demo.realestate.catalog.db import complete_listing, create_schema, insert_listings, open_engine
+from convoload.demo.realestate.catalog.geo import CITY_BY_NAME
+
+GENERATED_SEED = 7
+GENERATED_LISTINGS = 2_000
+
+
+def listing(
+    listing_id: int,
+    city: str,
+    neighbourhood: str,
+    transaction_type: str,
+    property_type: str,
+    price: int,
+    *,
+    bedrooms: int,
+    bathrooms: int,
+    parking: int,
+    area: float,
+    amenities: tuple[str, ...] = (),
+    furnished: bool = False,
+    pet_friendly: bool = False,
+    created: str = "2025-06-01",
+    status: str = "available",
+    offset: tuple[float, float] = (0.0, 0.0),
+) -> dict[str, Any]:
+    nbh = CITY_BY_NAME[city].neighbourhood(neighbourhood)
+    return complete_listing(
+        id=listing_id,
+        title=f"Listing {listing_id}",
+        city=city,
+        state=CITY_BY_NAME[city].state,
+        neighbourhood=neighbourhood,
+        transaction_type=transaction_type,
+        property_type=property_type,
+        price=price,
+        bedrooms=bedrooms,
+        bathrooms=bathrooms,
+        parking_spaces=parking,
+        usable_area_m2=area,
+        total_area_m2=area * 1.2,
+        amenities=list(amenities),
+        furnished=furnished,
+        pet_friendly=pet_friendly,
+        created_at=datetime.fromisoformat(created),
+        updated_at=datetime.fromisoformat(created),
+        status=status,
+        latitude=nbh.latitude + offset[0],
+        longitude=nbh.longitude + offset[1],
+    )
+
+
+# Hand-made catalog; the tests state their expected ids by hand from this table.
+FIXTURE_LISTINGS = [
+    listing(1, "Curitiba", "Água Verde", "sale", "apartment", 600_000, bedrooms=3, bathrooms=2, parking=1,
+            area=80, amenities=("pool", "gym"), pet_friendly=True, created="2025-01-10"),
+    listing(2, "Curitiba", "Portão", "sale", "apartment", 700_000, bedrooms=3, bathrooms=2, parking=2,
+            area=95, amenities=("gym",), created="2025-02-10"),
+    listing(3, "Curitiba", "Batel", "sale", "house", 1_500_000, bedrooms=4, bathrooms=3, parking=3,
+            area=200, amenities=("pool", "garden", "barbecue"), pet_friendly=True, created="2025-03-10"),
+    listing(4, "Curitiba", "Água Verde", "rent", "apartment", 2_500, bedrooms=2, bathrooms=1, parking=1,
+            area=60, amenities=("elevator",), furnished=True, pet_friendly=True),
+    listing(5, "São Paulo", "Pinheiros", "sale", "studio", 380_000, bedrooms=1, bathrooms=1, parking=0,
+            area=28, amenities=("gym", "coworking", "laundry"), furnished=True),
+    listing(6, "São Paulo", "Vila Madalena", "sale", "studio", 420_000, bedrooms=1, bathrooms=1, parking=0,
+            area=32, amenities=("gym",), pet_friendly=True),
+    listing(7, "São Paulo", "Pinheiros", "rent", "apartment", 5_000, bedrooms=2, bathrooms=2, parking=1,
+            area=70, amenities=("pool", "gym", "elevator"), furnished=True, pet_friendly=True),
+    listing(8, "Rio de Janeiro", "Leblon", "sale", "penthouse", 7_500_000, bedrooms=4, bathrooms=5, parking=2,
+            area=300, amenities=("pool", "sauna", "elevator"), pet_friendly=True),
+    listing(9, "Rio de Janeiro", "Ipanema", "sale", "penthouse", 12_000_000, bedrooms=5, bathrooms=6,
+            parking=4, area=380, amenities=("pool", "gym")),
+    listing(10, "Belo Horizonte", "Pampulha", "rent", "studio", 1_500, bedrooms=1, bathrooms=1, parking=0,
+            area=30, pet_friendly=True),
+    listing(11, "Florianópolis", "Trindade", "rent", "apartment", 4_200, bedrooms=2, bathrooms=1, parking=1,
+            area=65, amenities=("balcony",), furnished=True),
+    listing(12, "Florianópolis", "Centro", "sale", "apartment", 650_000, bedrooms=2, bathrooms=2, parking=1,
+            area=70, amenities=("pool",), status="sold"),
+    listing(13, "Curitiba", "Bigorrilho", "sale", "apartment", 600_000, bedrooms=3, bathrooms=2, parking=1,
+            area=85, created="2025-04-10"),
+    # In the lat/lon bounding box of "1 km around Pinheiros" but 1.24 km away: only haversine drops it.
+    listing(14, "São Paulo", "Pinheiros", "sale", "apartment", 900_000, bedrooms=2, bathrooms=1, parking=1,
+            area=55, offset=(0.008, 0.0085)),
+    listing(15, "Porto Alegre", "Moinhos de Vento", "rent", "house", 8_000, bedrooms=3, bathrooms=2,
+            parking=2, area=150, status="reserved"),
+]  # fmt: skip
+
+
+def build_fixture_db(path: Path) -> str:
+    url = f"sqlite:///{path}"
+    engine = open_engine(url)
+    create_schema(engine)
+    insert_listings(engine, FIXTURE_LISTINGS)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="package")
+def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogServer]:
+    """Server over the hand-made catalog (``--listings 0``: nothing generated)."""
+    url = build_fixture_db(tmp_path_factory.mktemp("catalog") / "fixture.db")
+    with CatalogServer(CatalogSettings(listings=0, database_url=url)) as server:
+        yield server
+
+
+@pytest.fixture(scope="package")
+def generated_server() -> Iterator[CatalogServer]:
+    """Server over a freshly generated catalog of 2,000 listings (the scenario minimum)."""
+    settings = CatalogSettings(listings=GENERATED_LISTINGS, seed=GENERATED_SEED)
+    with CatalogServer(settings) as server:
+        yield server
+
+
+@pytest.fixture
+def client(fixture_server: CatalogServer) -> Iterator[CatalogClient]:
+    with CatalogClient(fixture_server.url) as catalog:
+        yield catalog
+
+
+@pytest.fixture
+def generated(generated_server: CatalogServer) -> Iterator[CatalogClient]:
+    with CatalogClient(generated_server.url) as catalog:
+        yield catalog
