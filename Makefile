@@ -25,3 +25,5 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/overhead.py
 	$(VENV)/bin/python benchmarks/llm_cost.py
+	$(VENV)/bin/python benchmarks/catalog_search.py
+	$(VENV)/bin/python benchmarks/realestate_turns.py

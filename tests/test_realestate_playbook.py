@@ -73,3 +73,21 @@ def test_gives_up_when_nothing_is_found():
         "ricardo", ["Você quer comprar ou alugar?", "Não encontrei imóveis com esses critérios."]
     )
     assert said[-1] is None and user.stop_reason == "no_listing_found"
+
+
+def test_picks_an_offered_slot_never_the_refused_one():
+    refusal = (
+        "O horário de 28/11 às 10h não está disponível. Horários disponíveis: 28/11 às 11h, 28/11 às 12h "
+        "ou 28/11 às 13h. Qual prefere?"
+    )
+    said, _ = dialogue(
+        "renata",
+        [
+            "Para qual dia e horário? Atendemos de segunda a sábado, das 9h às 18h.",
+            refusal,
+            refusal.replace("28/11 às 10h não", "28/11 às 11h não"),
+        ],
+    )
+    assert said[1] == "pode ser sábado às 10h"
+    assert said[2] == "pode ser 28/11 às 11h"
+    assert said[3] == "pode ser 28/11 às 12h"  # 11h was tried already

@@ -55,6 +55,7 @@ class _Tally:
     turns: int = 0
     failed_turns: int = 0
     agent_changes: int = 0
+    transitions: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
     turn_ms: list[float] = field(default_factory=list)
@@ -70,8 +71,10 @@ class _Tally:
         self.outcomes[record.outcome.value if record.outcome else "unknown"] += 1
         if record.error:
             self.errors[record.error.kind.value] += 1
-        agents = record.agents
-        self.agent_changes += sum(1 for a, b in pairwise(agents) if a != b)
+        for a, b in pairwise(record.agents):
+            if a != b:
+                self.agent_changes += 1
+                self.transitions[f"{a} → {b}"] += 1
         for turn in record.turns:
             self.turns += 1
             if turn.error is not None:
@@ -122,6 +125,7 @@ class Aggregator:
             else 0.0,
             "avg_iterations_to_goal": round(t.iterations_to_goal / t.successful, 3) if t.successful else None,
             "agent_changes": t.agent_changes,
+            "agent_transitions": dict(t.transitions.most_common()),
             "tokens": self.usage.tokens_summary(),
             "total_cost_usd": round(self.usage.cost_usd, 8),
             "tokens_per_conversation": round(self.usage.total_tokens / t.conversations, 1)

@@ -33,7 +33,9 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
     overview.add_row("avg iterations", f"{summary['avg_iterations_per_conversation']:.2f}")
     if summary["avg_iterations_to_goal"] is not None:
         overview.add_row("avg iterations to goal", f"{summary['avg_iterations_to_goal']:.2f}")
-    overview.add_row("agent changes", str(summary["agent_changes"]))
+    transitions = summary.get("agent_transitions") or {}
+    top = ", ".join(f"{k} ×{v}" for k, v in list(transitions.items())[:4])
+    overview.add_row("agent changes", f"{summary['agent_changes']}" + (f" ({top})" if top else ""))
     tokens = summary["tokens"]
     overview.add_row(
         "tokens (simulated users)",

@@ -51,6 +51,7 @@ class RealEstatePlaybook(Playbook):
         self.visit = str(facts.get("visit", "sábado às 10h" if not self.english else "Saturday at 10am"))
         self.pick = int(facts.get("pick", 1))
         self.budget_fallback = facts.get("budget_fallback")
+        self.tried_slots: set[tuple[str, str]] = set()
 
     def opening(self) -> str:
         return self.say(["oi, boa tarde!", "olá!"], ["hi!", "hello!"])
@@ -102,10 +103,15 @@ class RealEstatePlaybook(Playbook):
         return self.say(f"pode ser {self.visit}", f"{self.visit}, please")
 
     def _on_offered_slots(self, reply: str) -> str:
-        slot = _SLOT_RE.search(fold(reply))
-        if slot is None:
+        # Only the slots offered after the marker: the sentence before it names the refused one.
+        folded = fold(reply)
+        marker = max(folded.find("horarios disponiveis"), folded.find("available times"))
+        offered = [(m.group(1), m.group(2)) for m in _SLOT_RE.finditer(folded[max(marker, 0) :])]
+        fresh = [slot for slot in offered if slot not in self.tried_slots]
+        if not fresh:
             return self.say("pode ser o primeiro horário", "the first one, please")
-        day, hour = slot.group(1), slot.group(2)
+        day, hour = fresh[0]
+        self.tried_slots.add((day, hour))
         return self.say(f"pode ser {day} às {hour}h", f"{day} at {hour}:00, please")
 
     def _on_personal_data(self, reply: str) -> str:
