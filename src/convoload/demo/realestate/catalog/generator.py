@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from convoload.demo.realestate.catalog.geo import CITIES, CITY_BY_NAME, City, Neighbourhood
-from convoload.demo.realestate.catalog.model import AMENITIES
+from convoload.demo.realestate.vocabulary import AMENITIES
 
 Row = dict[str, Any]
 

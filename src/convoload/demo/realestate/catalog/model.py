@@ -23,23 +23,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-TRANSACTION_TYPES = ("sale", "rent")
-PROPERTY_TYPES = ("apartment", "house", "penthouse", "studio", "land", "commercial")
-STATUSES = ("available", "reserved", "sold", "rented")
-AMENITIES = (
-    "pool",
-    "gym",
-    "barbecue",
-    "playground",
-    "party_room",
-    "concierge",
-    "elevator",
-    "balcony",
-    "garden",
-    "sauna",
-    "coworking",
-    "laundry",
-)
+from convoload.demo.realestate.vocabulary import AMENITIES
+
 AMENITY_BITS = {name: 1 << index for index, name in enumerate(AMENITIES)}
 
 LISTING_FIELDS = (

@@ -16,25 +16,19 @@ from sqlalchemy import Connection, bindparam, select, text
 
 from convoload.demo.realestate.catalog.geo import EARTH_RADIUS_KM, bounding_box, fold
 from convoload.demo.realestate.catalog.model import LISTING_FIELDS, amenity_mask, listings
+from convoload.demo.realestate.vocabulary import (
+    AMENITIES,
+    PROPERTY_TYPES,
+    SORT_ORDERS,
+    STATUSES,
+    TRANSACTION_TYPES,
+)
 
-TransactionType = Literal["sale", "rent"]
-PropertyType = Literal["apartment", "house", "penthouse", "studio", "land", "commercial"]
-Status = Literal["available", "reserved", "sold", "rented"]
-Amenity = Literal[
-    "pool",
-    "gym",
-    "barbecue",
-    "playground",
-    "party_room",
-    "concierge",
-    "elevator",
-    "balcony",
-    "garden",
-    "sauna",
-    "coworking",
-    "laundry",
-]
-SortOrder = Literal["price_asc", "price_desc", "newest", "area_desc"]
+TransactionType = Literal[TRANSACTION_TYPES]  # type: ignore[valid-type]  # the tuple expands to its members
+PropertyType = Literal[PROPERTY_TYPES]  # type: ignore[valid-type]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
+Amenity = Literal[AMENITIES]  # type: ignore[valid-type]
+SortOrder = Literal[SORT_ORDERS]  # type: ignore[valid-type]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
 
 _MAX_MONEY = 10_000_000_000.0  # bounds keep every value inside the database's integer/float range

@@ -10,23 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from convoload.demo.realestate.vocabulary import AMENITIES, PROPERTY_TYPES
 from convoload.llm.tools import Tool
 
-AMENITIES = (
-    "pool",
-    "gym",
-    "barbecue",
-    "playground",
-    "party_room",
-    "concierge",
-    "elevator",
-    "balcony",
-    "garden",
-    "sauna",
-    "coworking",
-    "laundry",
-)
-PROPERTY_TYPES = ("apartment", "house", "penthouse", "studio", "land", "commercial")
 # Listing fields worth showing a model after a search; the full record comes from get_property.
 SEARCH_FIELDS = (
     "id",
