@@ -8,6 +8,7 @@ socket (``--port 0`` works) and announces the real address the same way.
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
@@ -43,6 +44,18 @@ def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
     sock.listen(backlog)
     sock.set_inheritable(True)
     return sock
+
+
+def start_server_process(host: str, port: int) -> socket.socket | None:
+    """What every bundled server's `main` does first: warnings-only logging, then bind (None = reported)."""
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return bind_socket(host, port)
+    except OSError as exc:
+        print(f"cannot bind {host}:{port}: {exc}", file=sys.stderr)
+        return None
 
 
 def ready_url(sock: socket.socket, host: str) -> str:

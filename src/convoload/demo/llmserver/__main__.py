@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from pydantic import ValidationError
 from convoload.demo.llmserver.app import create_app
 from convoload.demo.llmserver.script import Script
 from convoload.demo.llmserver.settings import LLMServerSettings
-from convoload.demo.process import bind_socket, ready_url, serve
+from convoload.demo.process import ready_url, serve, start_server_process
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,18 +59,13 @@ def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> LL
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     try:
         settings = settings_from_args(args)
     except ValueError as exc:  # also pydantic's errors for negative --latency / --jitter
         print(exc, file=sys.stderr)
         return 2
-    try:
-        sock = bind_socket(args.host, args.port)
-    except OSError as exc:
-        print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+    sock = start_server_process(args.host, args.port)
+    if sock is None:
         return 2
     serve(create_app(settings.model_copy(update={"ready_url": ready_url(sock, args.host)})), sock)
     return 0

@@ -7,11 +7,10 @@ The listening socket is bound here, before the app starts, so ``--port 0`` works
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from datetime import date
 
-from convoload.demo.process import bind_socket, ready_url, serve
+from convoload.demo.process import ready_url, serve, start_server_process
 from convoload.demo.tickets.catalog import DEFAULT_CLOSED_DATES
 from convoload.demo.tickets.server import create_app
 from convoload.demo.tickets.settings import TicketServerSettings
@@ -76,13 +75,8 @@ def settings_from_args(args: argparse.Namespace, ready_url: str | None = None) -
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        sock = bind_socket(args.host, args.port)
-    except OSError as exc:
-        print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+    sock = start_server_process(args.host, args.port)
+    if sock is None:
         return 2
     serve(create_app(settings_from_args(args, ready_url=ready_url(sock, args.host))), sock)
     return 0

@@ -7,10 +7,9 @@ The socket is bound here, before the app starts, so ``--port 0`` works and the
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
-from convoload.demo.process import bind_socket, ready_url, serve
+from convoload.demo.process import ready_url, serve, start_server_process
 from convoload.demo.realestate.assistant.settings import AssistantSettings
 
 
@@ -46,15 +45,10 @@ def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> As
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     from convoload.demo.realestate.assistant.server import create_app  # FastAPI only when serving
 
-    try:
-        sock = bind_socket(args.host, args.port)
-    except OSError as exc:
-        print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+    sock = start_server_process(args.host, args.port)
+    if sock is None:
         return 2
     try:
         app = create_app(settings_from_args(args, ready=ready_url(sock, args.host)))

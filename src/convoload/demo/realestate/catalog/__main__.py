@@ -7,13 +7,12 @@ The socket is bound first (so ``--port 0`` works), then the database is created 
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
-from convoload.demo.process import bind_socket, ready_url, serve
+from convoload.demo.process import ready_url, serve, start_server_process
 from convoload.demo.realestate.catalog.settings import CatalogSettings
 
 
@@ -48,16 +47,11 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     if args.listings < 0:
         print("--listings must be >= 0", file=sys.stderr)
         return 2
-    try:
-        sock = bind_socket(args.host, args.port)
-    except OSError as exc:
-        print(f"cannot bind {args.host}:{args.port}: {exc}", file=sys.stderr)
+    sock = start_server_process(args.host, args.port)
+    if sock is None:
         return 2
     from convoload.demo.realestate.catalog.server import create_app  # heavy imports after the bind
 
