@@ -1,0 +1,129 @@
+"""The catalog on PostgreSQL by URL: a real server started for the test (skipped where none is installed)."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+
+from convoload.demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer, CatalogSettings
+
+pytest.importorskip("psycopg")
+
+
+def _postgres_user() -> pwd.struct_passwd | None:
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+
+
+needs_postgres = pytest.mark.skipif(
+    shutil.which("initdb") is None
+    or shutil.which("postgres") is None
+    or _postgres_user() is None
+    or shutil.which("runuser") is None,
+    reason="PostgreSQL server binaries (initdb, postgres) and a postgres user are not installed",
+)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    user = _postgres_user()
+    assert user is not None
+    home = tempfile.mkdtemp(prefix="convoload-pg-")
+    os.chown(home, user.pw_uid, user.pw_gid)
+    data = os.path.join(home, "data")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [*as_postgres, "initdb", "-D", data, "-A", "trust", "-U", "convoload", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = subprocess.Popen(
+        [
+            *as_postgres,
+            "postgres",
+            "-D",
+            data,
+            "-p",
+            str(port),
+            "-k",
+            home,
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in server.stderr:  # ready when it says so: no polling
+            if "ready to accept connections" in line:
+                break
+        else:
+            pytest.fail("postgres exited before it was ready")
+        yield f"postgresql+psycopg://convoload@127.0.0.1:{port}/postgres"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def next_weekday_iso(hour: int) -> str:
+    day = date.today() + timedelta(days=2)
+    while day.weekday() == 6:  # Sunday: closed
+        day += timedelta(days=1)
+    return f"{day.isoformat()}T{hour:02d}:00"
+
+
+@needs_postgres
+def test_catalog_runs_on_postgres_by_url(postgres_url: str) -> None:
+    with (
+        CatalogServer(CatalogSettings(listings=2_000, seed=3, database_url=postgres_url)) as server,
+        CatalogClient(server.url) as client,
+    ):
+        assert client.health()["listings"] == 2_000
+        found = client.search(
+            city="curitiba",
+            neighbourhood=["Água Verde", "Portão"],
+            transaction_type="sale",
+            property_type=["apartment"],
+            bedrooms_min=3,
+            price_max=650_000,
+            page_size=5,
+        )
+        assert found["total"] >= 20 and len(found["items"]) == 5
+        assert all(item["price"] <= 650_000 and item["bedrooms"] >= 3 for item in found["items"])
+        prices = [item["price"] for item in found["items"]]
+        assert prices == sorted(prices)
+        near = client.search(near="-19.8664,-43.9711", radius_km=3, transaction_type="rent", page_size=3)
+        assert near["total"] > 0
+
+        listing_id = found["items"][0]["id"]
+        when = next_weekday_iso(10)
+        visit = client.book_visit(listing_id, when, "Ana Souza", "+55 41 99999-0000", "ana@example.com")
+        assert client.get_visit(visit["id"])["code"] == visit["code"]
+        with pytest.raises(CatalogError) as conflict:
+            client.book_visit(listing_id, when, "Bia Lima", "+55 41 98888-0000", "bia@example.com")
+        assert conflict.value.status == 409 and conflict.value.body["alternatives"]
+
+    # A second server on the same database keeps the listings and the visit instead of reseeding.
+    with (
+        CatalogServer(CatalogSettings(listings=10, database_url=postgres_url)) as again,
+        CatalogClient(again.url) as client,
+    ):
+        assert client.health()["listings"] == 2_000
+        assert client.get_visit(visit["id"])["visitor_name"] == "Ana Souza"
