@@ -65,6 +65,12 @@ def test_demo_over_webhooks_every_persona_buys_tickets(tmp_path):
     assert all(m["latency_ms"] > 0 for m in one["messages"] if m["role"] == "assistant")
     assert json.loads((run_dir / "aggregate.json").read_text())["summary"] == summary
 
+    # hook findings travel with the records and into the aggregate
+    by_hook = document["findings"]["by_hook"]
+    assert by_hook["agent_transitions"]["conversations"] == 6 and by_hook["price_discussions"]["count"] > 0
+    assert sum(len(r.findings) for r in journal) == document["findings"]["total"]
+    assert any(f["hook"] == "agent_transitions" for f in one["findings"])
+
     # Locust saw every turn, callback and conversation, named by persona
     entries = {(e.method, e.name): e for e in result.stats.entries.values()}
     for persona in ("Kataryna", "Talliz", "Edman"):

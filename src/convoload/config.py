@@ -164,11 +164,23 @@ class LLMConfig(_Strict):
     replay: bool = False
 
 
+class HooksConfig(_Strict):
+    enabled: bool = True
+    disabled: list[str] = Field(default_factory=list, description="built-in hooks to leave out")
+    thresholds: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="per hook, e.g. slow_responses: {seconds: 3}"
+    )
+    custom: list[str] = Field(
+        default_factory=list, description="your hooks: module:HookClass or module:function"
+    )
+
+
 class Config(_Strict):
     run: RunSettings = Field(default_factory=RunSettings)
     personas: list[str] | None = Field(default=None, min_length=1, description="default: the demo agent's")
     user: UserConfig = Field(default_factory=UserConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    hooks: HooksConfig = Field(default_factory=HooksConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
     source: str = Field(default="(defaults)", exclude=True)

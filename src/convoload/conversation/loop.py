@@ -104,7 +104,7 @@ def run_conversation(
             turn.latency_ms = _us(reply.latency_ms)
             turn.ack_ms = _us(reply.ack_ms)
             turn.goal_reached = goal(reply.text)
-            bus.emit(ReplyReceived(**ids, turn=turn))
+            bus.emit(ReplyReceived(**ids, turn=turn, raw=reply.raw))
             if reply.agent and reply.agent != previous_agent:
                 if previous_agent is not None:
                     bus.emit(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -84,6 +84,22 @@ class Usage(BaseModel):
             mine[name] += value
 
 
+Priority = Literal["critical", "business", "quality"]
+
+
+class Finding(BaseModel):
+    """Something a hook noticed in one conversation (or one of its turns)."""
+
+    hook: str
+    priority: Priority
+    session_id: str
+    persona: str
+    iteration: int | None = None
+    message: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    at: str = Field(default_factory=utc_now)
+
+
 class TurnRecord(BaseModel):
     """One user message and the agent's complete reply to it."""
 
@@ -117,6 +133,7 @@ class ConversationRecord(BaseModel):
     total_time_ms: float = 0.0
     turns: list[TurnRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
+    findings: list[Finding] = Field(default_factory=list)
 
     @property
     def goal_reached(self) -> bool:
@@ -192,6 +209,7 @@ class ConversationRecord(BaseModel):
             "identity": self.identity,
             "messages": self.messages(),
             "turns": [t.model_dump(mode="json") for t in self.turns],
+            "findings": [f.model_dump(mode="json") for f in self.findings],
         }
 
     @classmethod
@@ -210,6 +228,7 @@ class ConversationRecord(BaseModel):
             error=summary.get("error"),
             total_time_ms=summary.get("total_time_ms", 0.0),
             turns=doc.get("turns", []),
+            findings=doc.get("findings", []),
             usage=Usage(
                 prompt_tokens=summary["tokens"]["prompt"],
                 completion_tokens=summary["tokens"]["completion"],

@@ -39,6 +39,7 @@ class TurnSent(Event):
 @dataclass(frozen=True, slots=True)
 class ReplyReceived(Event):
     turn: TurnRecord
+    raw: Any = None  # the target's reply document(s), for observers that read agent-side details
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,8 @@ from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import ConversationRecord
 from convoload.errors import ConfigError
 from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMFallback
+from convoload.hooks.base import HookRunner
+from convoload.hooks.factory import build_hooks
 from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
 from convoload.llm.factory import build_chain, needs_local_server, provider_specs
@@ -86,6 +88,8 @@ class RunContext:
         self.run_dir = self.run_dir / self.run_id
         self.journal = RunJournal(self.run_dir, meta=self.meta())
         self._resources.callback(self.journal.close)
+        # Hooks first: their findings must be on a record before it is journaled.
+        self.hooks = HookRunner(self.bus, build_hooks(config))
         self.bus.subscribe(ConversationFinished, self._on_finished)
         self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
         self.llm_fallbacks: Counter[str] = Counter()

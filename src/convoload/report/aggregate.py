@@ -98,12 +98,24 @@ class Aggregator:
         self.personas: dict[str, _Tally] = defaultdict(_Tally)
         self.summaries: list[dict[str, Any]] = []
         self.usage = Usage()
+        self.findings: dict[str, dict[str, Any]] = {}
 
     def add(self, record: ConversationRecord) -> None:
         self.run.add(record)
         self.personas[record.persona].add(record)
         self.summaries.append(record.summary())
         self.usage.add(record.usage)
+        for finding in record.findings:
+            entry = self.findings.setdefault(
+                finding.hook,
+                {"priority": finding.priority, "count": 0, "conversations": set(), "examples": []},
+            )
+            entry["count"] += 1
+            entry["conversations"].add(record.session_id)
+            if len(entry["examples"]) < 3:
+                entry["examples"].append(
+                    {"persona": finding.persona, "iteration": finding.iteration, "message": finding.message}
+                )
 
     def document(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         t = self.run
@@ -158,7 +170,19 @@ class Aggregator:
             "summary": summary,
             "latency": latency,
             "personas": personas,
+            "findings": self._findings_summary(),
             "conversations": list(self.summaries),
+        }
+
+    def _findings_summary(self) -> dict[str, Any]:
+        by_priority: Counter = Counter()
+        for entry in self.findings.values():
+            by_priority[entry["priority"]] += entry["count"]
+        ranked = sorted(self.findings.items(), key=lambda kv: -kv[1]["count"])
+        return {
+            "total": sum(by_priority.values()),
+            "by_priority": dict(by_priority),
+            "by_hook": {name: {**e, "conversations": len(e["conversations"])} for name, e in ranked},
         }
 
 

@@ -69,6 +69,27 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
         )
     console.print(overview)
 
+    findings = document.get("findings") or {}
+    if findings.get("by_hook"):
+        hooks = Table(title=f"Hook findings ({findings['total']})", title_justify="left")
+        for column in ("hook", "priority", "findings", "conversations", "example"):
+            hooks.add_column(column)
+        order = {"critical": 0, "business": 1, "quality": 2}
+        for name, entry in sorted(
+            findings["by_hook"].items(), key=lambda kv: (order[kv[1]["priority"]], -kv[1]["count"])
+        ):
+            example = entry["examples"][0]["message"] if entry["examples"] else ""
+            style = "red" if entry["priority"] == "critical" else None
+            hooks.add_row(
+                name,
+                entry["priority"],
+                str(entry["count"]),
+                str(entry["conversations"]),
+                example[:60],
+                style=style,
+            )
+        console.print(hooks)
+
     table = Table(title="Latency (exact)", title_justify="left")
     for column in ("", "count", "p50", "p90", "p95", "p99", "max"):
         table.add_column(column, justify="right" if column else "left")

@@ -1,0 +1,1 @@
+"""Conversation hooks: observers of conversation events that record findings with a priority."""

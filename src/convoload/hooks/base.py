@@ -1,0 +1,150 @@
+"""The hook API and the runner that feeds hooks from the event bus.
+
+A hook is a class with any of the `on_*` methods below; each gets a context
+whose `report()` records a finding for the conversation. Findings are attached
+to the conversation record before it is journaled, so they are in every
+report. Users register their own hooks in the config as `module:Class` (a Hook
+subclass) or `module:function` (called as `function(event, report)` for every
+event).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from convoload.conversation.records import ConversationRecord, Finding, Priority, TurnRecord
+from convoload.events import (
+    AgentChanged,
+    ConversationFinished,
+    ConversationStarted,
+    Event,
+    EventBus,
+    LLMCalled,
+    LLMFallback,
+    ReplyReceived,
+    TurnFailed,
+)
+
+log = logging.getLogger(__name__)
+
+
+class HookContext:
+    """Where a hook reports; one per conversation."""
+
+    def __init__(self, hook: Hook, session_id: str, persona: str, sink: list[Finding]) -> None:
+        self._hook = hook
+        self.session_id = session_id
+        self.persona = persona
+        self._sink = sink
+
+    def report(self, message: str, *, iteration: int | None = None, **data: Any) -> None:
+        self._sink.append(
+            Finding(
+                hook=self._hook.name,
+                priority=self._hook.priority,
+                session_id=self.session_id,
+                persona=self.persona,
+                iteration=iteration,
+                message=message,
+                data=data,
+            )
+        )
+
+
+class Hook:
+    """Subclass, set `name`, `priority` and `defaults` (thresholds), and implement the `on_*` you need."""
+
+    name: ClassVar[str] = "hook"
+    priority: ClassVar[Priority] = "quality"
+    description: ClassVar[str] = ""
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **thresholds: Any) -> None:
+        unknown = set(thresholds) - set(self.defaults)
+        if unknown:
+            raise ValueError(
+                f"unknown threshold(s) for {self.name}: {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(self.defaults)) or 'none'})"
+            )
+        self.settings = {**self.defaults, **thresholds}
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None: ...
+
+    def on_agent_change(self, ctx: HookContext, event: AgentChanged) -> None: ...
+
+    def on_error(self, ctx: HookContext, event: TurnFailed) -> None: ...
+
+    def on_llm_call(self, ctx: HookContext, event: LLMCalled) -> None: ...
+
+    def on_fallback(self, ctx: HookContext, event: LLMFallback) -> None: ...
+
+    def on_conversation_end(self, ctx: HookContext, record: ConversationRecord) -> None: ...
+
+
+class FunctionHook(Hook):
+    """A user's plain function, called with every event and a `report` function."""
+
+    priority = "business"
+
+    def __init__(self, function: Callable[[Event, Callable[..., None]], None], name: str) -> None:
+        super().__init__()
+        self.function = function
+        self.name = name  # type: ignore[misc]
+
+    def on_event(self, ctx: HookContext, event: Event) -> None:
+        self.function(event, ctx.report)
+
+
+class HookRunner:
+    """Feeds every hook from the bus; attaches each conversation's findings to its record."""
+
+    def __init__(self, bus: EventBus, hooks: list[Hook]) -> None:
+        self.hooks = hooks
+        self._findings: dict[str, list[Finding]] = {}
+        self._contexts: dict[str, list[HookContext]] = {}
+        bus.subscribe(ConversationStarted, self._started)
+        bus.subscribe(ReplyReceived, lambda e: self._each(e, "on_reply", e.turn, e.raw))
+        bus.subscribe(AgentChanged, lambda e: self._each(e, "on_agent_change", e))
+        bus.subscribe(TurnFailed, lambda e: self._each(e, "on_error", e))
+        bus.subscribe(LLMCalled, lambda e: self._each(e, "on_llm_call", e))
+        bus.subscribe(LLMFallback, lambda e: self._each(e, "on_fallback", e))
+        bus.subscribe(ConversationFinished, self._finished)
+        if any(isinstance(h, FunctionHook) for h in hooks):
+            bus.subscribe(Event, self._function_hooks)
+
+    def _started(self, event: ConversationStarted) -> None:
+        sink: list[Finding] = []
+        self._findings[event.session_id] = sink
+        self._contexts[event.session_id] = [
+            HookContext(h, event.session_id, event.persona, sink) for h in self.hooks
+        ]
+
+    def _each(self, event: Event, method: str, *args: Any) -> None:
+        for hook, ctx in zip(self.hooks, self._contexts.get(event.session_id, ()), strict=False):
+            try:
+                getattr(hook, method)(ctx, *args)
+            except Exception:  # a broken hook must not break the conversation it watches
+                log.exception("hook %s failed in %s", hook.name, method)
+
+    def _function_hooks(self, event: Event) -> None:
+        if isinstance(event, ConversationStarted | ConversationFinished):
+            return  # started: no context yet; finished: delivered by _finished before findings move
+        for hook, ctx in zip(self.hooks, self._contexts.get(event.session_id, ()), strict=False):
+            if isinstance(hook, FunctionHook):
+                try:
+                    hook.on_event(ctx, event)
+                except Exception:
+                    log.exception("hook %s failed", hook.name)
+
+    def _finished(self, event: ConversationFinished) -> None:
+        self._each(event, "on_conversation_end", event.record)
+        for hook, ctx in zip(self.hooks, self._contexts.get(event.session_id, ()), strict=False):
+            if isinstance(hook, FunctionHook):
+                try:
+                    hook.on_event(ctx, event)
+                except Exception:
+                    log.exception("hook %s failed", hook.name)
+        event.record.findings.extend(self._findings.pop(event.session_id, []))
+        self._contexts.pop(event.session_id, None)

@@ -1,0 +1,287 @@
+"""The ten built-in hooks (critical, business, quality), each with configurable thresholds."""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+from typing import Any, ClassVar
+
+from convoload.conversation.records import ConversationRecord, TurnRecord
+from convoload.events import AgentChanged, LLMFallback, TurnFailed
+from convoload.hooks.base import Hook, HookContext
+from convoload.textutil import fold, has_any
+
+_MONEY_RE = re.compile(r"(?:R\$|US\$|\$)\s?\d[\d.,]*(?:\s?(?:mil|milh[oõ]es|milhao|k|mi))?", re.IGNORECASE)
+_ERROR_WORDS = (
+    "ocorreu um erro",
+    "erro interno",
+    "algo deu errado",
+    "indisponivel",
+    "tente novamente mais tarde",
+    "internal error",
+    "something went wrong",
+    "unavailable",
+    "try again later",
+    "traceback",
+    "exception",
+)
+
+
+class AgentTransitions(Hook):
+    name = "agent_transitions"
+    priority = "critical"
+    description = "the agent answering changed between turns"
+    defaults: ClassVar[dict[str, Any]] = {"max_per_conversation": 6}
+
+    def on_agent_change(self, ctx: HookContext, event: AgentChanged) -> None:
+        ctx.report(
+            f"{event.previous} → {event.current}",
+            iteration=event.iteration,
+            previous=event.previous,
+            current=event.current,
+        )
+
+    def on_conversation_end(self, ctx: HookContext, record: ConversationRecord) -> None:
+        agents = record.agents
+        changes = sum(1 for a, b in pairwise(agents) if a != b)
+        if changes > self.settings["max_per_conversation"]:
+            ctx.report(
+                f"{changes} agent changes in one conversation (more than "
+                f"{self.settings['max_per_conversation']})",
+                changes=changes,
+                excessive=True,
+            )
+
+
+class SlowResponses(Hook):
+    name = "slow_responses"
+    priority = "critical"
+    description = "a reply took longer than the threshold"
+    defaults: ClassVar[dict[str, Any]] = {"seconds": 5.0}
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        if turn.latency_ms is not None and turn.latency_ms > self.settings["seconds"] * 1000:
+            ctx.report(
+                f"reply after {turn.latency_ms / 1000:.2f} s (over {self.settings['seconds']:g} s)",
+                iteration=turn.iteration,
+                latency_ms=turn.latency_ms,
+                agent=turn.agent,
+            )
+
+
+class ErrorResponses(Hook):
+    name = "error_responses"
+    priority = "critical"
+    description = "a turn failed, or the agent's reply reads like an error message"
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def on_error(self, ctx: HookContext, event: TurnFailed) -> None:
+        ctx.report(
+            f"{event.error.kind.value}: {event.error.message}",
+            iteration=event.iteration,
+            kind=event.error.kind.value,
+            status_code=event.error.status_code,
+        )
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        if turn.reply_text and has_any(fold(turn.reply_text), *_ERROR_WORDS):
+            ctx.report(
+                "the reply reads like an error message",
+                iteration=turn.iteration,
+                reply=turn.reply_text[:200],
+                agent=turn.agent,
+            )
+
+
+class OllamaFallbacks(Hook):
+    name = "ollama_fallbacks"
+    priority = "critical"
+    description = "an LLM call fell back to the local provider (the simulator's, or the agent's own)"
+    defaults: ClassVar[dict[str, Any]] = {"local_provider_pattern": r"ollama|local"}
+
+    def on_fallback(self, ctx: HookContext, event: LLMFallback) -> None:
+        if re.search(self.settings["local_provider_pattern"], event.to_provider, re.IGNORECASE):
+            ctx.report(
+                f"simulated user fell back {event.from_provider} → {event.to_provider} ({event.reason})",
+                side="simulator",
+                from_provider=event.from_provider,
+                to_provider=event.to_provider,
+                reason=event.reason,
+            )
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        # Agents that report their own events (like the bundled real-estate assistant) are checked too.
+        events = raw.get("events") if isinstance(raw, dict) else None
+        for event in events or ():
+            if not isinstance(event, dict) or event.get("type") != "LLMCall":
+                continue
+            provider = str(event.get("provider", ""))
+            if event.get("fallback_used") and re.search(
+                self.settings["local_provider_pattern"], provider, re.IGNORECASE
+            ):
+                ctx.report(
+                    f"the agent fell back to {provider}",
+                    iteration=turn.iteration,
+                    side="agent",
+                    provider=provider,
+                    model=event.get("model"),
+                )
+
+
+class PriceDiscussions(Hook):
+    name = "price_discussions"
+    priority = "business"
+    description = "prices were asked about or quoted"
+    defaults: ClassVar[dict[str, Any]] = {
+        "words": [
+            "preco",
+            "valor",
+            "quanto custa",
+            "custa",
+            "orcamento",
+            "condominio",
+            "iptu",
+            "aluguel",
+            "price",
+            "how much",
+            "cost",
+            "budget",
+            "fee",
+            "rent",
+        ]
+    }
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        amounts = _MONEY_RE.findall(f"{turn.user_text} {turn.reply_text or ''}")
+        asked = has_any(fold(turn.user_text), *self.settings["words"])
+        if amounts or asked:
+            ctx.report(
+                "price discussed" + (f": {', '.join(amounts[:3])}" if amounts else ""),
+                iteration=turn.iteration,
+                amounts=amounts[:10],
+                asked_by_user=asked,
+            )
+
+
+class SchedulingRequests(Hook):
+    name = "scheduling_requests"
+    priority = "business"
+    description = "the customer asked to schedule, or a visit/booking was arranged"
+    defaults: ClassVar[dict[str, Any]] = {
+        "words": [
+            "agendar",
+            "agendamento",
+            "visita",
+            "visitar",
+            "horario",
+            "marcar",
+            "reservar",
+            "schedule",
+            "visit",
+            "appointment",
+            "book",
+            "booking",
+        ]
+    }
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        if has_any(fold(turn.user_text), *self.settings["words"]):
+            ctx.report("scheduling requested", iteration=turn.iteration, text=turn.user_text[:200])
+
+
+class PropertyInquiries(Hook):
+    name = "property_inquiries"
+    priority = "business"
+    description = "the customer asked about a property"
+    defaults: ClassVar[dict[str, Any]] = {
+        "words": [
+            "imovel",
+            "imoveis",
+            "apartamento",
+            "casa",
+            "cobertura",
+            "studio",
+            "quartos",
+            "suite",
+            "vaga",
+            "vagas",
+            "area",
+            "condominio",
+            "bairro",
+            "aceita pet",
+            "property",
+            "apartment",
+            "house",
+            "penthouse",
+            "bedrooms",
+            "parking",
+            "square meters",
+            "neighbourhood",
+            "neighborhood",
+            "condo",
+        ]
+    }
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        if has_any(fold(turn.user_text), *self.settings["words"]):
+            ctx.report("property inquiry", iteration=turn.iteration, text=turn.user_text[:200])
+
+
+class ShortResponses(Hook):
+    name = "short_responses"
+    priority = "business"
+    description = "a suspiciously short reply"
+    defaults: ClassVar[dict[str, Any]] = {"min_chars": 20}
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        text = (turn.reply_text or "").strip()
+        if len(text) < self.settings["min_chars"]:
+            ctx.report(
+                f"reply of {len(text)} characters", iteration=turn.iteration, reply=text, agent=turn.agent
+            )
+
+
+class FastResponses(Hook):
+    name = "fast_responses"
+    priority = "quality"
+    description = "a suspiciously fast reply (canned, cached, or not really processed)"
+    defaults: ClassVar[dict[str, Any]] = {"ms": 100.0}
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        if turn.latency_ms is not None and turn.latency_ms < self.settings["ms"]:
+            ctx.report(
+                f"reply after {turn.latency_ms:.1f} ms (under {self.settings['ms']:g} ms)",
+                iteration=turn.iteration,
+                latency_ms=turn.latency_ms,
+                agent=turn.agent,
+            )
+
+
+class EngagedUsers(Hook):
+    name = "engaged_users"
+    priority = "quality"
+    description = "a customer with many interactions"
+    defaults: ClassVar[dict[str, Any]] = {"min_turns": 8}
+
+    def on_conversation_end(self, ctx: HookContext, record: ConversationRecord) -> None:
+        if record.iterations >= self.settings["min_turns"]:
+            ctx.report(
+                f"{record.iterations} turns", turns=record.iterations, goal_reached=record.goal_reached
+            )
+
+
+BUILTIN_HOOKS: dict[str, type[Hook]] = {
+    h.name: h
+    for h in (
+        AgentTransitions,
+        SlowResponses,
+        ErrorResponses,
+        OllamaFallbacks,
+        PriceDiscussions,
+        SchedulingRequests,
+        PropertyInquiries,
+        ShortResponses,
+        FastResponses,
+        EngagedUsers,
+    )
+}

@@ -1,0 +1,5 @@
+"""What a hook records (defined with the records it is stored in)."""
+
+from convoload.conversation.records import Finding, Priority
+
+__all__ = ["Finding", "Priority"]

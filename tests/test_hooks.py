@@ -1,0 +1,197 @@
+"""Each built-in hook on crafted conversations: it fires when it should and stays quiet otherwise."""
+
+import pytest
+
+from convoload.config import Config
+from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome, TurnError, TurnRecord
+from convoload.errors import ConfigError
+from convoload.events import (
+    AgentChanged,
+    ConversationFinished,
+    ConversationStarted,
+    EventBus,
+    LLMFallback,
+    ReplyReceived,
+    TurnFailed,
+)
+from convoload.hooks.base import Hook, HookRunner
+from convoload.hooks.builtin import BUILTIN_HOOKS
+from convoload.hooks.factory import build_hooks
+
+IDS = {"session_id": "s1", "persona": "Renata"}
+
+
+def turn(i, user="oi", reply="Olá! Como posso ajudar você hoje?", latency=800.0, agent="triagem"):
+    return TurnRecord(
+        iteration=i, user_text=user, sent_at="", reply_text=reply, agent=agent, latency_ms=latency
+    )
+
+
+def run_hook(name, events, turns=(), **thresholds):
+    bus = EventBus()
+    HookRunner(bus, [BUILTIN_HOOKS[name](**thresholds)])
+    record = ConversationRecord(
+        run_id="r",
+        session_id="s1",
+        user_id=1,
+        persona="Renata",
+        started_at="",
+        turns=list(turns),
+        outcome=Outcome.GOAL_REACHED,
+    )
+    bus.emit(ConversationStarted(**IDS, user_id=1))
+    for event in events:
+        bus.emit(event)
+    bus.emit(ConversationFinished(**IDS, record=record))
+    return record.findings
+
+
+def replies(*turns_, raw=None):
+    return [ReplyReceived(**IDS, turn=t, raw=raw) for t in turns_]
+
+
+def test_agent_transitions():
+    found = run_hook(
+        "agent_transitions", [AgentChanged(**IDS, iteration=2, previous="triagem", current="busca")]
+    )
+    assert [(f.message, f.priority, f.iteration) for f in found] == [("triagem → busca", "critical", 2)]
+    assert run_hook("agent_transitions", []) == []
+    many = [turn(i, agent=a) for i, a in enumerate(["a", "b", "a", "b"], start=1)]
+    excessive = run_hook("agent_transitions", [], turns=many, max_per_conversation=2)
+    assert excessive[-1].data == {"changes": 3, "excessive": True}
+
+
+def test_slow_responses():
+    assert run_hook("slow_responses", replies(turn(1, latency=4_999))) == []
+    found = run_hook("slow_responses", replies(turn(1, latency=5_001), turn(2, latency=12_000)))
+    assert [f.iteration for f in found] == [1, 2] and found[0].priority == "critical"
+    assert len(run_hook("slow_responses", replies(turn(1, latency=1_500)), seconds=1)) == 1
+
+
+def test_error_responses():
+    failed = TurnFailed(
+        **IDS,
+        iteration=3,
+        error=TurnError(kind=ErrorKind.HTTP_STATUS, message="HTTP 500", status_code=500),
+        turn=turn(3),
+    )
+    found = run_hook("error_responses", [failed])
+    assert found[0].data == {"kind": "http_status", "status_code": 500}
+    worded = run_hook(
+        "error_responses", replies(turn(1, reply="Desculpe, ocorreu um erro. Tente novamente mais tarde."))
+    )
+    assert worded[0].message == "the reply reads like an error message"
+    assert run_hook("error_responses", replies(turn(1))) == []
+
+
+def test_ollama_fallbacks_on_both_sides():
+    simulator = [
+        LLMFallback(
+            **IDS, from_provider="openrouter/gemma", to_provider="ollama/gemma3n:e2b", reason="rate_limited"
+        )
+    ]
+    assert run_hook("ollama_fallbacks", simulator)[0].data["side"] == "simulator"
+    other = [LLMFallback(**IDS, from_provider="gemini/x", to_provider="openai/y", reason="timeout")]
+    assert run_hook("ollama_fallbacks", other) == []
+    agent_raw = {
+        "reply": "ok",
+        "events": [{"type": "LLMCall", "provider": "ollama", "model": "gemma3n:e2b", "fallback_used": True}],
+    }
+    found = run_hook("ollama_fallbacks", replies(turn(1), raw=agent_raw))
+    assert found[0].data["side"] == "agent" and found[0].data["provider"] == "ollama"
+    no_fallback = {"events": [{"type": "LLMCall", "provider": "openrouter", "fallback_used": False}]}
+    assert run_hook("ollama_fallbacks", replies(turn(1), raw=no_fallback)) == []
+
+
+def test_price_discussions():
+    found = run_hook(
+        "price_discussions",
+        replies(
+            turn(
+                1,
+                user="qual o valor do condomínio?",
+                reply="O condomínio é R$ 650 e o IPTU R$ 1.200 por ano.",
+            )
+        ),
+    )
+    assert found[0].data["amounts"] == ["R$ 650", "R$ 1.200"] and found[0].data["asked_by_user"]
+    assert run_hook("price_discussions", replies(turn(1, user="oi", reply="Olá! Em que cidade?"))) == []
+
+
+def test_scheduling_and_property_inquiries():
+    assert len(run_hook("scheduling_requests", replies(turn(1, user="quero agendar uma visita")))) == 1
+    assert run_hook("scheduling_requests", replies(turn(1, user="oi"))) == []
+    assert len(run_hook("property_inquiries", replies(turn(1, user="how many bedrooms does it have?")))) == 1
+    assert run_hook("property_inquiries", replies(turn(1, user="obrigado!"))) == []
+
+
+def test_short_and_fast_responses():
+    assert run_hook("short_responses", replies(turn(1, reply="ok")))[0].data["reply"] == "ok"
+    assert run_hook("short_responses", replies(turn(1))) == []
+    assert len(run_hook("fast_responses", replies(turn(1, latency=12.0)))) == 1
+    assert run_hook("fast_responses", replies(turn(1, latency=800.0))) == []
+
+
+def test_engaged_users():
+    assert run_hook("engaged_users", [], turns=[turn(i) for i in range(1, 9)])[0].data["turns"] == 8
+    assert run_hook("engaged_users", [], turns=[turn(i) for i in range(1, 8)]) == []
+
+
+def test_a_failing_hook_never_breaks_the_conversation():
+    class Broken(Hook):
+        name = "broken"
+
+        def on_reply(self, ctx, turn, raw):
+            raise RuntimeError("bug in a user's hook")
+
+    bus = EventBus()
+    HookRunner(bus, [Broken(), BUILTIN_HOOKS["short_responses"]()])
+    bus.emit(ConversationStarted(**IDS, user_id=1))
+    bus.emit(ReplyReceived(**IDS, turn=turn(1, reply="ok")))
+    record = ConversationRecord(run_id="r", session_id="s1", user_id=1, persona="Renata", started_at="")
+    bus.emit(ConversationFinished(**IDS, record=record))
+    assert [f.hook for f in record.findings] == ["short_responses"]
+
+
+def count_long_replies(event, report):
+    if isinstance(event, ReplyReceived) and len(event.turn.reply_text or "") > 10:
+        report("long reply", iteration=event.turn.iteration)
+
+
+def test_config_selects_tunes_and_extends_hooks():
+    config = Config.model_validate(
+        {
+            "hooks": {
+                "disabled": ["fast_responses"],
+                "thresholds": {"slow_responses": {"seconds": 2}},
+                "custom": ["tests.test_hooks:count_long_replies"],
+            }
+        }
+    )
+    hooks = build_hooks(config)
+    names = [h.name for h in hooks]
+    assert "fast_responses" not in names and names[-1] == "count_long_replies" and len(names) == 10
+    assert next(h for h in hooks if h.name == "slow_responses").settings["seconds"] == 2
+    bus = EventBus()
+    HookRunner(bus, hooks)
+    bus.emit(ConversationStarted(**IDS, user_id=1))
+    bus.emit(ReplyReceived(**IDS, turn=turn(1, latency=2_500)))
+    record = ConversationRecord(run_id="r", session_id="s1", user_id=1, persona="Renata", started_at="")
+    bus.emit(ConversationFinished(**IDS, record=record))
+    assert {"slow_responses", "count_long_replies"} <= {f.hook for f in record.findings}
+    assert build_hooks(Config.model_validate({"hooks": {"enabled": False}})) == []
+
+
+@pytest.mark.parametrize(
+    ("hooks", "field"),
+    [
+        ({"disabled": ["nope"]}, "hooks.disabled[0]"),
+        ({"thresholds": {"slow_responses": {"minutes": 1}}}, "hooks.thresholds.slow_responses"),
+        ({"thresholds": {"nope": {}}}, "hooks.thresholds.nope"),
+        ({"custom": ["no.such.module:hook"]}, "hooks.custom[0]"),
+    ],
+)
+def test_bad_hook_config_names_the_field(hooks, field):
+    with pytest.raises(ConfigError) as info:
+        build_hooks(Config.model_validate({"hooks": hooks}))
+    assert info.value.field == field
