@@ -128,3 +128,16 @@ def test_flags_replace_the_target(tmp_path, local_app):
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "error: command line: target: url must start with http:// or https://"
     )
+
+
+def test_grade_floor_gates_a_run(tmp_path, local_app):
+    app = local_app(lambda environ, body: (500, {"error": "down"}))
+    failing = cli(
+        "run", "--url", f"{app.url}/chat", "-n", "2", "--runs-dir", str(tmp_path), "--grade-floor", "C"
+    )
+    assert failing.returncode == 1 and "grade D is below the floor C" in failing.stderr
+    aggregate = json.loads(next(tmp_path.iterdir()).joinpath("aggregate.json").read_text())
+    assert aggregate["assessment"]["grade"] == "D" and aggregate["assessment"]["health"] == "critical"
+    assert aggregate["assessment"]["recommendations"][0].startswith("2 turns got HTTP errors")
+    invalid = cli("run", "--url", f"{app.url}/chat", "-n", "1", "--grade-floor", "Z")
+    assert invalid.returncode == 2 and "unknown grade 'Z'" in invalid.stderr and not app.requests[2:]

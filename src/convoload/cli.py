@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from convoload.config import Config, TargetConfig, apply_llm_flags, load_config  # noqa: E402
 from convoload.errors import ConfigError, ConvoloadError, pydantic_error_to_config_error  # noqa: E402
+from convoload.report.grading import GRADE_ORDER  # noqa: E402
 
 app = typer.Typer(
     help="Persona-driven multi-turn load testing for conversational AI agents.\n\n"
@@ -311,6 +312,15 @@ def run(
     fail_under: Annotated[
         float, typer.Option(min=0, max=100, help="Exit 1 when the goal-reached rate (%) is below this.")
     ] = 0.0,
+    grade_floor: Annotated[
+        str | None,
+        typer.Option(
+            "--grade-floor",
+            help="Exit 1 when the run's grade is below this (A+, A, B, C, D). "
+            "Grades: A+ > 95 % goal reached and p95 turn < 3 s, A > 90 % / 5 s, B > 80 % / 8 s, "
+            "C > 70 % / 10 s, D otherwise.",
+        ),
+    ] = None,
 ) -> None:
     """Run N conversations with concurrency C against the configured target.
 
@@ -334,9 +344,19 @@ def run(
         llm=llm,
         replay=replay,
     )
+    if grade_floor is not None and grade_floor not in GRADE_ORDER:
+        raise ConfigError(
+            "--grade-floor", "", f"unknown grade {grade_floor!r} (one of {', '.join(GRADE_ORDER)})"
+        )
     document = _execute(
         config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
     )
+    if grade_floor is not None:
+        from convoload.report.grading import at_least
+
+        if not at_least(document["assessment"]["grade"], grade_floor):
+            err_console.print(f"grade {document['assessment']['grade']} is below the floor {grade_floor}")
+            raise typer.Exit(1)
     if 100 * document["summary"]["success_rate"] < fail_under:
         err_console.print(
             f"goal-reached rate {document['summary']['success_rate_pct']} is below {fail_under}%"

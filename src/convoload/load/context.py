@@ -31,6 +31,7 @@ from convoload.llm.factory import build_chain, needs_local_server, provider_spec
 from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
+from convoload.report.grading import assess
 from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
@@ -269,6 +270,7 @@ class RunContext:
             "target_stats": self.target.stats(),
         }
         document = self.aggregator.document(meta)
+        document["assessment"] = assess(document)
         if self.llm is not None:
             document["summary"]["llm"]["by_provider"] = {
                 k: dict(v) for k, v in sorted(self.llm_by_provider.items())

@@ -28,6 +28,15 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
     overview.add_column()
     overview.add_row("total", str(summary["total_conversations"]))
     overview.add_row("goal reached", f"{summary['successful_conversations']} ({summary['success_rate_pct']})")
+    assessment = document.get("assessment")
+    if assessment:
+        colour = {"healthy": "green", "warning": "yellow", "critical": "red"}[assessment["health"]]
+        overview.add_row(
+            "grade / health",
+            f"[bold]{assessment['grade']}[/] / [{colour}]{assessment['health']}[/]"
+            f" (p95 turn {assessment['p95_turn_s']:.2f} s, error rate "
+            f"{100 * assessment['error_rate']:.1f}%)",
+        )
     overview.add_row("interrupted", str(summary["interrupted_conversations"]))
     overview.add_row("failed (errors)", str(summary["failed_conversations"]))
     overview.add_row("avg iterations", f"{summary['avg_iterations_per_conversation']:.2f}")
@@ -119,6 +128,11 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
             errors,
         )
     console.print(personas)
+
+    if assessment and assessment["recommendations"]:
+        console.print("[bold]Recommendations[/]")
+        for line in assessment["recommendations"]:
+            console.print(f"  • {line}", markup=False)
 
     if locust_stats is not None:
         print_locust_stats(console, locust_stats)

@@ -8,6 +8,7 @@ from typing import Any
 
 from convoload.errors import ConfigError
 from convoload.report.aggregate import aggregate
+from convoload.report.grading import assess
 from convoload.store.journal import (
     AGGREGATE_NAME,
     CONVERSATIONS_DIR,
@@ -39,5 +40,6 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
         if not (conversations / name).is_file():
             write_json(conversations / name, record.to_document())
     document = aggregate(records, meta)
+    document["assessment"] = assess(document)
     write_json(run_dir / AGGREGATE_NAME, document)
     return document

@@ -1,0 +1,120 @@
+"""Grades, health status and recommendations from a run's (or scenario's) aggregate.
+
+Grade: A+ (> 95 % success, < 3 s), A (> 90 %, < 5 s), B (> 80 %, < 8 s), C (> 70 %, < 10 s), D otherwise,
+where the time is the p95 turn latency. Health uses the monitoring thresholds: success < 70 % or p95 > 10 s
+or error rate > 20 % is critical; < 85 %, > 5 s or > 10 % is a warning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+Grade = Literal["A+", "A", "B", "C", "D"]
+Health = Literal["healthy", "warning", "critical"]
+
+GRADE_BANDS: tuple[tuple[Grade, float, float], ...] = (
+    ("A+", 0.95, 3.0),
+    ("A", 0.90, 5.0),
+    ("B", 0.80, 8.0),
+    ("C", 0.70, 10.0),
+)
+GRADE_ORDER: tuple[Grade, ...] = ("A+", "A", "B", "C", "D")
+
+
+def grade(success_rate: float, p95_s: float) -> Grade:
+    for name, min_success, max_seconds in GRADE_BANDS:
+        if success_rate > min_success and p95_s < max_seconds:
+            return name
+    return "D"
+
+
+def at_least(actual: str, floor: str) -> bool:
+    """Is `actual` as good as `floor` or better?"""
+    if floor not in GRADE_ORDER:
+        raise ValueError(f"unknown grade {floor!r} (one of {', '.join(GRADE_ORDER)})")
+    return GRADE_ORDER.index(actual) <= GRADE_ORDER.index(floor)  # type: ignore[arg-type]
+
+
+def health(success_rate: float, p95_s: float, error_rate: float) -> Health:
+    if success_rate < 0.70 or p95_s > 10 or error_rate > 0.20:
+        return "critical"
+    if success_rate < 0.85 or p95_s > 5 or error_rate > 0.10:
+        return "warning"
+    return "healthy"
+
+
+def assess(document: dict[str, Any]) -> dict[str, Any]:
+    """Grade, health and recommendations for an aggregate document."""
+    summary = document["summary"]
+    turns = document["latency"]["turn_ms"]
+    p95_s = (turns.get("p95") or 0.0) / 1000 if turns.get("count") else 0.0
+    total_turns = summary["total_turns"] or 1
+    error_rate = summary["failed_turns"] / total_turns
+    result = {
+        "grade": grade(summary["success_rate"], p95_s),
+        "health": health(summary["success_rate"], p95_s, error_rate),
+        "success_rate": summary["success_rate"],
+        "p95_turn_s": round(p95_s, 3),
+        "error_rate": round(error_rate, 4),
+    }
+    result["recommendations"] = recommendations(document, p95_s, error_rate)
+    return result
+
+
+def recommendations(document: dict[str, Any], p95_s: float, error_rate: float) -> list[str]:
+    """Concrete next steps derived from what the run found, most important first."""
+    summary = document["summary"]
+    out: list[str] = []
+    errors = summary.get("errors_by_kind") or {}
+    for kind, count in sorted(errors.items(), key=lambda kv: -kv[1]):
+        out.append(
+            _ERROR_ADVICE.get(kind, "Investigate the {kind} errors ({count}).").format(kind=kind, count=count)
+        )
+    if p95_s > 5:
+        out.append(
+            f"p95 turn latency is {p95_s:.1f} s: profile the slowest agent (see latency per agent) and "
+            "cache catalog lookups or shorten prompts."
+        )
+    by_hook = (document.get("findings") or {}).get("by_hook") or {}
+    if by_hook.get("ollama_fallbacks"):
+        out.append(
+            f"{by_hook['ollama_fallbacks']['count']} calls fell back to the local model: check the primary "
+            "provider's rate limits and keys (convoload llm check)."
+        )
+    transitions = by_hook.get("agent_transitions") or {}
+    if any(
+        "excessive" in (e.get("message") or "") or "more than" in (e.get("message") or "")
+        for e in transitions.get("examples", [])
+    ):
+        out.append("Some conversations bounce between agents too often: tighten the hand-off instructions.")
+    if by_hook.get("short_responses"):
+        out.append(
+            f"{by_hook['short_responses']['count']} replies were suspiciously short: check for truncated "
+            "or empty model output."
+        )
+    stopped = (summary.get("outcomes") or {}).get("user_stopped", 0)
+    if stopped:
+        out.append(
+            f"{stopped} simulated customers gave up (the agent did not understand or looped): read their "
+            "transcripts."
+        )
+    limit = (summary.get("outcomes") or {}).get("max_iterations", 0)
+    if limit:
+        out.append(
+            f"{limit} conversations hit the turn limit without reaching the goal: the flow may be too long."
+        )
+    if not out:
+        out.append("No action needed: every check passed.")
+    return out
+
+
+_ERROR_ADVICE = {
+    "timeout": "{count} turns timed out: raise the target timeout or find what blocks the agent.",
+    "webhook_timeout": "{count} callbacks never arrived: check the agent's webhook delivery and public URL.",
+    "http_status": "{count} turns got HTTP errors: read the agent's logs for those sessions.",
+    "connection_refused": "{count} turns could not connect: is the agent up and reachable from here?",
+    "connection_lost": "{count} connections broke mid-request: check proxies and the agent's worker limits.",
+    "malformed_reply": "{count} replies were not in the expected format: check reply_path and the output.",
+    "empty_reply": "{count} empty replies: the agent produced no text for some turns.",
+    "llm_error": "{count} simulated-user LLM calls failed on every provider: check keys and quotas.",
+}
