@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from convoload.config import Config, TargetConfig, apply_llm_flags, load_config  # noqa: E402
 from convoload.errors import ConfigError, ConvoloadError, pydantic_error_to_config_error  # noqa: E402
 from convoload.report.grading import GRADE_ORDER  # noqa: E402
+from convoload.store.results.cli import runs_app  # noqa: E402
 
 app = typer.Typer(
     help="Persona-driven multi-turn load testing for conversational AI agents.\n\n"
@@ -31,6 +32,7 @@ personas_app = typer.Typer(help="List, show and validate personas.", no_args_is_
 app.add_typer(personas_app, name="personas")
 llm_app = typer.Typer(help="LLM providers used by LLM-driven simulated users.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+app.add_typer(runs_app, name="runs")
 
 console = Console()
 err_console = Console(stderr=True)

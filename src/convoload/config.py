@@ -105,7 +105,7 @@ class TargetConfig(_Strict):
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @model_validator(mode="after")
-    def _check(self) -> TargetConfig:
+    def _check_target(self) -> TargetConfig:
         if self.type in ("webhook", "http"):
             if not self.url:
                 raise ValueError(f"a {self.type} target needs 'url'")
@@ -119,11 +119,20 @@ class TargetConfig(_Strict):
 
 
 class UserConfig(_Strict):
-    type: Literal["scripted", "llm", "mixed"] = Field(
+    type: Literal["scripted", "llm", "mixed", "fixed"] = Field(
         default="scripted",
-        description="scripted (offline, free), llm, or mixed (persona steps, then the LLM)",
+        description="scripted (offline, free), llm, mixed (persona steps, then the LLM), or fixed (scripts)",
     )
     llm: str | None = Field(default=None, description="PROVIDER/MODEL shortcut for a one-provider chain")
+    scripts: list[list[str]] = Field(
+        default_factory=list, description="fixed: conversation i sends scripts[i % len] message by message"
+    )
+
+    @model_validator(mode="after")
+    def _check_user(self) -> UserConfig:
+        if self.type == "fixed" and not any(self.scripts):
+            raise ValueError("a fixed user needs scripts: a list of message lists")
+        return self
 
 
 class PriceConfig(_Strict):
@@ -175,12 +184,21 @@ class HooksConfig(_Strict):
     )
 
 
+class StoreConfig(_Strict):
+    enabled: bool = True
+    url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the results store; default sqlite:///<runs_dir>/results.sqlite",
+    )
+
+
 class Config(_Strict):
     run: RunSettings = Field(default_factory=RunSettings)
     personas: list[str] | None = Field(default=None, min_length=1, description="default: the demo agent's")
     user: UserConfig = Field(default_factory=UserConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     hooks: HooksConfig = Field(default_factory=HooksConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
     source: str = Field(default="(defaults)", exclude=True)

@@ -7,6 +7,7 @@ when the config asks for it), the event bus, the journal and the records.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -33,6 +34,7 @@ from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
 from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
+from convoload.store.results import ResultsStore
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
 from convoload.targets.http import HttpTarget
@@ -40,6 +42,7 @@ from convoload.users.factory import build_user, check_personas
 from convoload.users.llm import LLMSettings
 
 DEMO_CHANNEL_ID = "convoload-demo"
+log = logging.getLogger(__name__)
 
 
 def new_run_id() -> str:
@@ -54,11 +57,13 @@ class RunContext:
         pinned_persona: str | None = None,
         run_id: str | None = None,
         start_index: int = 0,
+        personas: list[Persona] | None = None,
     ) -> None:
+        """`personas` replaces the config's (already resolved ones, e.g. a pipeline's adjusted copies)."""
         self.config = config
         self.run_id = run_id or new_run_id()
         self.seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
-        self.personas = self._load_personas(config)
+        self.personas = personas if personas is not None else self._load_personas(config)
         try:
             self.picker = PersonaPicker(self.personas, seed=self.seed, pinned=pinned_persona)
         except KeyError as exc:
@@ -89,6 +94,8 @@ class RunContext:
         self.run_dir = self.run_dir / self.run_id
         self.journal = RunJournal(self.run_dir, meta=self.meta())
         self._resources.callback(self.journal.close)
+        self._graded = False
+        self.store = self._open_store(config)
         # Hooks first: their findings must be on a record before it is journaled.
         self.hooks = HookRunner(self.bus, build_hooks(config))
         self.bus.subscribe(ConversationFinished, self._on_finished)
@@ -232,6 +239,7 @@ class RunContext:
             llm=self.llm,
             emit=self.bus.emit,
             session_id=session.session_id,
+            script=self._script(index),
         )
         return run_conversation(
             run_id=self.run_id,
@@ -243,6 +251,10 @@ class RunContext:
             max_iterations=self.config.run.max_iterations,
             think_time=self.config.run.think_time_s,
         )
+
+    def _script(self, index: int) -> list[str] | None:
+        scripts = self.config.user.scripts
+        return scripts[index % len(scripts)] if scripts else None
 
     def _on_llm_call(self, event: LLMCalled) -> None:
         tally = self.llm_by_provider[f"{event.provider}/{event.model}"]
@@ -258,9 +270,28 @@ class RunContext:
             )
             tally["cost_usd"] += event.cost_usd
 
+    def _open_store(self, config: Config) -> ResultsStore | None:
+        if not config.store.enabled:
+            return None
+        url = (
+            config.store.url
+            or os.environ.get("CONVOLOAD_DB_URL")
+            or f"sqlite:///{self.run_dir.parent / 'results.sqlite'}"
+        )
+        store = ResultsStore(url)
+        self._resources.callback(store.close)
+        store.start_run(self.run_id, self.meta())
+        return store
+
     def _on_finished(self, event: ConversationFinished) -> None:
-        self.journal.append(event.record)
+        self.journal.append(event.record)  # first: the journal is the record of truth
         self.aggregator.add(event.record)
+        if self.store is not None:
+            try:
+                self.store.add_conversation(self.run_id, event.record)
+                self.store.add_findings(self.run_id, event.record.findings)
+            except Exception:  # the store is a view; a database problem must not lose or stop the run
+                log.exception("results store: could not save conversation %s", event.record.session_id)
 
     # -- finishing ----------------------------------------------------------------------------------
     def aggregate(self) -> dict[str, Any]:
@@ -271,6 +302,22 @@ class RunContext:
         }
         document = self.aggregator.document(meta)
         document["assessment"] = assess(document)
+        if self.store is not None:
+            status = "interrupted" if document["summary"]["interrupted_conversations"] else "finished"
+            try:
+                self.store.finish_run(self.run_id, document["summary"], status=status)
+                if not self._graded:  # aggregate() may run more than once (Locust's test_stop, then quitting)
+                    self._graded = True
+                    self.store.add_grade(
+                        self.run_id,
+                        "run",
+                        document["assessment"]["grade"],
+                        document["summary"]["success_rate"],
+                        document["latency"]["turn_ms"].get("p95"),
+                        document["assessment"],
+                    )
+            except Exception:
+                log.exception("results store: could not finish run %s", self.run_id)
         if self.llm is not None:
             document["summary"]["llm"]["by_provider"] = {
                 k: dict(v) for k, v in sorted(self.llm_by_provider.items())

@@ -8,6 +8,7 @@ from convoload.events import Event
 from convoload.identity import Identity
 from convoload.personas.model import Persona
 from convoload.users.base import SimulatedUser
+from convoload.users.fixed import FixedUser
 from convoload.users.llm import LLMSettings, LLMUser
 from convoload.users.playbooks import PLAYBOOKS
 from convoload.users.scripted import ScriptedUser
@@ -34,8 +35,12 @@ def build_user(
     llm: LLMSettings | None = None,
     emit: Callable[[Event], None] | None = None,
     session_id: str = "",
+    script: list[str] | None = None,
 ) -> SimulatedUser:
-    """`scripted`, `llm` (the LLM writes every message) or `mixed` (the persona's steps, then the LLM)."""
+    """`scripted`, `llm` (the LLM writes every message), `mixed` (the persona's steps, then the LLM) or
+    `fixed` (the given script, whatever the agent says)."""
+    if kind == "fixed":
+        return FixedUser(script or [])
     if kind == "scripted":
         return ScriptedUser(persona, identity, seed=seed)
     if kind in ("llm", "mixed"):

@@ -1,0 +1,20 @@
+"""The results store: runs, conversations, turns, findings and grades in SQLite or Postgres."""
+
+from convoload.store.results.compare import Comparison, MetricDelta, compare_runs
+from convoload.store.results.migrations import LATEST, SchemaVersionError, current_version, migrate
+from convoload.store.results.stats import RunRow
+from convoload.store.results.store import GradeRow, PersonaRow, ResultsStore
+
+__all__ = [
+    "LATEST",
+    "Comparison",
+    "GradeRow",
+    "MetricDelta",
+    "PersonaRow",
+    "ResultsStore",
+    "RunRow",
+    "SchemaVersionError",
+    "compare_runs",
+    "current_version",
+    "migrate",
+]

@@ -1,0 +1,140 @@
+"""`convoload runs`: list, show and compare stored runs; `compare` exits 1 on a regression (for CI)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from convoload.store.results.compare import MetricDelta
+from convoload.store.results.stats import RunRow
+from convoload.store.results.store import ResultsStore
+
+DEFAULT_DB_URL = "sqlite:///runs/results.sqlite"
+ENV_DB_URL = "CONVOLOAD_DB_URL"
+
+runs_app = typer.Typer(help="Stored load-test runs: list, show, compare.", no_args_is_help=True)
+
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help=f"Results database URL [default: ${ENV_DB_URL} or {DEFAULT_DB_URL}]"),
+]
+
+
+def db_url(option: str | None) -> str:
+    return option or os.environ.get(ENV_DB_URL) or DEFAULT_DB_URL
+
+
+def _open(option: str | None) -> ResultsStore:
+    # Reading never creates a database: a wrong --db should say so, not show an empty list.
+    return ResultsStore(db_url(option), create=False)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f} ms"
+
+
+def _rate(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+@runs_app.command("list")
+def list_runs(db: DbOption = None, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+    """The latest runs, newest first."""
+    with _open(db) as store:
+        rows = store.list_runs(limit)
+    table = Table("run", "started", "status", "conversations", "success", "turn p95", "cost")
+    for r in rows:
+        table.add_row(
+            r.run_id,
+            r.started_at,
+            r.status,
+            str(r.conversations),
+            _rate(r.success_rate),
+            _ms(r.turn_p95_ms),
+            f"${r.cost_usd:.4f}",
+        )
+    Console(width=200).print(table)
+
+
+def _summary(r: RunRow) -> Table:
+    table = Table("", "", show_header=False, title=f"run {r.run_id}")
+    for name, value in [
+        ("status", r.status),
+        ("started", r.started_at),
+        ("finished", r.finished_at or "-"),
+        ("conversations", str(r.conversations)),
+        ("successful", f"{r.successful} ({_rate(r.success_rate)})"),
+        ("failed", f"{r.failed} ({_rate(r.error_rate)})"),
+        ("turn p50", _ms(r.turn_p50_ms)),
+        ("turn p95", _ms(r.turn_p95_ms)),
+        ("conversation p95", _ms(r.conversation_p95_ms)),
+        ("cost", f"${r.cost_usd:.4f} (${r.cost_per_conversation:.6f} per conversation)"),
+    ]:
+        table.add_row(name, value)
+    return table
+
+
+@runs_app.command("show")
+def show(run: str, db: DbOption = None) -> None:
+    """One run: summary, personas, errors and findings by hook (RUN may be a unique id prefix)."""
+    with _open(db) as store:
+        row = store.require_run(run)
+        personas = store.personas(row.run_id)
+        errors = store.errors(row.run_id)
+        hooks = store.finding_counts(row.run_id)
+    console = Console(width=200)
+    console.print(_summary(row))
+    table = Table("persona", "conversations", "success", "turn p95", title="personas")
+    for p in personas:
+        table.add_row(p.persona, str(p.conversations), _rate(p.success_rate), _ms(p.turn_p95_ms))
+    console.print(table)
+    table = Table("error", "conversations", "turns", title="errors")
+    for kind, (ended, failed) in errors.items():
+        table.add_row(kind, str(ended), str(failed))
+    console.print(table)
+    table = Table("hook", "priority", "findings", title="findings")
+    for hook, priority, count in hooks:
+        table.add_row(hook, priority, str(count))
+    console.print(table)
+
+
+def _value(m: MetricDelta, value: float | None) -> str:
+    if value is None:
+        return "-"
+    if m.unit == "rate":
+        return _rate(value)
+    if m.unit == "usd":
+        return f"${value:.6f}"
+    return _ms(value)
+
+
+def _delta(m: MetricDelta) -> str:
+    delta = m.delta
+    if delta is None:
+        return "-"
+    if m.unit == "rate":
+        return f"{100 * delta:+.2f} pts"
+    text = f"{delta:+,.6f}" if m.unit == "usd" else f"{delta:+,.1f} ms"
+    pct = m.change_pct
+    return f"{text} ({pct:+.1f}%)" if pct is not None else text
+
+
+@runs_app.command("compare")
+def compare(a: str, b: str, db: DbOption = None) -> None:
+    """Run B against the baseline A; exit code 1 when any metric regressed."""
+    with _open(db) as store:
+        result = store.compare(a, b)
+    table = Table("metric", result.a.run_id, result.b.run_id, "delta", "", title="B vs A")
+    for m in result.metrics:
+        verdict = "[red]REGRESSION[/red]" if m.regression else "ok"
+        style = "red" if m.regression else None
+        table.add_row(m.name, _value(m, m.a), _value(m, m.b), _delta(m), verdict, style=style)
+    console = Console(width=200)
+    console.print(table)
+    if result.regressions:
+        console.print(f"[red]{len(result.regressions)} regression(s)[/red]")
+        raise typer.Exit(1)

@@ -1,0 +1,107 @@
+"""Run-to-run comparison with direction-aware regression thresholds, to gate CI."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from convoload.store.results.stats import RunRow
+
+# Points are absolute changes of a rate (0.02 = 2 percentage points); relative thresholds are a
+# fraction of run A's value. Noise below these is normal between two runs of the same system.
+RATE_POINTS = 0.02
+RELATIVE = 0.10
+
+Better = Literal["higher", "lower"]
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    name: str
+    a: float | None
+    b: float | None
+    better: Better
+    unit: Literal["rate", "ms", "usd"]
+    regression: bool
+
+    @property
+    def delta(self) -> float | None:
+        return None if self.a is None or self.b is None else self.b - self.a
+
+    @property
+    def change_pct(self) -> float | None:
+        """Relative change in percent; None when A is zero or missing."""
+        if self.a is None or self.b is None or self.a == 0:
+            return None
+        return 100 * (self.b - self.a) / self.a
+
+
+@dataclass(frozen=True)
+class Comparison:
+    a: RunRow
+    b: RunRow
+    metrics: list[MetricDelta]
+
+    @property
+    def regressions(self) -> list[MetricDelta]:
+        return [m for m in self.metrics if m.regression]
+
+    def metric(self, name: str) -> MetricDelta:
+        return next(m for m in self.metrics if m.name == name)
+
+
+def _rate_drop(a: float, b: float) -> bool:
+    return round(a - b, 9) > RATE_POINTS  # rounded: 0.9 - 0.88 must not count as more than 2 points
+
+
+def _rate_rise(a: float, b: float) -> bool:
+    return round(b - a, 9) > RATE_POINTS
+
+
+def _relative_rise(a: float, b: float) -> bool:
+    if a == 0:
+        return b > 0  # from nothing to something: no ratio, but surely worse
+    return round((b - a) / a, 9) > RELATIVE
+
+
+def _metric(
+    name: str,
+    a: float | None,
+    b: float | None,
+    better: Better,
+    unit: Literal["rate", "ms", "usd"],
+    worse: Callable[[float, float], bool],
+) -> MetricDelta:
+    regression = a is not None and b is not None and worse(a, b)
+    return MetricDelta(name, a, b, better, unit, regression)
+
+
+def compare_runs(a: RunRow, b: RunRow) -> Comparison:
+    """B measured against A (the baseline)."""
+    return Comparison(
+        a,
+        b,
+        [
+            _metric("success rate", a.success_rate, b.success_rate, "higher", "rate", _rate_drop),
+            _metric("turn p50", a.turn_p50_ms, b.turn_p50_ms, "lower", "ms", _relative_rise),
+            _metric("turn p95", a.turn_p95_ms, b.turn_p95_ms, "lower", "ms", _relative_rise),
+            _metric(
+                "conversation p95",
+                a.conversation_p95_ms,
+                b.conversation_p95_ms,
+                "lower",
+                "ms",
+                _relative_rise,
+            ),
+            _metric(
+                "cost per conversation",
+                a.cost_per_conversation,
+                b.cost_per_conversation,
+                "lower",
+                "usd",
+                _relative_rise,
+            ),
+            _metric("error rate", a.error_rate, b.error_rate, "lower", "rate", _rate_rise),
+        ],
+    )

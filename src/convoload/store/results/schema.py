@@ -1,0 +1,117 @@
+"""Tables of the results store, in portable types (JSON columns hold whole documents).
+
+Timestamps are ISO-8601 UTC text, the format the records already use: it round-trips exactly,
+sorts chronologically and reads the same on SQLite and Postgres.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+TS = String(40)
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", TS, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(200), nullable=False, unique=True),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("status", String(20), nullable=False),  # running | finished | interrupted
+    Column("meta", JSON, nullable=False),
+    Column("summary", JSON),
+    Index("ix_runs_started_at", "started_at"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(200), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("user_id", Integer, nullable=False),
+    Column("persona", String(200), nullable=False),
+    Column("outcome", String(40)),
+    Column("stop_reason", Text),
+    Column("error_kind", String(40)),
+    Column("goal_reached", Boolean, nullable=False),
+    Column("iterations", Integer, nullable=False),
+    Column("total_time_ms", Float, nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("completion_tokens", Integer, nullable=False),
+    Column("total_tokens", Integer, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("document", JSON, nullable=False),
+    Index("ix_conversations_run_session", "run_id", "session_id"),
+    Index("ix_conversations_run_persona", "run_id", "persona"),
+)
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("conversation_id", Integer, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("iteration", Integer, nullable=False),
+    Column("user_text", Text, nullable=False),
+    Column("reply_text", Text),
+    Column("agent", String(200)),
+    Column("latency_ms", Float),
+    Column("ack_ms", Float),
+    Column("error_kind", String(40)),
+    Column("status_code", Integer),
+    Column("sent_at", TS, nullable=False),
+    Index("ix_turns_conversation", "conversation_id"),
+)
+
+findings = Table(
+    "findings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(200), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("persona", String(200), nullable=False),
+    Column("hook", String(200), nullable=False),
+    Column("priority", String(20), nullable=False),
+    Column("iteration", Integer),
+    Column("message", Text, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("at", TS, nullable=False),
+    Index("ix_findings_run_hook", "run_id", "hook"),
+)
+
+# Added by migration 2.
+grades = Table(
+    "grades",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(200), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("scenario", String(200), nullable=False),
+    Column("grade", String(20), nullable=False),
+    Column("success_rate", Float),
+    Column("p95_ms", Float),
+    Column("details", JSON, nullable=False),
+    Index("ix_grades_run_scenario", "run_id", "scenario"),
+)

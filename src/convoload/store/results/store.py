@@ -1,0 +1,302 @@
+"""`ResultsStore`: runs, conversations, turns, findings and grades, written as they happen.
+
+Each write is one transaction, committed before returning, so a process killed at any point
+keeps everything it had finished. Calls are synchronous and serialised by a lock: greenlets of
+one process share the store, and SQLite allows one writer at a time anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, case, func, insert, select, update
+
+from convoload.conversation.records import ConversationRecord, utc_now
+from convoload.errors import ConfigError
+from convoload.hooks.model import Finding
+from convoload.report.aggregate import distribution
+from convoload.store.results.compare import Comparison, compare_runs
+from convoload.store.results.engine import open_engine
+from convoload.store.results.migrations import migrate
+from convoload.store.results.schema import conversations, findings, grades, runs, turns
+from convoload.store.results.stats import RunRow, run_rows
+
+STATUSES = ("running", "finished", "interrupted")
+
+
+@dataclass(frozen=True)
+class PersonaRow:
+    persona: str
+    conversations: int
+    successful: int
+    turn_p95_ms: float | None
+
+    @property
+    def success_rate(self) -> float:
+        return self.successful / self.conversations if self.conversations else 0.0
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    scenario: str
+    grade: str
+    success_rate: float | None
+    p95_ms: float | None
+    details: dict[str, Any]
+
+
+class ResultsStore:
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        """Open (and migrate) the database at `url`; with `create=False` a missing SQLite file is an error."""
+        self.engine = open_engine(url, create=create)
+        self.url = self.engine.url.render_as_string(hide_password=True)
+        self._lock = threading.Lock()
+        migrate(self.engine)
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def start_run(self, run_id: str, meta: dict[str, Any], started_at: str | None = None) -> None:
+        with self._lock, self.engine.begin() as conn:
+            if conn.execute(select(runs.c.id).where(runs.c.run_id == run_id)).first() is not None:
+                raise ConfigError(f"run {run_id!r}", "", f"already exists in {self.url}")
+            conn.execute(
+                insert(runs).values(
+                    run_id=run_id, started_at=started_at or utc_now(), status="running", meta=meta
+                )
+            )
+
+    def add_conversation(self, run_id: str, record: ConversationRecord) -> None:
+        """Store a finished conversation and its turns in one transaction (committed on return)."""
+        usage = record.usage
+        row = {
+            "run_id": run_id,
+            "session_id": record.session_id,
+            "user_id": record.user_id,
+            "persona": record.persona,
+            "outcome": record.outcome.value if record.outcome else None,
+            "stop_reason": record.stop_reason,
+            "error_kind": record.error.kind.value if record.error else None,
+            "goal_reached": record.goal_reached,
+            "iterations": record.iterations,
+            "total_time_ms": record.total_time_ms,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "cost_usd": usage.cost_usd,
+            "started_at": record.started_at,
+            "finished_at": record.finished_at,
+            "document": record.to_document(),
+        }
+        with self._lock, self.engine.begin() as conn:
+            conversation_id = conn.execute(insert(conversations).values(row)).inserted_primary_key[0]
+            if record.turns:
+                conn.execute(
+                    insert(turns),
+                    [
+                        {
+                            "conversation_id": conversation_id,
+                            "iteration": t.iteration,
+                            "user_text": t.user_text,
+                            "reply_text": t.reply_text,
+                            "agent": t.agent,
+                            "latency_ms": t.latency_ms,
+                            "ack_ms": t.ack_ms,
+                            "error_kind": t.error.kind.value if t.error else None,
+                            "status_code": t.error.status_code if t.error else None,
+                            "sent_at": t.sent_at,
+                        }
+                        for t in record.turns
+                    ],
+                )
+
+    def add_findings(self, run_id: str, items: list[Finding]) -> None:
+        if not items:
+            return
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                insert(findings),
+                [{"run_id": run_id, **f.model_dump(mode="json")} for f in items],
+            )
+
+    def add_grade(
+        self,
+        run_id: str,
+        scenario: str,
+        grade: str,
+        success_rate: float | None,
+        p95_ms: float | None,
+        details: dict[str, Any],
+    ) -> None:
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(
+                insert(grades).values(
+                    run_id=run_id,
+                    scenario=scenario,
+                    grade=grade,
+                    success_rate=success_rate,
+                    p95_ms=p95_ms,
+                    details=details,
+                )
+            )
+
+    def finish_run(self, run_id: str, summary: dict[str, Any], status: str = "finished") -> None:
+        if status not in STATUSES[1:]:
+            raise ValueError(f"status must be finished or interrupted, not {status!r}")
+        with self._lock, self.engine.begin() as conn:
+            done = conn.execute(
+                update(runs)
+                .where(runs.c.run_id == run_id)
+                .values(finished_at=utc_now(), status=status, summary=summary)
+            )
+            if done.rowcount == 0:
+                raise self._unknown(run_id)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def list_runs(self, limit: int = 20) -> list[RunRow]:
+        """The latest runs, newest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
+            ).all()
+            return run_rows(conn, rows)
+
+    def get_run(self, run_id: str) -> RunRow | None:
+        """The run with this id, or with a unique id prefix (like git); None when there is none."""
+        with self.engine.connect() as conn:
+            row = self._find(conn, run_id)
+            return run_rows(conn, [row])[0] if row is not None else None
+
+    def require_run(self, run_id: str) -> RunRow:
+        """Like `get_run`, but an unknown run is a ConfigError (one line for the CLI)."""
+        row = self.get_run(run_id)
+        if row is None:
+            raise self._unknown(run_id)
+        return row
+
+    def conversations(self, run_id: str) -> list[ConversationRecord]:
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            docs = conn.execute(
+                select(conversations.c.document)
+                .where(conversations.c.run_id == full_id)
+                .order_by(conversations.c.id)
+            ).scalars()
+            return [ConversationRecord.from_document(doc) for doc in docs]
+
+    def findings(self, run_id: str) -> list[Finding]:
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            rows = conn.execute(
+                select(findings).where(findings.c.run_id == full_id).order_by(findings.c.id)
+            ).mappings()
+            fields = Finding.model_fields
+            return [Finding(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+
+    def grades(self, run_id: str) -> list[GradeRow]:
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            rows = conn.execute(select(grades).where(grades.c.run_id == full_id).order_by(grades.c.id))
+            return [GradeRow(r.scenario, r.grade, r.success_rate, r.p95_ms, r.details) for r in rows]
+
+    def personas(self, run_id: str) -> list[PersonaRow]:
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            c = conversations
+            counts = conn.execute(
+                select(c.c.persona, func.count(), func.sum(case((c.c.goal_reached, 1), else_=0)))
+                .where(c.c.run_id == full_id)
+                .group_by(c.c.persona)
+                .order_by(c.c.persona)
+            ).all()
+            latencies: dict[str, list[float]] = {}
+            for persona, latency in conn.execute(
+                select(c.c.persona, turns.c.latency_ms)
+                .join(c, c.c.id == turns.c.conversation_id)
+                .where(c.c.run_id == full_id, turns.c.error_kind.is_(None), turns.c.latency_ms.is_not(None))
+            ):
+                latencies.setdefault(persona, []).append(latency)
+        return [
+            PersonaRow(name, n, int(ok or 0), distribution(latencies.get(name, [])).get("p95"))
+            for name, n, ok in counts
+        ]
+
+    def errors(self, run_id: str) -> dict[str, tuple[int, int]]:
+        """Error kind -> (conversations ended by it, turns failed with it)."""
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            c = conversations
+            ended = Counter(
+                dict(
+                    conn.execute(
+                        select(c.c.error_kind, func.count())
+                        .where(c.c.run_id == full_id, c.c.error_kind.is_not(None))
+                        .group_by(c.c.error_kind)
+                    ).all()
+                )
+            )
+            failed = Counter(
+                dict(
+                    conn.execute(
+                        select(turns.c.error_kind, func.count())
+                        .join(c, c.c.id == turns.c.conversation_id)
+                        .where(c.c.run_id == full_id, turns.c.error_kind.is_not(None))
+                        .group_by(turns.c.error_kind)
+                    ).all()
+                )
+            )
+        return {kind: (ended[kind], failed[kind]) for kind in sorted(ended.keys() | failed.keys())}
+
+    def finding_counts(self, run_id: str) -> list[tuple[str, str, int]]:
+        """(hook, priority, findings) for the run, most frequent first."""
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            f = findings
+            rows = conn.execute(
+                select(f.c.hook, f.c.priority, func.count().label("n"))
+                .where(f.c.run_id == full_id)
+                .group_by(f.c.hook, f.c.priority)
+                .order_by(func.count().desc(), f.c.hook)
+            ).all()
+            return [(hook, priority, n) for hook, priority, n in rows]
+
+    def compare(self, a: str, b: str) -> Comparison:
+        """Run `b` against the baseline `a`."""
+        with self.engine.connect() as conn:
+            rows = run_rows(conn, [self._require(conn, a), self._require(conn, b)])
+        return compare_runs(rows[0], rows[1])
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ResultsStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- run ids ---------------------------------------------------------------------------------
+
+    def _find(self, conn: Connection, run_id: str) -> Any:
+        exact = conn.execute(select(runs).where(runs.c.run_id == run_id)).first()
+        if exact is not None or not run_id:
+            return exact
+        # Escape LIKE wildcards: run ids may contain `_`.
+        pattern = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = conn.execute(select(runs).where(runs.c.run_id.like(pattern, escape="\\")).limit(3)).all()
+        if len(matches) > 1:
+            names = ", ".join(m.run_id for m in matches[:2])
+            raise ConfigError(f"run {run_id!r}", "", f"ambiguous prefix ({names}, ...): give more of the id")
+        return matches[0] if matches else None
+
+    def _require(self, conn: Connection, run_id: str) -> Any:
+        row = self._find(conn, run_id)
+        if row is None:
+            raise self._unknown(run_id)
+        return row
+
+    def _unknown(self, run_id: str) -> ConfigError:
+        return ConfigError(f"run {run_id!r}", "", f"not found in {self.url}")
