@@ -81,3 +81,8 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def run_dirs(runs: Path) -> list[Path]:
+    """The run folders under a runs directory (it also holds the results database)."""
+    return sorted(p for p in runs.iterdir() if p.is_dir())

@@ -10,7 +10,7 @@ from validate_docbr import CPF
 
 from convoload.config import load_config
 from convoload.personas import resolve_personas
-from tests.conftest import REPO
+from tests.conftest import REPO, run_dirs
 
 
 def cli(*args, cwd=None, timeout=180):
@@ -39,7 +39,7 @@ def test_demo_then_report(tmp_path):
     )
     assert result.returncode == 0, result.stderr + result.stdout
     assert "3 (100.00%)" in result.stdout
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = run_dirs(tmp_path)
     assert f"records: {run_dir}" in result.stdout.replace("\n", "")
     aggregate = json.loads((run_dir / "aggregate.json").read_text())
     assert sorted(aggregate["personas"]) == ["Edman", "Kataryna", "Talliz"]
@@ -58,7 +58,7 @@ def test_real_estate_demo_books_a_visit_for_every_persona(tmp_path):
         "demo", "--agent", "realestate", "--listings", "2000", "--seed", "4", "--runs-dir", str(tmp_path)
     )
     assert result.returncode == 0, result.stderr + result.stdout[-3000:]
-    (run_dir,) = tmp_path.iterdir()
+    (run_dir,) = run_dirs(tmp_path)
     aggregate = json.loads((run_dir / "aggregate.json").read_text())
     summary = aggregate["summary"]
     assert sorted(aggregate["personas"]) == ["Helena", "Júlia", "Marcus", "Renata", "Ricardo"]
@@ -136,7 +136,7 @@ def test_grade_floor_gates_a_run(tmp_path, local_app):
         "run", "--url", f"{app.url}/chat", "-n", "2", "--runs-dir", str(tmp_path), "--grade-floor", "C"
     )
     assert failing.returncode == 1 and "grade D is below the floor C" in failing.stderr
-    aggregate = json.loads(next(tmp_path.iterdir()).joinpath("aggregate.json").read_text())
+    aggregate = json.loads(run_dirs(tmp_path)[0].joinpath("aggregate.json").read_text())
     assert aggregate["assessment"]["grade"] == "D" and aggregate["assessment"]["health"] == "critical"
     assert aggregate["assessment"]["recommendations"][0].startswith("2 turns got HTTP errors")
     invalid = cli("run", "--url", f"{app.url}/chat", "-n", "1", "--grade-floor", "Z")

@@ -8,7 +8,7 @@ import sys
 
 from convoload.report.rebuild import rebuild_run
 from convoload.store.journal import read_journal
-from tests.conftest import write
+from tests.conftest import run_dirs, write
 
 
 def test_kill_9_keeps_every_finished_conversation(tmp_path):
@@ -40,7 +40,7 @@ target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
     assert process.returncode == -signal.SIGKILL
     assert len(finished_sessions) == 4
 
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "runs")
     records = read_journal(run_dir / "journal.jsonl")
     journaled = {r.session_id[:6] for r in records}
     assert set(finished_sessions) <= journaled

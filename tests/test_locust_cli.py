@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from convoload.store.journal import read_journal
-from tests.conftest import REPO, write
+from tests.conftest import REPO, run_dirs, write
 
 LOCUSTFILE = REPO / "src" / "convoload" / "load" / "locustfile.py"
 
@@ -65,7 +65,7 @@ def test_headless_locust_run_reports_conversation_request_types(tmp_path):
     with open(tmp_path / "results_stats.csv", newline="") as handle:
         assert {"MESSAGE", "WEBHOOK", "CONVERSATION"} <= {r["Type"] for r in csv.DictReader(handle)}
 
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "runs")
     records = read_journal(run_dir / "journal.jsonl")
     conversations = sum(r["num_requests"] for (t, _), r in stats.items() if t == "CONVERSATION")
     assert len(records) == conversations > 0
@@ -81,7 +81,7 @@ def test_conversations_cut_off_by_the_end_of_the_test_are_interrupted(tmp_path):
     stats = rows(tmp_path)
     conversations = [r for (t, _), r in stats.items() if t == "CONVERSATION"]
     assert sum(r["num_failures"] for r in conversations) == sum(r["num_requests"] for r in conversations) == 3
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "runs")
     records = read_journal(run_dir / "journal.jsonl")
     assert [r.outcome.value for r in records] == ["interrupted"] * 3
     assert "interrupted" in result.stderr  # Locust's error report lists the failure reason
@@ -139,7 +139,7 @@ def test_web_ui_mode_runs_conversations(tmp_path):
         env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    (run_dir,) = (tmp_path / "runs").iterdir()
+    (run_dir,) = run_dirs(tmp_path / "runs")
     records = read_journal(run_dir / "journal.jsonl")
     assert records and all(r.goal_reached for r in records)
     stats = rows(tmp_path)

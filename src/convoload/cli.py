@@ -367,6 +367,77 @@ def run(
 
 
 @app.command()
+def pipeline(
+    scenarios_path: Annotated[
+        Path | None,
+        typer.Option("--scenarios", help="Scenario YAML (default: the four built-in scenarios)."),
+    ] = None,
+    repeat: Annotated[
+        int, typer.Option("--repeat", "-k", min=1, help="Run each scenario k times; reports pass^k.")
+    ] = 1,
+    grade_floor: Annotated[
+        str | None, typer.Option("--grade-floor", help="Exit 1 when the overall grade is below this.")
+    ] = None,
+    listings: Annotated[int, typer.Option(min=100, help="Real-estate catalog size.")] = 3_000,
+    runs_dir: RunsDirOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first repetition (then seed+1, ...).")] = 1,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the results JSON instead of tables.")
+    ] = False,
+) -> None:
+    """Run the test pipeline against the bundled real-estate system and grade it.
+
+    Built-in scenarios: basic user journey (2 users x 4 interactions: greeting -> criteria
+    -> details -> scheduling), catalog data integration (2 users x 6 interactions; what the
+    assistant says about prices, bedrooms and neighbourhoods must match the catalog API),
+    high-volume concurrent (5 simultaneous users to a booked visit), and error-handling
+    resilience (empty, gibberish, very long, injection and mixed-language input).
+    Per scenario and overall: success rate, latency percentiles, per-agent latency,
+    integration metrics (coherence, agent coordination, data consistency, user
+    experience), health, grade (A+ > 95 % / < 3 s ... D) and recommendations. Writes
+    real_test_results.json and scenarios.csv in runs/pipeline-<id>/.
+    """
+    from contextlib import ExitStack
+
+    from convoload.pipeline.model import builtin_scenarios, load_scenarios
+    from convoload.pipeline.runner import run_pipeline, start_system
+    from convoload.report.console import print_pipeline
+    from convoload.report.grading import at_least
+
+    if grade_floor is not None and grade_floor not in GRADE_ORDER:
+        raise ConfigError(
+            "--grade-floor", "", f"unknown grade {grade_floor!r} (one of {', '.join(GRADE_ORDER)})"
+        )
+    scenarios = load_scenarios(scenarios_path) if scenarios_path else builtin_scenarios()
+    with ExitStack() as resources:
+        system = start_system(resources, listings)
+        if not json_output:
+            console.print(
+                f"[bold]convoload pipeline[/]: {len(scenarios)} scenarios x {repeat} against "
+                f"{system.chat_url}"
+            )
+        document = run_pipeline(
+            scenarios,
+            system,
+            runs_dir=runs_dir or Path("runs"),
+            repeat=repeat,
+            seed=seed,
+            on_scenario=None
+            if json_output
+            else lambda r: console.print(
+                f"  {r['name']}: {r['successful']}/{r['conversations']} · grade {r['grade']} · {r['health']}"
+            ),
+        )
+    if json_output:
+        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    else:
+        print_pipeline(console, document)
+    if grade_floor is not None and not at_least(document["overall"]["grade"], grade_floor):
+        err_console.print(f"overall grade {document['overall']['grade']} is below the floor {grade_floor}")
+        raise typer.Exit(1)
+
+
+@app.command()
 def converse(
     config_path: ConfigOpt = None,
     persona: PersonaOpt = None,

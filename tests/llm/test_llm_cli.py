@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO, write
+from tests.conftest import REPO, run_dirs, write
 
 
 def run(*args, env_extra=None, cwd=None, timeout=180):
@@ -38,7 +38,7 @@ def test_demo_with_llm_users_offline_then_replay(tmp_path):
     second = run(*common, "--replay", cwd=tmp_path)
     assert second.returncode == 0, second.stderr + second.stdout
     documents = sorted(
-        (json.loads((d / "aggregate.json").read_text()) for d in (tmp_path / "runs").iterdir()),
+        (json.loads((d / "aggregate.json").read_text()) for d in run_dirs(tmp_path / "runs")),
         key=lambda d: d["run"]["started_at"] + d["run"]["run_id"],
     )
     recorded = next(d for d in documents if not d["run"]["replay"])["summary"]

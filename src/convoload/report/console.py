@@ -201,3 +201,57 @@ class TranscriptPrinter:
                 f"{mark} after {record.iterations} turns, {_ms(record.total_time_ms)}{reason}", style="bold"
             )
         )
+
+
+def print_pipeline(console: Console, document: dict[str, Any]) -> None:
+    table = Table(title="Pipeline", title_justify="left")
+    for column in (
+        "scenario",
+        "success",
+        "p50",
+        "p95",
+        "coherence",
+        "coordination",
+        "data",
+        "experience",
+        "health",
+        "grade",
+        "pass^k",
+    ):
+        table.add_column(column)
+    colour = {"healthy": "green", "warning": "yellow", "critical": "red"}
+    for r in document["scenarios"]:
+        i = r["integration"]
+        pass_k = f"{r['pass_k']['value']:.2f} (k={r['pass_k']['k']})" if "pass_k" in r else "-"
+        table.add_row(
+            r["name"],
+            f"{r['successful']}/{r['conversations']}",
+            _ms(r["latency_ms"].get("p50")),
+            _ms(r["latency_ms"].get("p95")),
+            f"{i['coherence']:.2f}",
+            f"{i['agent_coordination']:.2f}",
+            f"{i['data_consistency']:.2f}",
+            f"{i['user_experience']:.2f}",
+            f"[{colour[r['health']]}]{r['health']}[/]",
+            r["grade"],
+            pass_k,
+        )
+    o = document["overall"]
+    table.add_row(
+        "[bold]overall[/]",
+        f"{o['successful']}/{o['conversations']}",
+        _ms(o["latency_ms"].get("p50")),
+        _ms(o["latency_ms"].get("p95")),
+        *(
+            f"{o['integration'][k]:.2f}"
+            for k in ("coherence", "agent_coordination", "data_consistency", "user_experience")
+        ),
+        f"[{colour[o['health']]}]{o['health']}[/]",
+        f"[bold]{o['grade']}[/]",
+        "",
+    )
+    console.print(table)
+    console.print("[bold]Recommendations[/]")
+    for line in o["recommendations"]:
+        console.print(f"  • {line}", markup=False)
+    console.print(f"results: {document['folder']}/real_test_results.json (and scenarios.csv)")

@@ -149,7 +149,7 @@ _COUNTED = re.compile(
     r"|bathrooms?|m2|m²|metros|h\b|horas?|hours?|am\b|pm\b|:|/)"
 )
 _BEDROOMS = re.compile(
-    r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")\s*(?:ou mais\s+)?(?:quartos?|dormitorios?|dorms?|bedrooms?"
+    r"\b(\d+|" + "|".join(NUMBER_WORDS) + r")[\s-]*(?:ou mais\s+)?(?:quartos?|dormitorios?|dorms?|bedrooms?"
     r"|beds?|br\b|bed\b)"
 )
 _SELECT_CODE = re.compile(r"(?:#|codigo\s*#?|code\s*#?|id\s*#?)\s*(\d+)")

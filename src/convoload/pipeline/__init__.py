@@ -1,0 +1,1 @@
+"""The test pipeline: scenarios against the real-estate assistant, graded, with integration metrics."""

@@ -1,0 +1,358 @@
+"""Run scenarios against the bundled real-estate system and grade them.
+
+The catalog API and the assistant are started once for the whole pipeline;
+each scenario (and each repetition) is an ordinary convoload run in its own
+folder under the pipeline's, so every record and report of a run exists for
+it too. On top, per scenario: success by the scenario's own rule, latency per
+agent, integration metrics, health, grade, recommendations, and pass^k.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from convoload.config import Config
+from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome
+from convoload.load.context import RunContext, new_run_id
+from convoload.load.engine import run_load
+from convoload.personas import resolve_personas
+from convoload.personas.model import Persona
+from convoload.pipeline.consistency import ConsistencyReport, check
+from convoload.pipeline.model import Scenario
+from convoload.report.aggregate import aggregate, distribution
+from convoload.report.grading import assess, grade, health
+from convoload.store.journal import read_journal, write_json
+
+# The hand-offs the assistant's agents may make; anything else is a coordination fault.
+ALLOWED_HANDOFFS = {
+    ("triagem", "busca"),
+    ("triagem", "imovel"),
+    ("triagem", "agendamento"),
+    ("busca", "imovel"),
+    ("busca", "triagem"),
+    ("imovel", "agendamento"),
+    ("imovel", "busca"),
+    ("agendamento", "imovel"),
+    ("agendamento", "busca"),
+}
+
+
+@dataclass
+class System:
+    """Where the system under test is."""
+
+    chat_url: str
+    catalog_url: str
+    health_url: str
+
+
+def start_system(resources: Any, listings: int) -> System:
+    from convoload.demo.realestate.assistant.launcher import AssistantServer
+    from convoload.demo.realestate.assistant.settings import AssistantSettings
+    from convoload.demo.realestate.catalog.launcher import CatalogServer
+    from convoload.demo.realestate.catalog.settings import CatalogSettings
+
+    catalog = resources.enter_context(CatalogServer(CatalogSettings(listings=listings)))
+    assistant = resources.enter_context(AssistantServer(AssistantSettings(catalog_url=catalog.url)))
+    return System(chat_url=assistant.chat_url, catalog_url=catalog.url, health_url=assistant.url + "/health")
+
+
+def run_pipeline(
+    scenarios: list[Scenario],
+    system: System,
+    *,
+    runs_dir: Path,
+    repeat: int = 1,
+    seed: int = 1,
+    on_scenario: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    pipeline_id = "pipeline-" + new_run_id()
+    folder = runs_dir / pipeline_id
+    folder.mkdir(parents=True, exist_ok=True)
+    results = []
+    all_records: list[ConversationRecord] = []
+    with httpx.Client(timeout=10) as http:
+        for scenario in scenarios:
+            repetitions = []
+            for attempt in range(repeat):
+                records, run_dir = _run_once(scenario, system, folder, seed + attempt)
+                repetitions.append((records, run_dir))
+                all_records.extend(records)
+            result = _scenario_result(scenario, repetitions, system, http)
+            results.append(result)
+            if on_scenario:
+                on_scenario(result)
+        healthy_after = _healthy(http, system.health_url)
+    overall = _overall(results, all_records, healthy_after)
+    document = {
+        "pipeline_id": pipeline_id,
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "repeat": repeat,
+        "system": {"assistant": system.chat_url, "catalog": system.catalog_url},
+        "scenarios": results,
+        "overall": overall,
+    }
+    write_json(folder / "real_test_results.json", document)
+    _write_csv(folder / "scenarios.csv", results)
+    document["folder"] = str(folder)
+    return document
+
+
+def _run_once(
+    scenario: Scenario, system: System, folder: Path, seed: int
+) -> tuple[list[ConversationRecord], Path]:
+    scripts = scenario.expanded_scripts()
+    config = Config.model_validate(
+        {
+            "run": {
+                "seed": seed,
+                "runs_dir": str(folder),
+                "max_iterations": scenario.max_iterations,
+                "persona_assignment": "round_robin",
+            },
+            "user": {"type": "fixed", "scripts": scripts} if scripts else {"type": "scripted"},
+            "goal": scenario.goal.model_dump(),
+            "target": {
+                "type": "http",
+                "url": system.chat_url,
+                "reply_path": "reply",
+                "agent_path": "agent",
+                "body": {"session_id": "{session_id}", "message": "{text}"},
+            },
+        }
+    )
+    context = RunContext(config, personas=_personas(scenario))
+    try:
+        run_load(context, scenario.conversations, scenario.concurrency or scenario.conversations)
+        context.aggregate()
+    finally:
+        context.close()
+    return read_journal(context.run_dir / "journal.jsonl"), context.run_dir
+
+
+def _personas(scenario: Scenario) -> list[Persona]:
+    personas = resolve_personas(scenario.personas, source=f"scenario {scenario.name}")
+    overrides = scenario.persona_overrides
+    if not overrides:
+        return personas
+    adjusted = []
+    for persona in personas:
+        data = persona.model_dump()
+        for key, value in overrides.items():
+            data[key] = (
+                {**data[key], **value}
+                if isinstance(value, dict) and isinstance(data.get(key), dict)
+                else value
+            )
+        adjusted.append(Persona.model_validate(data))
+    return adjusted
+
+
+def succeeded(scenario: Scenario, record: ConversationRecord) -> bool:
+    if scenario.success == "graceful":
+        # Every message got an answer; a 4xx refusal of bad input is graceful, a 5xx or a hang is not.
+        if record.error is None:
+            return record.outcome in (Outcome.USER_STOPPED, Outcome.GOAL_REACHED, Outcome.MAX_ITERATIONS)
+        status = record.error.status_code or 0
+        return record.error.kind == ErrorKind.HTTP_STATUS and 400 <= status < 500
+    return record.goal_reached
+
+
+def _scenario_result(
+    scenario: Scenario,
+    repetitions: list[tuple[list[ConversationRecord], Path]],
+    system: System,
+    http: httpx.Client,
+) -> dict[str, Any]:
+    records = [r for recs, _ in repetitions for r in recs]
+    document = aggregate(records)
+    consistency = ConsistencyReport()
+    if "data_consistency" in scenario.checks:
+        consistency = check(
+            records,
+            lambda pid: http.get(f"{system.catalog_url}/api/properties/{pid}").raise_for_status().json(),
+        )
+    bad_sessions = {m.session_id for m in consistency.mismatches}
+    wins = [succeeded(scenario, r) and r.session_id not in bad_sessions for r in records]
+    success_rate = round(sum(wins) / len(wins), 4) if wins else 0.0
+    turns = [t for r in records for t in r.turns]
+    p95_s = (document["latency"]["turn_ms"].get("p95") or 0) / 1000
+    error_turns = sum(
+        1 for t in turns if t.error and not (scenario.success == "graceful" and _graceful(t.error))
+    )
+    error_rate = error_turns / len(turns) if turns else 0.0
+    by_agent: dict[str, list[float]] = defaultdict(list)
+    for t in turns:
+        if t.latency_ms is not None and t.error is None:
+            by_agent[t.agent or "?"].append(t.latency_ms)
+    assessment = assess(_expected_removed(scenario, document, records))
+    result = {
+        "name": scenario.name,
+        "description": scenario.description,
+        "conversations": len(records),
+        "successful": sum(wins),
+        "success_rate": success_rate,
+        "latency_ms": document["latency"]["turn_ms"],
+        "per_agent": {agent: distribution(values) for agent, values in sorted(by_agent.items())},
+        "integration": {
+            "coherence": _coherence(document, len(turns)),
+            "agent_coordination": _coordination(records),
+            "data_consistency": consistency.score,
+            "user_experience": _experience(turns),
+        },
+        "data_consistency": {
+            "checked": consistency.checked,
+            "mismatches": [m.__dict__ for m in consistency.mismatches],
+        },
+        "health": health(success_rate, p95_s, error_rate),
+        "grade": grade(success_rate, p95_s),
+        "error_rate": round(error_rate, 4),
+        "recommendations": assessment["recommendations"],
+        "findings": document["findings"]["by_hook"],
+        "runs": [str(run_dir) for _, run_dir in repetitions],
+    }
+    if consistency.mismatches:
+        result["recommendations"].insert(
+            0,
+            f"{len(consistency.mismatches)} facts the assistant stated do not match "
+            "the catalog: check how listings are rendered.",
+        )
+    if len(repetitions) > 1:
+        result["pass_k"] = _pass_k(scenario, repetitions, bad_sessions)
+    return result
+
+
+def _expected_removed(
+    scenario: Scenario, document: dict[str, Any], records: list[ConversationRecord]
+) -> dict[str, Any]:
+    """For resilience scenarios, refused bad input (4xx) and scripts played to the end are the point,
+    not problems to recommend anything about."""
+    if scenario.success != "graceful":
+        return document
+    summary = dict(document["summary"])
+    errors = dict(summary["errors_by_kind"])
+    graceful = sum(1 for r in records if r.error is not None and _graceful(r.error))
+    if errors.get("http_status", 0) <= graceful:
+        errors.pop("http_status", None)
+    summary["errors_by_kind"] = errors
+    summary["outcomes"] = {k: v for k, v in summary["outcomes"].items() if k != "user_stopped"}
+    return {**document, "summary": summary}
+
+
+def _graceful(error: Any) -> bool:
+    return error.kind == ErrorKind.HTTP_STATUS and 400 <= (error.status_code or 0) < 500
+
+
+def _coherence(document: dict[str, Any], turns: int) -> float:
+    by_hook = document["findings"]["by_hook"]
+    bad = sum(by_hook.get(h, {}).get("count", 0) for h in ("error_responses", "short_responses"))
+    return round(max(0.0, 1 - bad / turns), 4) if turns else 1.0
+
+
+def _coordination(records: list[ConversationRecord]) -> float:
+    moves = [(a, b) for r in records for a, b in pairwise(r.agents) if a != b]
+    return round(sum(1 for m in moves if m in ALLOWED_HANDOFFS) / len(moves), 4) if moves else 1.0
+
+
+def _experience(turns: list[Any]) -> float:
+    good = sum(1 for t in turns if t.error is None and (t.latency_ms or 0) < 5_000)
+    return round(good / len(turns), 4) if turns else 1.0
+
+
+def _pass_k(
+    scenario: Scenario, repetitions: list[tuple[list[ConversationRecord], Path]], bad_sessions: set[str]
+) -> dict[str, Any]:
+    """pass^k: the share of conversation slots (user i) that succeeded in every one of the k repetitions."""
+    slots: dict[int, list[bool]] = defaultdict(list)
+    for records, _ in repetitions:
+        for r in records:
+            slots[r.user_id].append(succeeded(scenario, r) and r.session_id not in bad_sessions)
+    k = len(repetitions)
+    value = sum(1 for outcomes in slots.values() if len(outcomes) == k and all(outcomes)) / len(slots)
+    return {"k": k, "value": round(value, 4)}
+
+
+def _healthy(http: httpx.Client, url: str) -> bool:
+    try:
+        return http.get(url).json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError):
+        return False
+
+
+def _overall(
+    results: list[dict[str, Any]], records: list[ConversationRecord], healthy_after: bool
+) -> dict[str, Any]:
+    total = sum(r["conversations"] for r in results)
+    successful = sum(r["successful"] for r in results)
+    success_rate = round(successful / total, 4) if total else 0.0
+    latency = distribution(t.latency_ms for r in records for t in r.turns if t.error is None)
+    p95_s = (latency.get("p95") or 0) / 1000
+    turns = sum(r["latency_ms"].get("count", 0) for r in results) or 1
+    errors = sum(r["error_rate"] * r["latency_ms"].get("count", 0) for r in results)
+    status = health(success_rate, p95_s, errors / turns)
+    if not healthy_after:
+        status = "critical"
+    keys = ("coherence", "agent_coordination", "data_consistency", "user_experience")
+    integration = {k: round(sum(r["integration"][k] for r in results) / len(results), 4) for k in keys}
+    return {
+        "conversations": total,
+        "successful": successful,
+        "success_rate": success_rate,
+        "latency_ms": latency,
+        "integration": integration,
+        "health": status,
+        "grade": grade(success_rate, p95_s),
+        "system_healthy_after": healthy_after,
+        "recommendations": [
+            line for r in results for line in r["recommendations"] if not line.startswith("No action needed")
+        ]
+        or ["No action needed: every check passed."],
+    }
+
+
+def _write_csv(path: Path, results: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "scenario",
+                "conversations",
+                "successful",
+                "success_rate",
+                "p50_ms",
+                "p95_ms",
+                "grade",
+                "health",
+                "coherence",
+                "agent_coordination",
+                "data_consistency",
+                "user_experience",
+            ]
+        )
+        for r in results:
+            i = r["integration"]
+            writer.writerow(
+                [
+                    r["name"],
+                    r["conversations"],
+                    r["successful"],
+                    r["success_rate"],
+                    r["latency_ms"].get("p50"),
+                    r["latency_ms"].get("p95"),
+                    r["grade"],
+                    r["health"],
+                    i["coherence"],
+                    i["agent_coordination"],
+                    i["data_consistency"],
+                    i["user_experience"],
+                ]
+            )
