@@ -86,3 +86,83 @@ def write(path: Path, text: str) -> Path:
 def run_dirs(runs: Path) -> list[Path]:
     """The run folders under a runs directory (it also holds the results database)."""
     return sorted(p for p in runs.iterdir() if p.is_dir())
+
+
+def _postgres_user():
+    import pwd
+
+    try:
+        return pwd.getpwnam("postgres")
+    except KeyError:
+        return None
+
+
+def _postgres_missing() -> bool:
+    import importlib.util
+    import shutil
+
+    return (
+        any(shutil.which(tool) is None for tool in ("initdb", "postgres", "runuser"))
+        or _postgres_user() is None
+        or importlib.util.find_spec("psycopg") is None
+    )
+
+
+needs_postgres = pytest.mark.skipif(
+    _postgres_missing(),
+    reason="PostgreSQL server binaries (initdb, postgres), a postgres user and psycopg are needed",
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """Base URL (no database) of a throwaway PostgreSQL on loopback, shared by the tests that need one."""
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    user = _postgres_user()
+    home = tempfile.mkdtemp(prefix="convoload-pg-")
+    os.chown(home, user.pw_uid, user.pw_gid)
+    data = os.path.join(home, "data")
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run(
+        [*as_postgres, "initdb", "-D", data, "-A", "trust", "-U", "convoload", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = subprocess.Popen(
+        [
+            *as_postgres,
+            "postgres",
+            "-D",
+            data,
+            "-p",
+            str(port),
+            "-k",
+            home,
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in server.stderr:  # ready when it says so: no polling
+            if "ready to accept connections" in line:
+                break
+        else:
+            pytest.fail("postgres exited before it was ready")
+        yield f"postgresql+psycopg://convoload@127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
