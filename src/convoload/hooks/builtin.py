@@ -163,10 +163,21 @@ class PriceDiscussions(Hook):
             )
 
 
-class SchedulingRequests(Hook):
-    name = "scheduling_requests"
+class _CustomerAsks(Hook):
+    """Fires on every customer message that uses one of `words` (accent- and case-insensitive)."""
+
     priority = "business"
+    finding: ClassVar[str] = ""
+
+    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
+        if has_any(fold(turn.user_text), *self.settings["words"]):
+            ctx.report(self.finding, iteration=turn.iteration, text=turn.user_text[:200])
+
+
+class SchedulingRequests(_CustomerAsks):
+    name = "scheduling_requests"
     description = "the customer asked to schedule, or a visit/booking was arranged"
+    finding = "scheduling requested"
     defaults: ClassVar[dict[str, Any]] = {
         "words": [
             "agendar",
@@ -184,15 +195,11 @@ class SchedulingRequests(Hook):
         ]
     }
 
-    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        if has_any(fold(turn.user_text), *self.settings["words"]):
-            ctx.report("scheduling requested", iteration=turn.iteration, text=turn.user_text[:200])
 
-
-class PropertyInquiries(Hook):
+class PropertyInquiries(_CustomerAsks):
     name = "property_inquiries"
-    priority = "business"
     description = "the customer asked about a property"
+    finding = "property inquiry"
     defaults: ClassVar[dict[str, Any]] = {
         "words": [
             "imovel",
@@ -221,10 +228,6 @@ class PropertyInquiries(Hook):
             "condo",
         ]
     }
-
-    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        if has_any(fold(turn.user_text), *self.settings["words"]):
-            ctx.report("property inquiry", iteration=turn.iteration, text=turn.user_text[:200])
 
 
 class ShortResponses(Hook):
