@@ -141,3 +141,26 @@ def test_grade_floor_gates_a_run(tmp_path, local_app):
     assert aggregate["assessment"]["recommendations"][0].startswith("2 turns got HTTP errors")
     invalid = cli("run", "--url", f"{app.url}/chat", "-n", "1", "--grade-floor", "Z")
     assert invalid.returncode == 2 and "unknown grade 'Z'" in invalid.stderr and not app.requests[2:]
+
+
+def test_stress_command(tmp_path):
+    result = cli(
+        "stress",
+        "--agent",
+        "tickets",
+        "--users",
+        "2",
+        "--duration",
+        "2",
+        "--runs-dir",
+        str(tmp_path),
+        "--seed",
+        "3",
+    )
+    assert result.returncode == 0, result.stderr
+    aggregate = json.loads(run_dirs(tmp_path)[0].joinpath("aggregate.json").read_text())
+    summary = aggregate["summary"]
+    assert summary["total_conversations"] >= 2 and summary["interrupted_conversations"] == 0
+    assert "2 users for 2 s (steady)" in result.stdout.replace("\n", " ")
+    bad = cli("stress", "--profile", "wave")
+    assert bad.returncode == 2 and "'wave' is not one of steady, ramp, spike" in bad.stderr

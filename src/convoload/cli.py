@@ -143,19 +143,28 @@ def _apply_overrides(
 
 
 def _execute(
-    config: Config, *, persona: str | None, transcript: bool, progress: bool, duration_s: float | None = None
+    config: Config,
+    *,
+    persona: str | None,
+    transcript: bool,
+    progress: bool,
+    duration_s: float | None = None,
+    stress: dict[str, Any] | None = None,
 ) -> dict:
+    """One run: a fixed number of conversations, or (with `stress`) users for a duration."""
     from convoload.events import ConversationFinished
     from convoload.load.context import RunContext
-    from convoload.load.engine import run_load
+    from convoload.load.engine import run_for, run_load
     from convoload.report.console import TranscriptPrinter, print_summary
 
     context = RunContext(config, pinned_persona=persona)
     try:
-        console.print(
-            f"[bold]convoload[/] run [cyan]{context.run_id}[/] · {config.run.conversations} "
-            f"conversations, {config.run.concurrency} at a time · seed {context.seed}"
+        shape = (
+            f"{stress['users']} users for {stress['duration_s']:g} s ({stress['profile']})"
+            if stress
+            else f"{config.run.conversations} conversations, {config.run.concurrency} at a time"
         )
+        console.print(f"[bold]convoload[/] run [cyan]{context.run_id}[/] · {shape} · seed {context.seed}")
         if context.demo_components:
             parts = ", ".join(f"{k} {v}" for k, v in context.demo_components.items())
             console.print(f"demo real-estate system: {parts}")
@@ -173,17 +182,27 @@ def _execute(
                 console=console,
                 transient=True,
             )
-            task = bar.add_task("run", total=config.run.conversations)
+            task = bar.add_task("run", total=None if stress else config.run.conversations)
             context.bus.subscribe(ConversationFinished, lambda _e: bar.advance(task))
             bar.start()
         try:
-            result = run_load(
-                context,
-                config.run.conversations,
-                config.run.concurrency,
-                duration_s=duration_s,
-                ramp_up_s=config.run.ramp_up_s,
-            )
+            if stress:
+                result = run_for(
+                    context,
+                    stress["users"],
+                    stress["duration_s"],
+                    steps=stress["steps"],
+                    ramp_up_s=stress["ramp_up_s"],
+                    drain_s=stress["drain_s"],
+                )
+            else:
+                result = run_load(
+                    context,
+                    config.run.conversations,
+                    config.run.concurrency,
+                    duration_s=duration_s,
+                    ramp_up_s=config.run.ramp_up_s,
+                )
         finally:
             if bar is not None:
                 bar.stop()
@@ -364,6 +383,95 @@ def run(
             f"goal-reached rate {document['summary']['success_rate_pct']} is below {fail_under}%"
         )
         raise typer.Exit(1)
+
+
+@app.command()
+def stress(
+    config_path: ConfigOpt = None,
+    agent: Annotated[
+        str,
+        typer.Option(
+            "--agent", help="Without --config/--url: the bundled realestate (default) or tickets agent."
+        ),
+    ] = "realestate",
+    url: UrlOpt = None,
+    target_type: TypeOpt = None,
+    preset: PresetOpt = None,
+    users: Annotated[int, typer.Option("--users", "-u", min=1, help="Virtual users (peak).")] = 10,
+    duration: Annotated[float, typer.Option("--duration", "-t", min=1, help="Seconds of load.")] = 60.0,
+    profile: Annotated[
+        str,
+        typer.Option(
+            help="steady (all users from the start), ramp (users join over the first half), "
+            "spike (a fifth of the users, all of them from 40 % to 70 % of the time, then a fifth)."
+        ),
+    ] = "steady",
+    drain: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="Seconds that conversations under way at the end get to "
+            "finish; the rest are recorded as interrupted.",
+        ),
+    ] = 60.0,
+    personas: PersonasOpt = None,
+    user_mode: UserModeOpt = None,
+    llm: LlmOpt = None,
+    seed: SeedOpt = None,
+    runs_dir: RunsDirOpt = None,
+    listings: Annotated[int, typer.Option(min=100, help="Real-estate catalog size.")] = 10_000,
+    grade_floor: Annotated[
+        str | None, typer.Option("--grade-floor", help="Exit 1 when the run's grade is below this.")
+    ] = None,
+) -> None:
+    """Stress test: virtual users hold conversations back to back for a duration, then the same report.
+
+    Every user starts a new conversation (new persona and identity) as soon as the last one
+    ends. When the time is up no new conversation starts and those under way get --drain
+    seconds to finish. The summary adds the grade, health and recommendations; records and
+    the results store are written as for `convoload run`.
+    """
+    from convoload.config import DEMO_PERSONAS
+
+    if profile not in ("steady", "ramp", "spike"):
+        raise ConfigError("--profile", "", f"{profile!r} is not one of steady, ramp, spike")
+    if grade_floor is not None and grade_floor not in GRADE_ORDER:
+        raise ConfigError(
+            "--grade-floor", "", f"unknown grade {grade_floor!r} (one of {', '.join(GRADE_ORDER)})"
+        )
+    if agent not in DEMO_PERSONAS:
+        raise ConfigError("--agent", "", f"{agent!r} is not one of {', '.join(DEMO_PERSONAS)}")
+    config = _apply_overrides(
+        load_config(config_path),
+        personas=personas,
+        url=url,
+        target_type=target_type,
+        preset=preset,
+        seed=seed,
+        runs_dir=runs_dir,
+        user_mode=user_mode,
+        llm=llm,
+    )
+    if config_path is None and url is None:
+        config.target.demo.agent = agent  # type: ignore[assignment]
+        config.target.demo.listings = listings
+    first = users if profile != "spike" else max(1, users // 5)
+    steps = [(0.4 * duration, users), (0.7 * duration, first)] if profile == "spike" else []
+    plan = {
+        "users": first,
+        "duration_s": duration,
+        "steps": steps,
+        "profile": profile,
+        "drain_s": drain,
+        "ramp_up_s": duration / 2 if profile == "ramp" else config.run.ramp_up_s,
+    }
+    document = _execute(config, persona=None, transcript=False, progress=True, stress=plan)
+    if grade_floor is not None:
+        from convoload.report.grading import at_least
+
+        if not at_least(document["assessment"]["grade"], grade_floor):
+            err_console.print(f"grade {document['assessment']['grade']} is below the floor {grade_floor}")
+            raise typer.Exit(1)
 
 
 @app.command()

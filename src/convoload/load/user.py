@@ -34,6 +34,12 @@ class ConversationBudget:
         if self.total is not None and self.finished >= self.total:
             self.done.set()
 
+    def close(self) -> None:
+        """No new conversations; `done` fires once those already started have finished."""
+        self.total = self.claimed
+        if self.finished >= self.total:
+            self.done.set()
+
 
 @dataclass
 class LoadState:
