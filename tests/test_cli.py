@@ -44,6 +44,8 @@ def test_demo_then_report(tmp_path):
     aggregate = json.loads((run_dir / "aggregate.json").read_text())
     assert sorted(aggregate["personas"]) == ["Edman", "Kataryna", "Talliz"]
     assert aggregate["run"]["seed"] == 9
+    html = (run_dir / "report.html").read_text()
+    assert html.count('data-chart="') >= 6 and html.count("<details data-session=") == 3
 
     report = cli("report", str(run_dir), "--json")
     assert report.returncode == 0, report.stderr

@@ -17,11 +17,16 @@ def slow_agent(text, session, iteration):
     return "Para qual data você gostaria dos ingressos?"
 
 
-def context_for(tmp_path):
+def very_slow_agent(text, session, iteration):
+    gevent.sleep(5)  # still answering when the test ends
+    return "Para qual data?"
+
+
+def context_for(tmp_path, agent="slow_agent"):
     config = Config.model_validate(
         {
             "run": {"seed": 2, "runs_dir": str(tmp_path)},
-            "target": {"type": "python", "function": "tests.test_stress:slow_agent"},
+            "target": {"type": "python", "function": f"tests.test_stress:{agent}"},
         }
     )
     context = RunContext(config)
@@ -56,7 +61,7 @@ def test_users_converse_back_to_back_and_finish_when_time_is_up(tmp_path):
 
 
 def test_without_a_drain_conversations_under_way_are_interrupted(tmp_path):
-    context, _ = context_for(tmp_path)
+    context, _ = context_for(tmp_path, "very_slow_agent")
     try:
         result = run_for(context, 3, 0.3, drain_s=0)
         document = context.aggregate()

@@ -156,6 +156,7 @@ def _execute(
     from convoload.load.context import RunContext
     from convoload.load.engine import run_for, run_load
     from convoload.report.console import TranscriptPrinter, print_summary
+    from convoload.report.html import write_html_report
 
     context = RunContext(config, pinned_persona=persona)
     try:
@@ -208,7 +209,9 @@ def _execute(
                 bar.stop()
         document = context.aggregate()
         print_summary(console, document, result.stats)
+        report = write_html_report(context.run_dir)
         console.print(f"records: {context.run_dir}  (aggregate.json, journal.jsonl, conversations/)")
+        console.print(f"report: {report}")
         if result.interrupted:
             err_console.print(
                 "[yellow]stopped early: unfinished conversations are recorded as interrupted[/]"
@@ -586,20 +589,22 @@ def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. runs/20261123-101500-ab12cd.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print the aggregate as JSON.")] = False,
 ) -> None:
-    """Rebuild a run's aggregate (and per-conversation files) from its journal.
+    """Rebuild a run's aggregate, per-conversation files and HTML report from its journal.
 
     Works on runs that crashed or were killed: every conversation that finished
     was journaled the moment it finished.
     """
     from convoload.report.console import print_summary
+    from convoload.report.html import write_html_report
     from convoload.report.rebuild import rebuild_run
 
     document = rebuild_run(run_dir)
+    report = write_html_report(run_dir)
     if json_output:
         sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     else:
         print_summary(console, document)
-        console.print(f"rebuilt: {run_dir / 'aggregate.json'}")
+        console.print(f"rebuilt: {run_dir / 'aggregate.json'} and {report}")
 
 
 @app.command()

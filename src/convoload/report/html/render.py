@@ -1,0 +1,249 @@
+"""Build the view model for the HTML report and render it with the bundled Jinja2 template."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import defaultdict
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from convoload.conversation.records import ConversationRecord, Outcome
+from convoload.errors import ConfigError
+from convoload.report.aggregate import aggregate, percentile
+from convoload.report.grading import assess
+from convoload.report.html import charts
+from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, read_journal, write_text_atomic
+
+REPORT_NAME = "report.html"
+TEMPLATE = "report.html.j2"
+# Bucket widths (seconds) for findings over time: the smallest that keeps the chart readable.
+BUCKET_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
+MAX_BUCKETS = 60
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    # PackageLoader reads the template from the installed package (wheel or editable alike).
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("convoload.report.html", "templates"),
+        autoescape=True,  # every run-supplied string in the template is escaped
+        undefined=jinja2.StrictUndefined,  # a typo in the template fails loudly, not silently blank
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_html(document: dict[str, Any], records: list[ConversationRecord]) -> str:
+    """The self-contained report page for an aggregate document and the run's conversation records."""
+    assessment = document.get("assessment") or assess(document)
+    summary = document.get("summary") or {}
+    ordered = sorted(records, key=lambda r: (r.started_at, r.user_id))
+    context = {
+        "run": _run_view(document.get("run") or {}),
+        "summary": summary,
+        "assessment": assessment,
+        "tokens": (summary.get("tokens") or {}).get("total", 0),
+        "cost": charts.fmt_usd(summary.get("total_cost_usd") or 0.0),
+        "latency": {k: _dist_view(v) for k, v in (document.get("latency") or {}).items()},
+        "charts": _charts(document, ordered),
+        "findings": _findings_view(document.get("findings") or {}),
+        "conversations": [_conversation_view(r) for r in ordered],
+    }
+    return _environment().get_template(TEMPLATE).render(**context)
+
+
+def write_html_report(run_dir: Path) -> Path:
+    """Write `report.html` into a run folder from its journal and aggregate; returns its path."""
+    run_dir = Path(run_dir)
+    journal = run_dir / JOURNAL_NAME
+    if not journal.is_file():
+        raise ConfigError(str(run_dir), "", f"no {JOURNAL_NAME} here: not a convoload run folder")
+    records = read_journal(journal)
+    document = _load_json(run_dir / AGGREGATE_NAME)
+    if document is None:
+        # No (or a corrupt) aggregate, e.g. after a crash: the journal has everything needed.
+        document = aggregate(records, _load_json(run_dir / META_NAME) or {})
+    if "assessment" not in document:
+        document["assessment"] = assess(document)
+    out = run_dir / REPORT_NAME
+    write_text_atomic(out, render_html(document, records))
+    return out
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _run_view(run: dict[str, Any]) -> dict[str, Any]:
+    target = run.get("target")
+    if isinstance(target, dict):
+        target = " ".join(str(v) for k, v in target.items() if k in ("type", "url", "name") and v)
+    return {
+        "id": run.get("run_id") or "(unknown run)",
+        "started_at": run.get("started_at") or "–",
+        "finished_at": run.get("finished_at") or "–",
+        "target": target or "–",
+        "seed": run.get("seed", "–"),
+        "goal": run.get("goal"),
+    }
+
+
+def _dist_view(dist: dict[str, Any]) -> dict[str, str]:
+    return {k: (str(v) if k == "count" else charts.fmt_ms(v)) for k, v in dist.items()}
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _charts(document: dict[str, Any], records: list[ConversationRecord]) -> dict[str, Any]:
+    turn_dist = (document.get("latency") or {}).get("turn_ms") or {}
+    turn_ms = [t.latency_ms for r in records for t in r.turns if t.error is None and t.latency_ms is not None]
+    by_agent: dict[str, list[float]] = defaultdict(list)
+    for record in records:
+        for turn in record.turns:
+            if turn.error is None and turn.latency_ms is not None:
+                by_agent[turn.agent or "(no agent name)"].append(turn.latency_ms)
+    transitions = (document.get("summary") or {}).get("agent_transitions") or {}
+    return {
+        "turn_latency": charts.histogram(
+            "turn-latency",
+            "Turn latency distribution (send → complete reply)",
+            turn_ms,
+            {"p50": turn_dist.get("p50"), "p95": turn_dist.get("p95")},
+        ),
+        "agent_latency": charts.latency_bars(
+            "agent-latency", "Turn latency per agent (p50 / p95)", _latency_rows(by_agent)
+        ),
+        "persona_latency": charts.latency_bars(
+            "persona-latency", "Turn latency per persona (p50 / p95)", _persona_latency_rows(document)
+        ),
+        "persona_success": charts.success_bars(
+            "persona-success", "Conversation outcomes per persona", _success_rows(records)
+        ),
+        "agent_transitions": charts.count_bars(
+            "agent-transitions", "Agent hand-offs (from → to)", list(transitions.items())
+        ),
+        "conversation_cost": charts.cost_dots(
+            "conversation-cost",
+            "Simulated-user LLM cost per conversation",
+            [(f"{r.persona} #{r.user_id}", r.usage.cost_usd) for r in records],
+        ),
+        "findings_over_time": _findings_chart(records),
+    }
+
+
+def _latency_rows(groups: dict[str, list[float]]) -> list[charts.LatencyRow]:
+    rows = []
+    for label, values in sorted(groups.items()):
+        data = sorted(values)
+        rows.append(charts.LatencyRow(label, len(data), percentile(data, 50), percentile(data, 95)))
+    return rows
+
+
+def _persona_latency_rows(document: dict[str, Any]) -> list[charts.LatencyRow]:
+    rows = []
+    for name, persona in sorted((document.get("personas") or {}).items()):
+        dist = persona.get("turn_ms") or {}
+        if dist.get("count"):
+            rows.append(charts.LatencyRow(name, dist["count"], dist["p50"], dist["p95"]))
+    return rows
+
+
+def _success_rows(records: list[ConversationRecord]) -> list[charts.SuccessRow]:
+    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for record in records:
+        if record.outcome == Outcome.GOAL_REACHED:
+            tally[record.persona][0] += 1
+        elif record.outcome == Outcome.INTERRUPTED:
+            tally[record.persona][2] += 1
+        else:  # error, gave up, turn limit: the customer did not get what they came for
+            tally[record.persona][1] += 1
+    return [charts.SuccessRow(name, *counts) for name, counts in sorted(tally.items())]
+
+
+def _bucket_label(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"+{seconds // 3600}h{seconds % 3600 // 60:02d}"
+    return f"+{seconds // 60}:{seconds % 60:02d}"
+
+
+def _step_label(step: int) -> str:
+    if step % 3600 == 0:
+        return f"{step // 3600} h"
+    if step % 60 == 0:
+        return f"{step // 60} min"
+    return f"{step} s"
+
+
+def _findings_chart(records: list[ConversationRecord]) -> Any:
+    stamped = [(t, f.priority) for r in records for f in r.findings if (t := _parse_time(f.at)) is not None]
+    title = "Hook findings over time, by priority"
+    if not stamped:
+        return charts.stacked_columns("findings-over-time", title, [], [], "")
+    start = min(t for t, _ in stamped)
+    span = max((t - start).total_seconds() for t, _ in stamped)
+    # Per minute (or coarser) for runs of 5 minutes and more; shorter runs (a demo lasts seconds) get
+    # finer buckets so the chart still shows a shape.
+    step = next(
+        (s for s in BUCKET_STEPS if span / s < MAX_BUCKETS and (s >= 60 or span < 300)), BUCKET_STEPS[-1]
+    )
+    count = math.floor(span / step) + 1
+    buckets: list[dict[str, int]] = [defaultdict(int) for _ in range(count)]
+    for moment, priority in stamped:
+        buckets[min(int((moment - start).total_seconds() // step), count - 1)][priority] += 1
+    labels = [_bucket_label(i * step) for i in range(count)]
+    return charts.stacked_columns(
+        "findings-over-time",
+        f"{title} (per {_step_label(step)})",
+        buckets,
+        labels,
+        f"per {_step_label(step)}",
+    )
+
+
+def _findings_view(findings: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "total": findings.get("total", 0),
+        "by_priority": findings.get("by_priority") or {},
+        "by_hook": [{"name": name, **entry} for name, entry in (findings.get("by_hook") or {}).items()],
+    }
+
+
+def _conversation_view(record: ConversationRecord) -> dict[str, Any]:
+    outcome = record.outcome.value if record.outcome else "unknown"
+    return {
+        "session_id": record.session_id,
+        "user_id": record.user_id,
+        "persona": record.persona,
+        "outcome": outcome,
+        "status": "ok" if record.goal_reached else ("interrupted" if outcome == "interrupted" else "failed"),
+        "stop_reason": record.stop_reason,
+        "error": record.error,
+        "turns": record.iterations,
+        "time": charts.fmt_ms(record.total_time_ms),
+        "started_at": record.started_at,
+        "cost": charts.fmt_usd(record.usage.cost_usd) if record.usage.cost_usd else None,
+        "messages": [
+            {**m, "latency": charts.fmt_ms(m["latency_ms"]) if m.get("latency_ms") is not None else None}
+            for m in record.messages()
+        ],
+        "findings": record.findings,
+    }
