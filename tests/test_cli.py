@@ -1,5 +1,6 @@
 """The `convoload` command as a user runs it."""
 
+import csv
 import json
 import subprocess
 import sys
@@ -44,6 +45,10 @@ def test_demo_then_report(tmp_path):
     aggregate = json.loads((run_dir / "aggregate.json").read_text())
     assert sorted(aggregate["personas"]) == ["Edman", "Kataryna", "Talliz"]
     assert aggregate["run"]["seed"] == 9
+    with open(run_dir / "conversations.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["persona"] for r in rows) == ["Edman", "Kataryna", "Talliz"]
+    assert all(r["goal_reached"] == "True" and int(r["iterations"]) > 0 for r in rows)
     html = (run_dir / "report.html").read_text()
     assert html.count('data-chart="') >= 6 and html.count("<details data-session=") == 3
 

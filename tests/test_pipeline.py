@@ -11,6 +11,7 @@ from convoload.errors import ConfigError
 from convoload.pipeline.consistency import check, parse_amount
 from convoload.pipeline.model import builtin_scenarios, load_scenarios
 from convoload.pipeline.runner import run_pipeline, start_system
+from convoload.store.results import ResultsStore
 from tests.conftest import write
 
 LISTING = {"id": 351, "price": 450_000, "bedrooms": 3, "neighbourhood": "Água Verde"}
@@ -87,6 +88,10 @@ def test_the_four_builtin_scenarios_pass_against_the_bundled_system(tmp_path):
     assert saved["overall"]["success_rate"] == 1.0 and len(saved["scenarios"]) == 4
     with open(folder / "scenarios.csv", newline="") as handle:
         assert [row["scenario"] for row in csv.DictReader(handle)] == list(by_name)
+    with ResultsStore(f"sqlite:///{folder / 'results.sqlite'}") as store:
+        run_id = by_name["high_volume_concurrent"]["runs"][0].rsplit("/", 1)[-1]
+        grades = {g.scenario: g.grade for g in store.grades(run_id)}
+        assert grades == {"run": "A+", "high_volume_concurrent": "A+"}
 
 
 def test_scenario_files_are_validated(tmp_path):

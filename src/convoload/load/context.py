@@ -33,6 +33,7 @@ from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
+from convoload.report.tables import write_conversations_csv
 from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
 from convoload.store.results import ResultsStore
 from convoload.targets.base import Session, Target
@@ -324,6 +325,7 @@ class RunContext:
             }
             document["summary"]["llm"]["fallbacks"] = dict(self.llm_fallbacks)
         write_json(self.run_dir / AGGREGATE_NAME, document)
+        write_conversations_csv(self.run_dir, document)
         return document
 
     def close(self) -> None:

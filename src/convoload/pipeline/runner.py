@@ -88,6 +88,7 @@ def run_pipeline(
                 repetitions.append((records, run_dir))
                 all_records.extend(records)
             result = _scenario_result(scenario, repetitions, system, http)
+            _store_grades(folder, result, repetitions)
             results.append(result)
             if on_scenario:
                 on_scenario(result)
@@ -246,6 +247,27 @@ def _expected_removed(
     summary["errors_by_kind"] = errors
     summary["outcomes"] = {k: v for k, v in summary["outcomes"].items() if k != "user_stopped"}
     return {**document, "summary": summary}
+
+
+def _store_grades(
+    folder: Path, result: dict[str, Any], repetitions: list[tuple[list[ConversationRecord], Path]]
+) -> None:
+    """The scenario's grade goes with each of its runs into the results store they were written to."""
+    from convoload.store.results import ResultsStore
+
+    database = folder / "results.sqlite"
+    if not database.is_file():
+        return
+    with ResultsStore(f"sqlite:///{database}") as store:
+        for _, run_dir in repetitions:
+            store.add_grade(
+                run_dir.name,
+                result["name"],
+                result["grade"],
+                result["success_rate"],
+                result["latency_ms"].get("p95"),
+                {"health": result["health"], "integration": result["integration"]},
+            )
 
 
 def _graceful(error: Any) -> bool:

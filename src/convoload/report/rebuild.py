@@ -9,6 +9,7 @@ from typing import Any
 from convoload.errors import ConfigError
 from convoload.report.aggregate import aggregate
 from convoload.report.grading import assess
+from convoload.report.tables import write_conversations_csv
 from convoload.store.journal import (
     AGGREGATE_NAME,
     CONVERSATIONS_DIR,
@@ -42,4 +43,5 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
     document = aggregate(records, meta)
     document["assessment"] = assess(document)
     write_json(run_dir / AGGREGATE_NAME, document)
+    write_conversations_csv(run_dir, document)
     return document
