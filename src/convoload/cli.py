@@ -142,6 +142,20 @@ def _apply_overrides(
     return apply_llm_flags(config.model_copy(update=update), user_mode, llm, replay)
 
 
+def _check_grade_floor(floor: str | None) -> None:
+    """Fail on a bad --grade-floor before anything runs."""
+    if floor is not None and floor not in GRADE_ORDER:
+        raise ConfigError("--grade-floor", "", f"unknown grade {floor!r} (one of {', '.join(GRADE_ORDER)})")
+
+
+def _enforce_grade_floor(grade: str, floor: str | None, what: str = "grade") -> None:
+    from convoload.report.grading import at_least
+
+    if floor is not None and not at_least(grade, floor):
+        err_console.print(f"{what} {grade} is below the floor {floor}")
+        raise typer.Exit(1)
+
+
 def _execute(
     config: Config,
     *,
@@ -368,19 +382,11 @@ def run(
         llm=llm,
         replay=replay,
     )
-    if grade_floor is not None and grade_floor not in GRADE_ORDER:
-        raise ConfigError(
-            "--grade-floor", "", f"unknown grade {grade_floor!r} (one of {', '.join(GRADE_ORDER)})"
-        )
+    _check_grade_floor(grade_floor)
     document = _execute(
         config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
     )
-    if grade_floor is not None:
-        from convoload.report.grading import at_least
-
-        if not at_least(document["assessment"]["grade"], grade_floor):
-            err_console.print(f"grade {document['assessment']['grade']} is below the floor {grade_floor}")
-            raise typer.Exit(1)
+    _enforce_grade_floor(document["assessment"]["grade"], grade_floor)
     if 100 * document["summary"]["success_rate"] < fail_under:
         err_console.print(
             f"goal-reached rate {document['summary']['success_rate_pct']} is below {fail_under}%"
@@ -438,10 +444,7 @@ def stress(
 
     if profile not in ("steady", "ramp", "spike"):
         raise ConfigError("--profile", "", f"{profile!r} is not one of steady, ramp, spike")
-    if grade_floor is not None and grade_floor not in GRADE_ORDER:
-        raise ConfigError(
-            "--grade-floor", "", f"unknown grade {grade_floor!r} (one of {', '.join(GRADE_ORDER)})"
-        )
+    _check_grade_floor(grade_floor)
     if agent not in DEMO_PERSONAS:
         raise ConfigError("--agent", "", f"{agent!r} is not one of {', '.join(DEMO_PERSONAS)}")
     config = _apply_overrides(
@@ -469,12 +472,7 @@ def stress(
         "ramp_up_s": duration / 2 if profile == "ramp" else config.run.ramp_up_s,
     }
     document = _execute(config, persona=None, transcript=False, progress=True, stress=plan)
-    if grade_floor is not None:
-        from convoload.report.grading import at_least
-
-        if not at_least(document["assessment"]["grade"], grade_floor):
-            err_console.print(f"grade {document['assessment']['grade']} is below the floor {grade_floor}")
-            raise typer.Exit(1)
+    _enforce_grade_floor(document["assessment"]["grade"], grade_floor)
 
 
 @app.command()
@@ -513,12 +511,8 @@ def pipeline(
     from convoload.pipeline.model import builtin_scenarios, load_scenarios
     from convoload.pipeline.runner import run_pipeline, start_system
     from convoload.report.console import print_pipeline
-    from convoload.report.grading import at_least
 
-    if grade_floor is not None and grade_floor not in GRADE_ORDER:
-        raise ConfigError(
-            "--grade-floor", "", f"unknown grade {grade_floor!r} (one of {', '.join(GRADE_ORDER)})"
-        )
+    _check_grade_floor(grade_floor)
     scenarios = load_scenarios(scenarios_path) if scenarios_path else builtin_scenarios()
     with ExitStack() as resources:
         system = start_system(resources, listings)
@@ -543,9 +537,7 @@ def pipeline(
         sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
     else:
         print_pipeline(console, document)
-    if grade_floor is not None and not at_least(document["overall"]["grade"], grade_floor):
-        err_console.print(f"overall grade {document['overall']['grade']} is below the floor {grade_floor}")
-        raise typer.Exit(1)
+    _enforce_grade_floor(document["overall"]["grade"], grade_floor, what="overall grade")
 
 
 @app.command()
