@@ -171,3 +171,29 @@ def test_stress_command(tmp_path):
     assert "2 users for 2 s (steady)" in result.stdout.replace("\n", " ")
     bad = cli("stress", "--profile", "wave")
     assert bad.returncode == 2 and "'wave' is not one of steady, ramp, spike" in bad.stderr
+
+
+def test_pipeline_command_with_a_scenario_file(tmp_path):
+    scenarios = tmp_path / "s.yaml"
+    scenarios.write_text(
+        "- {name: one_booking, conversations: 1, personas: [renata]}\n"
+        "- {name: bad_input, conversations: 1, success: graceful, scripts: [['']]}\n"
+    )
+    result = cli(
+        "pipeline",
+        "--scenarios",
+        str(scenarios),
+        "--listings",
+        "1000",
+        "--runs-dir",
+        str(tmp_path),
+        "--grade-floor",
+        "A",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert [s["name"] for s in document["scenarios"]] == ["one_booking", "bad_input"]
+    assert document["overall"]["success_rate"] == 1.0 and document["overall"]["system_healthy_after"]
+    bad = cli("pipeline", "--grade-floor", "S")
+    assert bad.returncode == 2 and "unknown grade 'S'" in bad.stderr
