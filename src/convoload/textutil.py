@@ -33,6 +33,29 @@ NUMBER_WORDS = {
     "ten": 10,
 }
 
+# Month names, folded (no accents), Portuguese and English.
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("janeiro", "january"),
+            ("fevereiro", "february"),
+            ("marco", "march"),
+            ("abril", "april"),
+            ("maio", "may"),
+            ("junho", "june"),
+            ("julho", "july"),
+            ("agosto", "august"),
+            ("setembro", "september"),
+            ("outubro", "october"),
+            ("novembro", "november"),
+            ("dezembro", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+
 URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 
