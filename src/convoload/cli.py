@@ -475,6 +475,98 @@ def stress(
     _enforce_grade_floor(document["assessment"]["grade"], grade_floor)
 
 
+def _print_job(name: str, state: str, summary: dict[str, Any] | None) -> None:
+    from datetime import datetime
+
+    line = f"{datetime.now():%H:%M:%S} {name:<9} {state}"
+    summary = summary or {}
+    if state == "failed":
+        line += f"  {summary.get('error', '')}"
+    elif state == "ok":
+        parts = []
+        if summary.get("success_rate") is not None:
+            parts.append(f"success {100 * summary['success_rate']:.0f}%")
+        if summary.get("p95_s") is not None:
+            parts.append(f"p95 {summary['p95_s']:.2f} s")
+        if summary.get("p95_ms") is not None:
+            parts.append(f"p95 {summary['p95_ms'] / 1000:.2f} s")
+        if summary.get("grade"):
+            parts.append(f"grade {summary['grade']}")
+        if name == "health":
+            parts += [f"{k} {'up' if v['up'] else 'DOWN'}" for k, v in summary.items()]
+        line += "  " + ", ".join(parts) if parts else ""
+    console.print(line, highlight=False, markup=False)
+
+
+@app.command()
+def monitor(
+    config_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-f",
+            help="Monitor YAML (schedule, thresholds, channels, dashboard; see the README). "
+            "Default: watch the bundled real-estate system, which the monitor starts.",
+        ),
+    ] = None,
+    once: Annotated[
+        str | None,
+        typer.Option(
+            "--once",
+            help="Run this one job now and exit instead of serving: collect, health, stress, pipeline "
+            "or daily (the comprehensive test and the daily report).",
+        ),
+    ] = None,
+) -> None:
+    """24/7 monitoring: scheduled synthetic conversations, alerts, Prometheus metrics, dashboard.
+
+    Jobs (defaults): metrics collection every minute (a few synthetic conversations, then success
+    rate, response times, errors, transitions, fallbacks, tokens and cost over the metrics window);
+    health checks every 5 minutes (agent, catalog API, LLM providers); a mini stress test every 30
+    minutes; the pipeline every 2 hours; and at 02:00 the comprehensive test, which writes
+    daily_report_YYYYMMDD.json and .html. Alert rules fire after their `for` duration and notify
+    the log, e-mail, Slack or a webhook. The dashboard (with /metrics for Prometheus) is served on
+    127.0.0.1:8089 by default. Runs until SIGTERM or Ctrl-C; finished results are never lost.
+    """
+    from convoload.monitor.config import load_monitor_config
+    from convoload.monitor.service import JOBS, Monitor
+
+    if once is not None and once not in JOBS:
+        raise ConfigError("--once", "", f"{once!r} is not one of {', '.join(JOBS)}")
+    config = load_monitor_config(config_path)
+    if once is not None:
+        config.dashboard.enabled = False
+        for name in ("collect", "health", "stress", "pipeline"):
+            getattr(config.schedule, name).enabled = False
+        config.schedule.daily.enabled = False
+    service = Monitor(config, on_job=None if once else _print_job)
+    if once is not None:
+        service.start()
+        try:
+            summary = service.run_job(once)
+        finally:
+            service.shutdown()
+        if summary is None:
+            err_console.print(f"job {once} failed (see {config.logs.dir}/errors.log)")
+            raise typer.Exit(1)
+        console.print_json(json.dumps(summary, default=str))
+        return
+    console.print("[bold]convoload monitor[/] starting…")
+    service.start()
+    if service.watched and service.watched.bundled:
+        parts = ", ".join(f"{k} {v}" for k, v in service.watched.bundled.items())
+        console.print(f"watching the bundled real-estate system: {parts}")
+    console.print(f"results store: {service.store.url}")
+    console.print(f"logs: {Path(config.logs.dir).resolve()}")
+    if service.dashboard_url:
+        console.print(f"dashboard: {service.dashboard_url}  (Prometheus: {service.dashboard_url}/metrics)")
+    for job, when in sorted(service.next_runs().items(), key=lambda kv: str(kv[1])):
+        console.print(f"  {job:<9} next {when:%Y-%m-%d %H:%M:%S %Z}" if when else f"  {job:<9} paused")
+    console.print("Ctrl-C or SIGTERM stops it.")
+    service.serve()
+    console.print("monitor stopped; every finished result is in the store.")
+
+
 @app.command()
 def pipeline(
     scenarios_path: Annotated[

@@ -265,6 +265,10 @@ class ManagedServer:
         """The command-line flags after `-m module` (built at start, so attribute changes apply)."""
         return ["--host", self.host, "--port", str(self.port)]
 
+    def _env(self) -> dict[str, str]:
+        """Extra environment for the child: where secrets go, never on its (world-readable) command line."""
+        return {}
+
     @property
     def url(self) -> str:
         if self._server is None:
@@ -288,6 +292,7 @@ class ManagedServer:
             name=self.label,
             startup_timeout_s=self.startup_timeout_s,
             python=self.python,
+            env=self._env(),
         )
         server.start()  # cleans up after itself when it raises
         self._server = server

@@ -10,6 +10,7 @@ agent, integration metrics, health, grade, recommendations, and pass^k.
 from __future__ import annotations
 
 import csv
+import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,7 +75,10 @@ def run_pipeline(
     repeat: int = 1,
     seed: int = 1,
     on_scenario: Callable[[dict[str, Any]], None] | None = None,
+    store_url: str | None = None,
 ) -> dict[str, Any]:
+    """Run every scenario `repeat` times; runs go to `store_url` (default: CONVOLOAD_DB_URL or local)."""
+    store_url = store_url or os.environ.get("CONVOLOAD_DB_URL")
     pipeline_id = "pipeline-" + new_run_id()
     folder = runs_dir / pipeline_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -84,11 +88,11 @@ def run_pipeline(
         for scenario in scenarios:
             repetitions = []
             for attempt in range(repeat):
-                records, run_dir = _run_once(scenario, system, folder, seed + attempt)
+                records, run_dir = _run_once(scenario, system, folder, seed + attempt, store_url)
                 repetitions.append((records, run_dir))
                 all_records.extend(records)
             result = _scenario_result(scenario, repetitions, system, http)
-            _store_grades(folder, result, repetitions)
+            _store_grades(store_url or f"sqlite:///{folder / 'results.sqlite'}", result, repetitions)
             results.append(result)
             if on_scenario:
                 on_scenario(result)
@@ -109,7 +113,7 @@ def run_pipeline(
 
 
 def _run_once(
-    scenario: Scenario, system: System, folder: Path, seed: int
+    scenario: Scenario, system: System, folder: Path, seed: int, store_url: str | None
 ) -> tuple[list[ConversationRecord], Path]:
     scripts = scenario.expanded_scripts()
     config = Config.model_validate(
@@ -122,6 +126,7 @@ def _run_once(
             },
             "user": {"type": "fixed", "scripts": scripts} if scripts else {"type": "scripted"},
             "goal": scenario.goal.model_dump(),
+            "store": {"url": store_url},
             "target": {
                 "type": "http",
                 "url": system.chat_url,
@@ -250,15 +255,16 @@ def _expected_removed(
 
 
 def _store_grades(
-    folder: Path, result: dict[str, Any], repetitions: list[tuple[list[ConversationRecord], Path]]
+    store_url: str, result: dict[str, Any], repetitions: list[tuple[list[ConversationRecord], Path]]
 ) -> None:
     """The scenario's grade goes with each of its runs into the results store they were written to."""
     from convoload.store.results import ResultsStore
+    from convoload.store.results.engine import sqlite_path
 
-    database = folder / "results.sqlite"
-    if not database.is_file():
+    database = sqlite_path(store_url)
+    if database is not None and not database.is_file():
         return
-    with ResultsStore(f"sqlite:///{database}") as store:
+    with ResultsStore(store_url) as store:
         for _, run_dir in repetitions:
             store.add_grade(
                 run_dir.name,

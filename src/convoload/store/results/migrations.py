@@ -25,8 +25,12 @@ def _v2_grades(conn: Connection) -> None:
     schema.grades.create(conn, checkfirst=False)
 
 
+def _v3_monitor(conn: Connection) -> None:
+    schema.metadata.create_all(conn, tables=schema.MONITOR_TABLES, checkfirst=False)
+
+
 # Append only: a released migration never changes, its position is its version number.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base_tables, _v2_grades]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base_tables, _v2_grades, _v3_monitor]
 LATEST = len(MIGRATIONS)
 
 

@@ -115,3 +115,85 @@ grades = Table(
     Column("details", JSON, nullable=False),
     Index("ix_grades_run_scenario", "run_id", "scenario"),
 )
+
+# Added by migration 3: the monitor's time series, jobs, alerts and notification deliveries.
+metric_samples = Table(
+    "metric_samples",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("series", String(400), nullable=False),  # name + sorted labels: one key per time series
+    Column("labels", JSON, nullable=False),
+    Column("value", Float, nullable=False),
+    Index("ix_metric_samples_series_at", "series", "at"),
+    Index("ix_metric_samples_at", "at"),
+)
+
+metric_latest = Table(
+    "metric_latest",
+    metadata,
+    Column("series", String(400), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("value", Float, nullable=False),
+    Column("at", TS, nullable=False),
+)
+
+monitor_jobs = Table(
+    "monitor_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job", String(40), nullable=False),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS),
+    Column("status", String(20), nullable=False),  # running | ok | failed
+    Column("run_id", String(200)),
+    Column("report", Text),  # path of the job's HTML report, when it wrote one
+    Column("summary", JSON),
+    Column("error", Text),
+    Index("ix_monitor_jobs_started_at", "started_at"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("fingerprint", String(100), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("state", String(20), nullable=False),  # pending | firing | resolved
+    Column("inhibited", Boolean, nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("annotations", JSON, nullable=False),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("active_since", TS),
+    Column("fired_at", TS),
+    Column("resolved_at", TS),
+    Column("updated_at", TS, nullable=False),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", TS, nullable=False),
+    Column("channel", String(100), nullable=False),
+    Column("status", String(20), nullable=False),  # firing | resolved
+    Column("group_key", Text, nullable=False),
+    Column("alerts", Integer, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text),
+    Index("ix_deliveries_at", "at"),
+)
+
+monitor_state = Table(
+    "monitor_state",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("value", JSON, nullable=False),
+    Column("updated_at", TS, nullable=False),
+)
+
+MONITOR_TABLES = [metric_samples, metric_latest, monitor_jobs, alerts, deliveries, monitor_state]

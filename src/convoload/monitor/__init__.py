@@ -1,0 +1,1 @@
+"""Continuous monitoring: scheduled synthetic conversations, metrics, alerts, dashboard, daily report."""

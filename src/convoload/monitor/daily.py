@@ -1,0 +1,140 @@
+"""The daily report: every job and run of the last 24 hours, overall health, consolidated advice.
+
+Written by the daily job as `daily_report_YYYYMMDD.json` (named after the day it is written) and
+an HTML page beside it, both built from the results store alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from convoload.monitor.store import MonitorStore
+from convoload.report.aggregate import distribution
+from convoload.report.grading import health
+from convoload.store.journal import write_json
+
+LEVELS = ("healthy", "warning", "critical")
+TRENDS = {
+    "success_ratio": "convoload_success_ratio",
+    "error_ratio": "convoload_error_ratio",
+    "response_time_mean_s": "convoload_response_time_mean_seconds",
+    "response_time_p95_s": "convoload_response_time_p95_seconds",
+    "concurrent_users": "convoload_concurrent_users",
+}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _worst(levels: list[str]) -> str:
+    return max(levels, key=LEVELS.index) if levels else "healthy"
+
+
+def build_daily_report(
+    store: MonitorStore,
+    *,
+    now: datetime,
+    hours: float = 24,
+    status: str = "healthy",
+    components: dict[str, bool] | None = None,
+    comprehensive: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    since, until = _iso(now - timedelta(hours=hours)), _iso(now)
+    jobs = [j for j in store.jobs(limit=100_000, since=since) if j.started_at <= until]
+    by_job: dict[str, Counter[str]] = defaultdict(Counter)
+    for job in jobs:
+        by_job[job.job][job.status] += 1
+    runs = [
+        {
+            "job": j.job,
+            "started_at": j.started_at,
+            "status": j.status,
+            "run_id": j.run_id,
+            "grade": (j.summary or {}).get("grade"),
+            "health": (j.summary or {}).get("health"),
+            "success_rate": (j.summary or {}).get("success_rate"),
+            "p95_ms": (j.summary or {}).get("p95_ms"),
+            "report": j.report,
+            "error": j.error,
+        }
+        for j in sorted(jobs, key=lambda j: j.started_at)
+        if j.job in ("stress", "pipeline", "daily")
+    ]
+    trends = {}
+    for key, name in TRENDS.items():
+        values = [s.value for s in store.series(name, since=since) if s.at is not None and s.at <= until]
+        d = distribution(values)
+        trends[key] = {k: d.get(k) for k in ("count", "min", "mean", "max")} | {
+            "last": values[-1] if values else None
+        }
+    availability = {}
+    for sample in store.series("convoload_component_up", since=since):
+        availability.setdefault(sample.labels.get("component", "?"), []).append(sample.value)
+    uptime = {name: round(sum(v) / len(v), 4) for name, v in sorted(availability.items())}
+    deliveries = [d for d in store.deliveries(limit=100_000) if since <= d.at <= until]
+    advice: Counter[str] = Counter()
+    for job in jobs:
+        for line in (job.summary or {}).get("recommendations") or []:
+            if not line.startswith("No action needed"):
+                advice[line] += 1
+    for part in (comprehensive or {}).values():
+        for line in part.get("recommendations") or []:
+            if not line.startswith("No action needed"):
+                advice[line] += 1
+    levels = [status, *(r["health"] for r in runs if r["health"] in LEVELS)]
+    success, p95, errors = trends["success_ratio"], trends["response_time_p95_s"], trends["error_ratio"]
+    if success["count"]:
+        levels.append(health(success["mean"] or 0.0, p95["max"] or 0.0, errors["mean"] or 0.0))
+    if any(up < 1.0 for up in uptime.values()):
+        levels.append("warning" if all(up >= 0.9 for up in uptime.values()) else "critical")
+    failed_jobs = [
+        {"job": j.job, "started_at": j.started_at, "error": j.error} for j in jobs if j.status == "failed"
+    ]
+    if failed_jobs:
+        levels.append("warning")
+    return {
+        "date": now.strftime("%Y-%m-%d"),
+        "generated_at": _iso(now),
+        "period": {"from": since, "to": until, "hours": hours},
+        "overall": {
+            "health": _worst(levels),
+            "status_now": status,
+            "components_now": components or {},
+        },
+        "jobs": {name: dict(counts) for name, counts in sorted(by_job.items())},
+        "runs": runs,
+        "metrics": trends,
+        "availability": uptime,
+        "alerts": {
+            "notifications": len(deliveries),
+            "firing": sum(1 for d in deliveries if d.status == "firing"),
+            "resolved": sum(1 for d in deliveries if d.status == "resolved"),
+            "failed_deliveries": sum(1 for d in deliveries if not d.ok),
+            "active": [
+                {"name": a.name, "severity": a.severity, "state": a.state, "since": a.active_since}
+                for a in store.alerts()
+            ],
+        },
+        "comprehensive": comprehensive or {},
+        "failed_jobs": failed_jobs,
+        "recommendations": [{"text": text, "times": n} for text, n in advice.most_common()]
+        or [{"text": "No action needed: every check passed.", "times": 0}],
+    }
+
+
+def write_daily_report(store: MonitorStore, folder: Path, *, now: datetime, **kwargs: Any) -> Path:
+    """Write `daily_report_YYYYMMDD.json` and `.html` into `folder`; returns the JSON's path."""
+    document = build_daily_report(store, now=now, **kwargs)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"daily_report_{now.strftime('%Y%m%d')}.json"
+    write_json(path, document)
+    env = Environment(loader=PackageLoader("convoload.monitor", "templates"), autoescape=select_autoescape())
+    html = env.get_template("daily_report.html.j2").render(report=document)
+    path.with_suffix(".html").write_text(html, encoding="utf-8")
+    return path

@@ -1,0 +1,37 @@
+"""Run the dashboard in a subprocess and wait for its ``READY`` line; the token travels by environment."""
+
+from __future__ import annotations
+
+from convoload.demo.process import ManagedServer
+from convoload.monitor.dashboard.settings import STORE_URL_ENV, TOKEN_ENV, DashboardSettings
+
+
+class DashboardServer(ManagedServer):
+    """Context manager owning one ``python -m convoload.monitor.dashboard`` subprocess.
+
+    >>> with DashboardServer(DashboardSettings(store_url=url, runs_root=runs)) as server:  # doctest: +SKIP
+    ...     httpx.get(server.url + "/api/status")
+    """
+
+    module = "convoload.monitor.dashboard"
+    label = "monitor dashboard"
+
+    def __init__(
+        self,
+        settings: DashboardSettings,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout_s: float = 20.0,
+        python: str | None = None,
+    ) -> None:
+        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
+        self.settings = settings
+
+    def _args(self) -> list[str]:
+        return [*super()._args(), *self.settings.cli_args()]
+
+    def _env(self) -> dict[str, str]:
+        # Always set, even empty: a token in this process' environment must not leak into a
+        # dashboard whose settings say it has none. The store URL may hold a database password.
+        return {TOKEN_ENV: self.settings.token or "", STORE_URL_ENV: self.settings.store_url}

@@ -1,0 +1,578 @@
+"""`convoload monitor`: one long-running process that watches an agent and tells people when it degrades.
+
+Jobs run on APScheduler's gevent scheduler, each in its own greenlet: metrics collection (a few
+synthetic conversations, then the window's metrics and the alert rules), health checks, a mini
+stress test, the pipeline, and the daily comprehensive test with its report. A job never overlaps
+itself and a missed run is made up once, not in a burst; the heavy jobs (stress, pipeline, daily)
+also wait for each other so that one's load does not skew the other's figures.
+
+Everything lands in the results store as it happens; the dashboard (its own process) reads it there.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import gevent
+import gevent.event
+import gevent.lock
+import gevent.pool
+from apscheduler.schedulers.gevent import GeventScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from convoload.config import Config
+from convoload.envsecrets import redact
+from convoload.events import ConversationFinished, ConversationStarted, EventBus
+from convoload.load.context import RunContext, new_run_id
+from convoload.monitor import logs
+from convoload.monitor.alerts import Alert, AlertManager, Dispatcher
+from convoload.monitor.config import MonitorConfig
+from convoload.monitor.daily import write_daily_report
+from convoload.monitor.health import ComponentStatus, check_component, check_provider
+from convoload.monitor.store import MonitorStore, Sample
+from convoload.monitor.system import Watched, resolve, store_url
+from convoload.monitor.window import ConversationWindow
+
+log = logging.getLogger("convoload.monitor")
+JOBS = ("collect", "health", "stress", "pipeline", "daily")
+HEAVY = {"stress", "pipeline", "daily"}
+STATUS_LEVEL = {"healthy": 0, "warning": 1, "critical": 2}
+ALERT_STATE_KEY = "alertmanager"
+
+
+class Monitor:
+    def __init__(
+        self,
+        config: MonitorConfig,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_job: Callable[[str, str, dict[str, Any] | None], None] | None = None,
+    ) -> None:
+        """`on_job(name, "started" | "ok" | "failed", summary)` hears of every job (the CLI prints it)."""
+        self.config = config
+        self.on_job = on_job
+        self.clock = clock
+        self.runs_dir = Path(config.runs_dir).resolve()
+        self.store = MonitorStore(store_url(config))
+        self.window = ConversationWindow(config.window_s, clock)
+        self.manager = AlertManager(config.alerting, clock=clock)
+        self.dispatcher = Dispatcher.from_config(config.alerting.channels)
+        self.values: dict[str, float | None] = {}  # what the alert rules see, by metric name
+        self.components: dict[str, ComponentStatus] = {}
+        self.status = "healthy"
+        self.dashboard_url: str | None = None
+        self.watched: Watched | None = None
+        self._resources = ExitStack()
+        self._scheduler: GeventScheduler | None = None
+        self._stop = gevent.event.Event()
+        self._heavy = gevent.lock.Semaphore()
+        self._alerts_lock = gevent.lock.Semaphore()
+        self._running: dict[str, gevent.Greenlet] = {}
+        self._deliveries = gevent.pool.Group()
+        self._finished: Counter[str] = Counter()
+        self._job_done = gevent.event.Event()
+        self._probes: RunContext | None = None
+        self._probe_day: str | None = None
+        self._in_flight = 0
+        self._peak = 0
+        self._log_handlers: list[logging.Handler] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the watched system (when bundled), the dashboard and the scheduler; returns at once."""
+        self._log_handlers = logs.setup_logs(
+            Path(self.config.logs.dir).resolve(),
+            max_bytes=self.config.logs.max_bytes,
+            backups=self.config.logs.backups,
+        )
+        self._resources.callback(logs.close_logs, self._log_handlers)
+        abandoned = self.store.abandon_running_jobs()
+        if abandoned:
+            log.warning("%d job(s) left running by a previous monitor were marked failed", abandoned)
+        saved = self.store.get_state(ALERT_STATE_KEY)
+        if saved:
+            self.manager.restore(saved)  # no second notification for what was already announced
+        try:
+            self.watched = resolve(self.config, self._resources)
+            if self.config.dashboard.enabled:
+                self._start_dashboard()
+            self._scheduler = self._schedule()
+            self._scheduler.start()
+        except BaseException:
+            self._resources.close()
+            raise
+        log.info(logs.logfmt(event="monitor_started", store=self.store.url, dashboard=self.dashboard_url))
+
+    def serve(self) -> None:
+        """After `start`: run until SIGTERM or SIGINT (or `request_stop`), then shut down gracefully."""
+        handlers = [gevent.signal_handler(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)]
+        try:
+            self._stop.wait()
+        finally:
+            for h in handlers:
+                h.cancel()
+            self.shutdown()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def shutdown(self, grace_s: float = 30.0) -> None:
+        """Stop scheduling, let running jobs wrap up (load jobs are told to stop now), record everything."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        running = dict(self._running)
+        for name, greenlet in running.items():
+            if name in HEAVY:  # a load test ends early: conversations under way are recorded as interrupted
+                greenlet.kill(KeyboardInterrupt, block=False)
+        gevent.joinall(list(running.values()), timeout=grace_s)
+        for greenlet in running.values():
+            greenlet.kill(block=True, timeout=5)
+        self._deliveries.join(timeout=grace_s)
+        self._close_probes()
+        self._save_alerts()
+        self._resources.close()
+        self.store.close()
+        log.info(logs.logfmt(event="monitor_stopped"))
+
+    def wait_jobs(self, counts: dict[str, int], timeout_s: float) -> bool:
+        """Block until each named job has finished at least that many times (for tests and tools)."""
+        deadline = time.monotonic() + timeout_s
+        while any(self._finished[name] < n for name, n in counts.items()):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._job_done.clear()
+            if all(self._finished[name] >= n for name, n in counts.items()):
+                break
+            self._job_done.wait(timeout=left)
+        return True
+
+    # -- scheduling --------------------------------------------------------------------------------
+
+    def _schedule(self) -> GeventScheduler:
+        zone = ZoneInfo(self.config.timezone) if self.config.timezone else None
+        scheduler = GeventScheduler(timezone=zone) if zone else GeventScheduler()
+        # coalesce: missed runs are made up once; max_instances=1: a job never overlaps itself.
+        defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        plan = self.config.schedule
+        now = datetime.now(UTC)
+        for name, job, first in (
+            ("collect", plan.collect, now),
+            ("health", plan.health, now),
+            ("stress", plan.stress, None),
+            ("pipeline", plan.pipeline, None),
+        ):
+            if not job.enabled or (name == "pipeline" and self.watched and self.watched.pipeline is None):
+                continue
+            trigger = IntervalTrigger(seconds=job.every_s)
+            extra = {"next_run_time": first} if first else {}
+            scheduler.add_job(self.run_job, trigger, args=[name], id=name, name=name, **defaults, **extra)
+        if plan.daily.enabled:
+            trigger = CronTrigger(hour=plan.daily.hour, minute=plan.daily.minute, timezone=scheduler.timezone)
+            scheduler.add_job(self.run_job, trigger, args=["daily"], id="daily", name="daily", **defaults)
+        return scheduler
+
+    def next_runs(self) -> dict[str, datetime | None]:
+        if self._scheduler is None:
+            return {}
+        return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
+
+    def run_job(self, name: str) -> dict[str, Any] | None:
+        """Run one job now, recorded in the store; a failure is logged and recorded, never raised."""
+        bodies: dict[str, Callable[[], tuple[dict[str, Any], str | None, str | None]]] = {
+            "collect": self.collect,
+            "health": self.health,
+            "stress": self.stress,
+            "pipeline": self.pipeline,
+            "daily": self.daily,
+        }
+        if name in HEAVY:
+            self._heavy.acquire()
+        self._running[name] = gevent.getcurrent()
+        job_id = self.store.start_job(name)
+        self._tell(name, "started", None)
+        started = time.perf_counter()
+        summary: dict[str, Any] | None = None
+        try:
+            summary, run_id, report = bodies[name]()
+            self.store.finish_job(job_id, status="ok", run_id=run_id, report=report, summary=summary)
+            self._tell(name, "ok", summary)
+        except (Exception, KeyboardInterrupt) as exc:
+            log.exception("monitor job %s failed", name)
+            error = redact(f"{type(exc).__name__}: {exc}")
+            self.store.finish_job(job_id, status="failed", error=error)
+            self._tell(name, "failed", {"error": error})
+        finally:
+            self._running.pop(name, None)
+            if name in HEAVY:
+                self._heavy.release()
+            logs.PERFORMANCE.info(logs.logfmt(job=name, seconds=round(time.perf_counter() - started, 3)))
+            self._finished[name] += 1
+            self._job_done.set()
+        return summary
+
+    def _tell(self, name: str, state: str, summary: dict[str, Any] | None) -> None:
+        if self.on_job is not None:
+            try:
+                self.on_job(name, state, summary)
+            except Exception:  # a listener must not fail the job
+                log.exception("on_job listener failed")
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def collect(self) -> tuple[dict[str, Any], str | None, str | None]:
+        """A few synthetic conversations, then the window's metrics, samples and alert rules."""
+        plan = self.config.schedule.collect
+        context = self._probe_context()
+        pool = gevent.pool.Pool(plan.concurrency)
+        for _ in range(plan.conversations):
+            pool.spawn(context.converse, context.claim_index())
+        pool.join()
+        metrics = self.window.metrics()
+        totals = self.window.totals
+        peak, self._peak = self._peak, self._in_flight
+        samples = [
+            Sample("convoload_conversations_window", metrics.conversations),
+            Sample("convoload_concurrent_users", peak),
+            Sample("convoload_tokens_total", totals.tokens),
+            Sample("convoload_cost_usd_total", totals.cost_usd),
+        ]
+        for name, value in (
+            ("convoload_success_ratio", metrics.success_rate),
+            ("convoload_error_ratio", metrics.error_rate),
+            ("convoload_response_time_mean_seconds", metrics.response_time_mean_s),
+            ("convoload_response_time_p95_seconds", metrics.response_time_p95_s),
+            ("convoload_llm_fallback_ratio", metrics.fallback_rate),
+        ):
+            if value is not None:
+                samples.append(Sample(name, value))
+        samples += [
+            Sample("convoload_agent_transitions", n, {"from_agent": a, "to_agent": b})
+            for (a, b), n in sorted(metrics.transitions.items())
+        ]
+        samples += [
+            Sample("convoload_conversations_total", n, {"outcome": o})
+            for o, n in sorted(totals.outcomes.items())
+        ]
+        samples += [
+            Sample("convoload_turn_errors_total", n, {"kind": k})
+            for k, n in sorted(totals.error_kinds.items())
+        ]
+        self.store.add_samples(samples)
+        self.values.update(
+            {
+                "success_rate": metrics.success_rate,
+                "error_rate": metrics.error_rate,
+                "response_time_mean_s": metrics.response_time_mean_s,
+                "response_time_p95_s": metrics.response_time_p95_s,
+                "fallback_rate": metrics.fallback_rate,
+                "concurrent_users": float(peak),
+            }
+        )
+        summary = {
+            "conversations": plan.conversations,
+            "window_conversations": metrics.conversations,
+            "success_rate": metrics.success_rate,
+            "error_rate": metrics.error_rate,
+            "p95_s": metrics.response_time_p95_s,
+        }
+        logs.PERFORMANCE.info(logs.logfmt(event="metrics", **summary, concurrent_users=peak))
+        self._evaluate_alerts()
+        self.store.prune_samples(_iso(self.clock() - self.config.retention_days * 86400))
+        return summary, context.run_id, None
+
+    def health(self) -> tuple[dict[str, Any], str | None, str | None]:
+        assert self.watched is not None
+        timeout = self.config.schedule.health.timeout_s
+        checks = [gevent.spawn(check_component, c, timeout) for c in self.watched.components]
+        agent = self.watched.agent
+        if agent.user.type != "scripted":  # the simulated users' own LLM providers
+            from convoload.llm.factory import provider_specs
+
+            for spec in provider_specs(agent):
+                checks.append(gevent.spawn(check_provider, f"llm:{spec.label}", spec, timeout))
+        gevent.joinall(checks)
+        results = [g.value for g in checks if g.value is not None]
+        samples = []
+        for status in results:
+            self.components[status.name] = status
+            self.values[f"component_up:{status.name}"] = 1.0 if status.up else 0.0
+            samples.append(
+                Sample("convoload_component_up", 1.0 if status.up else 0.0, {"component": status.name})
+            )
+            if status.latency_s is not None:
+                samples.append(
+                    Sample(
+                        "convoload_component_latency_seconds", status.latency_s, {"component": status.name}
+                    )
+                )
+            level = logging.INFO if status.up else logging.ERROR
+            logs.API.log(
+                level,
+                logs.logfmt(
+                    check="health",
+                    component=status.name,
+                    up=status.up,
+                    latency_ms=round(status.latency_s * 1000, 2) if status.latency_s is not None else None,
+                    detail=status.detail,
+                ),
+            )
+        self.store.add_samples(samples)
+        self._evaluate_alerts()
+        summary = {s.name: {"up": s.up, "detail": s.detail} for s in results}
+        return summary, None, None
+
+    def stress(self) -> tuple[dict[str, Any], str | None, str | None]:
+        plan = self.config.schedule.stress
+        return self._stress(plan.users, plan.duration_s, plan.profile, plan.drain_s, "stress")
+
+    def pipeline(self) -> tuple[dict[str, Any], str | None, str | None]:
+        plan = self.config.schedule.pipeline
+        return self._pipeline(plan.repeat)
+
+    def daily(self) -> tuple[dict[str, Any], str | None, str | None]:
+        """The comprehensive test (pipeline, then a longer stress test) and the daily report."""
+        plan = self.config.schedule.daily
+        parts: dict[str, Any] = {}
+        if self.watched is not None and self.watched.pipeline is not None:
+            parts["pipeline"] = self._pipeline(plan.pipeline_repeat)[0]
+        parts["stress"] = self._stress(plan.stress_users, plan.stress_duration_s, "ramp", 60.0, "daily")[0]
+        zone = ZoneInfo(self.config.timezone) if self.config.timezone else None
+        now = datetime.fromtimestamp(self.clock(), tz=zone or UTC).astimezone(zone)
+        path = write_daily_report(
+            self.store,
+            self.runs_dir / "daily",
+            now=now,
+            hours=24,
+            status=self.status,
+            components={n: s.up for n, s in self.components.items()},
+            comprehensive=parts,
+        )
+        return {"report": path.name, **parts}, None, str(path.with_suffix(".html"))
+
+    # -- job parts ---------------------------------------------------------------------------------
+
+    def _stress(
+        self, users: int, duration_s: float, profile: str, drain_s: float, kind: str
+    ) -> tuple[dict[str, Any], str | None, str | None]:
+        from convoload.load.engine import run_for
+        from convoload.report.html import write_html_report
+
+        assert self.watched is not None
+        context = RunContext(self._agent_config(kind), run_id=f"{kind}-{new_run_id()}")
+        self._watch_bus(context.bus, record=False)
+        try:
+            first = users if profile != "spike" else max(1, users // 5)
+            steps = [(0.4 * duration_s, users), (0.7 * duration_s, first)] if profile == "spike" else []
+            ramp = duration_s / 2 if profile == "ramp" else 0.0
+            run_for(context, first, duration_s, steps=steps, ramp_up_s=ramp, drain_s=drain_s)
+            document = context.aggregate()
+            report = write_html_report(context.run_dir)
+        finally:
+            context.close()
+        assessment = document["assessment"]
+        summary = {
+            "users": users,
+            "duration_s": duration_s,
+            "profile": profile,
+            "conversations": document["summary"]["total_conversations"],
+            "success_rate": document["summary"]["success_rate"],
+            "p95_ms": document["latency"]["turn_ms"].get("p95"),
+            "grade": assessment["grade"],
+            "health": assessment["health"],
+            "recommendations": assessment["recommendations"],
+        }
+        return summary, context.run_id, str(report)
+
+    def _pipeline(self, repeat: int) -> tuple[dict[str, Any], str | None, str | None]:
+        from convoload.pipeline.model import builtin_scenarios, load_scenarios
+        from convoload.pipeline.runner import run_pipeline
+
+        assert self.watched is not None and self.watched.pipeline is not None
+        plan = self.config.schedule.pipeline
+        scenarios = (
+            load_scenarios(self.config.path(plan.scenarios)) if plan.scenarios else builtin_scenarios()
+        )
+        document = run_pipeline(
+            scenarios,
+            self.watched.pipeline,
+            runs_dir=self.runs_dir / "pipeline",
+            repeat=repeat,
+            store_url=store_url(self.config),
+        )
+        overall = document["overall"]
+        summary = {
+            "pipeline_id": document["pipeline_id"],
+            "conversations": overall["conversations"],
+            "success_rate": overall["success_rate"],
+            "p95_ms": overall["latency_ms"].get("p95"),
+            "grade": overall["grade"],
+            "health": overall["health"],
+            "recommendations": overall["recommendations"],
+            "scenarios": {s["name"]: s["grade"] for s in document["scenarios"]},
+        }
+        return summary, document["pipeline_id"], str(Path(document["folder"]) / "real_test_results.json")
+
+    def _agent_config(self, kind: str) -> Config:
+        assert self.watched is not None
+        agent = self.watched.agent
+        runs = str(self.runs_dir / kind)
+        return agent.model_copy(update={"run": agent.run.model_copy(update={"runs_dir": runs})})
+
+    def _probe_context(self) -> RunContext:
+        """One run per day holds that day's synthetic conversations (journal, records, store)."""
+        zone = ZoneInfo(self.config.timezone) if self.config.timezone else None
+        day = datetime.fromtimestamp(self.clock(), tz=UTC).astimezone(zone).strftime("%Y%m%d")
+        if self._probes is not None and self._probe_day == day:
+            return self._probes
+        self._close_probes()
+        context = RunContext(self._agent_config("probes"), run_id=f"probes-{day}-{new_run_id()[9:]}")
+        self._watch_bus(context.bus, record=True)
+        self._probes, self._probe_day = context, day
+        return context
+
+    def _close_probes(self) -> None:
+        if self._probes is None:
+            return
+        context, self._probes = self._probes, None
+        try:
+            context.aggregate()
+            from convoload.report.html import write_html_report
+
+            write_html_report(context.run_dir)
+        except Exception:
+            log.exception("could not finish the probe run %s", context.run_id)
+        finally:
+            context.close()
+
+    def _watch_bus(self, bus: EventBus, *, record: bool) -> None:
+        def started(_event: ConversationStarted) -> None:
+            self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
+
+        def finished(event: ConversationFinished) -> None:
+            self._in_flight -= 1
+            rec = event.record
+            if record:
+                self.window.add(rec)
+            agents = [t.agent for t in rec.turns if t.agent]
+            path = ">".join(a for i, a in enumerate(agents) if i == 0 or agents[i - 1] != a)
+            logs.AGENTS.info(
+                logs.logfmt(
+                    run=rec.run_id,
+                    session=rec.session_id,
+                    persona=rec.persona,
+                    outcome=rec.outcome.value if rec.outcome else None,
+                    turns=len(rec.turns),
+                    agents=path or None,
+                    ms=round(rec.total_time_ms, 1),
+                )
+            )
+            for turn in rec.turns:
+                if turn.error is not None:
+                    logs.API.error(
+                        logs.logfmt(
+                            call="turn",
+                            run=rec.run_id,
+                            session=rec.session_id,
+                            turn=turn.iteration,
+                            error=turn.error.kind.value,
+                            status=turn.error.status_code,
+                            message=turn.error.message[:200],
+                        )
+                    )
+
+        bus.subscribe(ConversationStarted, started)
+        bus.subscribe(ConversationFinished, finished)
+
+    # -- alerts ------------------------------------------------------------------------------------
+
+    def _evaluate_alerts(self) -> None:
+        with self._alerts_lock:
+            notifications = self.manager.evaluate(self.values)
+            self._save_alerts()
+        for notification in notifications:
+            self._deliveries.spawn(self._deliver, notification)
+
+    def _save_alerts(self) -> None:
+        alerts = self.manager.active()
+        self.store.save_alerts([_alert_row(a) for a in alerts])
+        self.store.set_state(ALERT_STATE_KEY, self.manager.snapshot())
+        firing = [a for a in alerts if a.state == "firing" and not a.inhibited]
+        status = "healthy"
+        if any(a.severity == "critical" for a in firing):
+            status = "critical"
+        elif firing:
+            status = "warning"
+        self.status = status
+        self.store.add_samples([Sample("convoload_health_status", STATUS_LEVEL[status])])
+
+    def _deliver(self, notification: Any) -> None:
+        for result in self.dispatcher.send(notification):
+            self.store.add_delivery(
+                channel=result.channel,
+                status=notification.status,
+                group_key=notification.group_key,
+                alerts=len(notification.alerts),
+                ok=result.ok,
+                attempts=result.attempts,
+                error=result.error,
+            )
+            if not result.ok:
+                log.error(
+                    logs.logfmt(event="notification_failed", channel=result.channel, error=result.error)
+                )
+
+    # -- dashboard ---------------------------------------------------------------------------------
+
+    def _start_dashboard(self) -> None:
+        from convoload.envsecrets import secret_from_env
+        from convoload.monitor.dashboard.launcher import DashboardServer
+        from convoload.monitor.dashboard.settings import TOKEN_ENV, DashboardSettings
+
+        settings = self.config.dashboard
+        server = DashboardServer(
+            DashboardSettings(
+                store_url=store_url(self.config),
+                runs_root=self.runs_dir,
+                token=secret_from_env(TOKEN_ENV),  # required when the dashboard is bound beyond loopback
+                refresh_s=settings.refresh_s,
+                stale_after_s=max(300.0, 3 * self.config.schedule.collect.every_s),
+            ),
+            host=settings.host,
+            port=settings.port,
+        )
+        self._resources.enter_context(server)
+        self.dashboard_url = server.url
+
+
+def _alert_row(alert: Alert) -> dict[str, Any]:
+    return {
+        "fingerprint": alert.fingerprint,
+        "name": alert.name,
+        "severity": alert.severity,
+        "state": alert.state,
+        "inhibited": alert.inhibited,
+        "labels": alert.labels,
+        "annotations": alert.annotations,
+        "value": alert.value,
+        "threshold": alert.threshold,
+        "active_since": _iso(alert.active_since),
+        "fired_at": _iso(alert.fired_at) if alert.fired_at is not None else None,
+        "resolved_at": _iso(alert.resolved_at) if alert.resolved_at is not None else None,
+    }
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

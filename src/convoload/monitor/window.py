@@ -1,0 +1,105 @@
+"""Metrics over the synthetic conversations of the last few minutes (the metrics window).
+
+Only what the numbers need is kept per conversation, so a window holds thousands of them
+cheaply; the records themselves are in the journal and the results store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import pairwise
+
+from convoload.conversation.records import ConversationRecord
+from convoload.report.aggregate import distribution
+
+FALLBACK_HOOK = "ollama_fallbacks"
+
+
+@dataclass(frozen=True)
+class _Entry:
+    at: float
+    goal_reached: bool
+    latencies_ms: tuple[float, ...]
+    turns: int
+    failed_turns: int
+    error_kinds: tuple[str, ...]
+    transitions: tuple[tuple[str, str], ...]
+    fallbacks: int
+    outcome: str
+
+
+@dataclass
+class WindowMetrics:
+    conversations: int
+    success_rate: float | None  # None: no conversation finished in the window (no data, not 0 %)
+    error_rate: float | None
+    response_time_mean_s: float | None
+    response_time_p95_s: float | None
+    fallback_rate: float | None
+    transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+@dataclass
+class Totals:
+    """Running totals since the monitor started (Prometheus counters)."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class ConversationWindow:
+    def __init__(self, window_s: float, clock: Callable[[], float] = time.time) -> None:
+        self.window_s = window_s
+        self._clock = clock
+        self._entries: deque[_Entry] = deque()
+        self._lock = threading.Lock()
+        self.totals = Totals()
+
+    def add(self, record: ConversationRecord) -> None:
+        agents = [t.agent for t in record.turns if t.agent]
+        entry = _Entry(
+            at=self._clock(),
+            goal_reached=record.goal_reached,
+            latencies_ms=tuple(
+                t.latency_ms for t in record.turns if t.error is None and t.latency_ms is not None
+            ),
+            turns=len(record.turns),
+            failed_turns=sum(1 for t in record.turns if t.error is not None),
+            error_kinds=tuple(t.error.kind.value for t in record.turns if t.error is not None),
+            transitions=tuple((a, b) for a, b in pairwise(agents) if a != b),
+            fallbacks=sum(1 for f in record.findings if f.hook == FALLBACK_HOOK),
+            outcome=record.outcome.value if record.outcome else "unknown",
+        )
+        with self._lock:
+            self._entries.append(entry)
+            self.totals.outcomes[entry.outcome] += 1
+            self.totals.error_kinds.update(entry.error_kinds)
+            self.totals.tokens += record.usage.total_tokens
+            self.totals.cost_usd += record.usage.cost_usd
+
+    def metrics(self) -> WindowMetrics:
+        with self._lock:
+            horizon = self._clock() - self.window_s
+            while self._entries and self._entries[0].at < horizon:
+                self._entries.popleft()
+            entries = list(self._entries)
+        if not entries:
+            return WindowMetrics(0, None, None, None, None, None)
+        turns = sum(e.turns for e in entries)
+        latency = distribution(ms for e in entries for ms in e.latencies_ms)
+        mean, p95 = latency.get("mean"), latency.get("p95")
+        return WindowMetrics(
+            conversations=len(entries),
+            success_rate=sum(e.goal_reached for e in entries) / len(entries),
+            error_rate=sum(e.failed_turns for e in entries) / turns if turns else None,
+            response_time_mean_s=mean / 1000 if mean is not None else None,
+            response_time_p95_s=p95 / 1000 if p95 is not None else None,
+            fallback_rate=sum(e.fallbacks for e in entries) / turns if turns else None,
+            transitions=Counter(t for e in entries for t in e.transitions),
+        )

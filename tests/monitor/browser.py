@@ -1,0 +1,116 @@
+"""Open a page in Debian's headless Chromium and read back the DOM its scripts built.
+
+`--dump-dom` prints the document after the load event and after the virtual-time budget has run
+out; virtual time waits for pending fetches, so a page that draws itself from its API is drawn.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else shutil.which("chromium")
+
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium) - browser check skipped"
+)
+
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 15_000) -> str:
+    """The serialized DOM of `url` after its scripts ran (a fresh browser profile under tmp_path)."""
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    result = subprocess.run(
+        [
+            CHROMIUM or "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            f"--user-data-dir={profile}",
+            f"--virtual-time-budget={budget_ms}",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
+
+
+@dataclass
+class Element:
+    tag: str
+    attrs: dict[str, str]
+    children: list[Element | str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "".join(c if isinstance(c, str) else c.text() for c in self.children)
+
+    def iter(self) -> list[Element]:
+        found = [self]
+        for child in self.children:
+            if isinstance(child, Element):
+                found.extend(child.iter())
+        return found
+
+    def find_all(self, tag: str | None = None, **attrs: str | bool) -> list[Element]:
+        """Descendants (and self) matching `tag` and attributes; `data_x=True` means just present."""
+        wanted = {k.replace("_", "-"): v for k, v in attrs.items()}
+        return [
+            e
+            for e in self.iter()
+            if (tag is None or e.tag == tag)
+            and all((k in e.attrs) if v is True else e.attrs.get(k) == v for k, v in wanted.items())
+        ]
+
+    def find(self, tag: str | None = None, **attrs: str | bool) -> Element:
+        """The single match; fails the test when there is none or more than one."""
+        found = self.find_all(tag, **attrs)
+        assert len(found) == 1, f"expected one <{tag or '*'} {attrs}>, found {len(found)}"
+        return found[0]
+
+
+class _TreeBuilder(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.root = Element("#document", {})
+        self.stack = [self.root]
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        node = Element(tag, {k: v or "" for k, v in attrs})
+        self.stack[-1].children.append(node)
+        if tag not in VOID:
+            self.stack.append(node)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.stack[-1].children.append(Element(tag, {k: v or "" for k, v in attrs}))
+
+    def handle_endtag(self, tag: str) -> None:
+        for depth in range(len(self.stack) - 1, 0, -1):
+            if self.stack[depth].tag == tag:
+                del self.stack[depth:]
+                return
+
+    def handle_data(self, data: str) -> None:
+        self.stack[-1].children.append(data)
+
+
+def parse_dom(html: str) -> Element:
+    """A small element tree of a dumped DOM, searchable with `find_all` / `find`."""
+    builder = _TreeBuilder()
+    builder.feed(html)
+    builder.close()
+    return builder.root
