@@ -83,10 +83,11 @@ def test_sigterm_during_a_stress_test_stops_cleanly_keeping_every_result(
     try:
         assert process.stdout is not None
         stress_started, collected = False, 0
-        for line in process.stdout:  # the stress test under way, and two collections since
+        # The stress test under way, then five collections (a second apart): Locust has spawned its users.
+        for line in process.stdout:
             stress_started = stress_started or ("stress" in line and "started" in line)
             collected += stress_started and "collect" in line and " ok" in line
-            if collected == 2:
+            if collected == 5:
                 break
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=120)

@@ -16,7 +16,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ import gevent.pool
 from apscheduler.schedulers.gevent import GeventScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from gevent import GreenletExit
 
 from convoload.config import Config
 from convoload.envsecrets import redact
@@ -86,6 +87,7 @@ class Monitor:
         self._in_flight = 0
         self._peak = 0
         self._log_handlers: list[logging.Handler] = []
+        self._stopping = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -129,6 +131,7 @@ class Monitor:
 
     def shutdown(self, grace_s: float = 30.0) -> None:
         """Stop scheduling, let running jobs wrap up (load jobs are told to stop now), record everything."""
+        self._stopping = True
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         running = dict(self._running)
@@ -189,7 +192,26 @@ class Monitor:
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
     def run_job(self, name: str) -> dict[str, Any] | None:
-        """Run one job now, recorded in the store; a failure is logged and recorded, never raised."""
+        """Run one job now, recorded in the store; a failure is logged and recorded, never raised.
+
+        Returns the job's summary, or None when it failed or the monitor is shutting down.
+        """
+        if self._stopping:
+            return None
+        self._running[name] = gevent.getcurrent()
+        try:
+            with self._heavy if name in HEAVY else nullcontext():
+                if self._stopping:  # stopped while waiting for another load job
+                    return None
+                return self._run_recorded(name)
+        except KeyboardInterrupt:  # the shutdown came while waiting for the load-job lock
+            return None
+        finally:
+            self._running.pop(name, None)
+            self._finished[name] += 1
+            self._job_done.set()
+
+    def _run_recorded(self, name: str) -> dict[str, Any] | None:
         bodies: dict[str, Callable[[], tuple[dict[str, Any], str | None, str | None]]] = {
             "collect": self.collect,
             "health": self.health,
@@ -197,29 +219,25 @@ class Monitor:
             "pipeline": self.pipeline,
             "daily": self.daily,
         }
-        if name in HEAVY:
-            self._heavy.acquire()
-        self._running[name] = gevent.getcurrent()
         job_id = self.store.start_job(name)
         self._tell(name, "started", None)
         started = time.perf_counter()
-        summary: dict[str, Any] | None = None
         try:
             summary, run_id, report = bodies[name]()
-            self.store.finish_job(job_id, status="ok", run_id=run_id, report=report, summary=summary)
-            self._tell(name, "ok", summary)
-        except (Exception, KeyboardInterrupt) as exc:
-            log.exception("monitor job %s failed", name)
-            error = redact(f"{type(exc).__name__}: {exc}")
+        except (Exception, KeyboardInterrupt, GreenletExit) as exc:
+            stopped = isinstance(exc, KeyboardInterrupt | GreenletExit)
+            if not stopped:
+                log.exception("monitor job %s failed", name)
+            error = "stopped by the monitor's shutdown" if stopped else redact(f"{type(exc).__name__}: {exc}")
             self.store.finish_job(job_id, status="failed", error=error)
             self._tell(name, "failed", {"error": error})
+            if isinstance(exc, GreenletExit):
+                raise
+            return None
         finally:
-            self._running.pop(name, None)
-            if name in HEAVY:
-                self._heavy.release()
             logs.PERFORMANCE.info(logs.logfmt(job=name, seconds=round(time.perf_counter() - started, 3)))
-            self._finished[name] += 1
-            self._job_done.set()
+        self.store.finish_job(job_id, status="ok", run_id=run_id, report=report, summary=summary)
+        self._tell(name, "ok", summary)
         return summary
 
     def _tell(self, name: str, state: str, summary: dict[str, Any] | None) -> None:
