@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convoload.config import DEMO_GOALS, DEMO_PERSONAS, Config, load_config
+from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN
 from convoload.monitor.config import Component, MonitorConfig
 from convoload.pipeline.runner import System, start_system
 
@@ -35,9 +36,19 @@ def resolve(config: MonitorConfig, resources: ExitStack) -> Watched:
     bundled = agent is None or (agent.target.type == "demo" and agent.target.demo.agent == "realestate")
     system: System | None = None
     parts: dict[str, str] = {}
+    llm: tuple[str, ...] = ()
     if bundled:
-        system = start_system(resources, config.listings)
-        parts = {"assistant": system.chat_url.rsplit("/api/", 1)[0], "catalog": system.catalog_url}
+        # As `convoload demo` does: the assistant thinks with an LLM chain when OpenRouter's key is set.
+        brain = agent.target.demo.brain if agent is not None else "auto"
+        if brain == "auto":
+            brain = "llm" if os.environ.get("OPENROUTER_API_KEY") else "rules"
+        llm = DEFAULT_LLM_CHAIN if brain == "llm" else ()
+        system = start_system(resources, config.listings, brain=brain, llm=llm)
+        parts = {
+            "assistant": system.chat_url.rsplit("/api/", 1)[0],
+            "catalog": system.catalog_url,
+            "brain": brain,
+        }
         agent = _bundled_agent(agent or Config(), system)
     assert agent is not None
     agent = agent.model_copy(
@@ -52,6 +63,7 @@ def resolve(config: MonitorConfig, resources: ExitStack) -> Watched:
             [
                 Component(name="agent", url=system.health_url),
                 Component(name="catalog", url=system.catalog_url + "/health"),
+                *(Component(name=f"llm:{label.split('/')[0]}", provider=label) for label in llm),
             ]
             if system is not None
             else []

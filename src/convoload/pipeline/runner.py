@@ -56,14 +56,15 @@ class System:
     health_url: str
 
 
-def start_system(resources: Any, listings: int) -> System:
+def start_system(resources: Any, listings: int, *, brain: str = "rules", llm: tuple[str, ...] = ()) -> System:
     from convoload.demo.realestate.assistant.launcher import AssistantServer
     from convoload.demo.realestate.assistant.settings import AssistantSettings
     from convoload.demo.realestate.catalog.launcher import CatalogServer
     from convoload.demo.realestate.catalog.settings import CatalogSettings
 
     catalog = resources.enter_context(CatalogServer(CatalogSettings(listings=listings)))
-    assistant = resources.enter_context(AssistantServer(AssistantSettings(catalog_url=catalog.url)))
+    settings = AssistantSettings(catalog_url=catalog.url, brain=brain, llm=llm)  # type: ignore[arg-type]
+    assistant = resources.enter_context(AssistantServer(settings))
     return System(chat_url=assistant.chat_url, catalog_url=catalog.url, health_url=assistant.url + "/health")
 
 

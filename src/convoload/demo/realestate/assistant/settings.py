@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The chain our users' production assistant uses: OpenRouter's Gemma 3, falling back to a local Ollama.
+DEFAULT_LLM_CHAIN = ("openrouter/google/gemma-3-27b-it:free", "ollama/gemma3n:e2b")
+
 
 class AssistantSettings(BaseModel):
     """Start-up knobs; everything but ``ready_url`` can be given on the command line."""
