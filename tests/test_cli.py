@@ -197,3 +197,11 @@ def test_pipeline_command_with_a_scenario_file(tmp_path):
     assert document["overall"]["success_rate"] == 1.0 and document["overall"]["system_healthy_after"]
     bad = cli("pipeline", "--grade-floor", "S")
     assert bad.returncode == 2 and "unknown grade 'S'" in bad.stderr
+
+
+def test_serve_faulty_rejects_a_malformed_fault_in_one_line(tmp_path):
+    result = cli("serve-faulty", "--fault", "status,every=x", "--port", "0", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: --fault: every: Input should be a valid integer, unable to parse string as an integer"
+    ]

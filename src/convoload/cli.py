@@ -703,6 +703,51 @@ def locustfile() -> None:
     sys.stdout.write(str(resources.files("convoload.load") / "locustfile.py") + "\n")
 
 
+@app.command("serve-faulty")
+def serve_faulty(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8003,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="A fault, as JSON or kind,key=value,... (repeatable). Kinds: status, stall, drop, "
+            "malformed, empty, oversized; webhook only: no_callback, duplicate, late, forged. Selectors: "
+            "every=N (conversation), turn=K, rate=0.2, times=N, api=chat|webhook. "
+            "E.g. status,every=3,turn=2,status=503",
+        ),
+    ] = None,
+    goal_turn: Annotated[int, typer.Option(help="Turn from which replies carry the payment link.")] = 3,
+    reply_delay: Annotated[float, typer.Option(help="Seconds before each reply.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed of the rate selectors.")] = 0,
+) -> None:
+    """Serve a target that breaks on purpose, to see how your config and reports handle faults.
+
+    Endpoints: POST /v1/chat {session_id, message} (synchronous), POST /v1/webhooks/widget (the widget
+    preset; the reply comes as a callback), POST /admin/faults (replace the fault plan), GET /admin/stats
+    (what was injected, per session and turn), GET /health. See src/convoload/demo/faulty/__init__.py.
+    """
+    import subprocess
+
+    from convoload.demo.faulty.plan import parse_fault
+
+    for spec in fault or []:
+        try:
+            parse_fault(spec)
+        except ValidationError as exc:
+            raise pydantic_error_to_config_error("--fault", exc) from None
+        except ValueError as exc:
+            raise ConfigError("--fault", "", str(exc)) from None
+    args = [sys.executable, "-m", "convoload.demo.faulty", "--host", host, "--port", str(port)]
+    args += ["--goal-turn", str(goal_turn), "--reply-delay", str(reply_delay), "--seed", str(seed)]
+    for spec in fault or []:
+        args += ["--fault", spec]
+    try:
+        raise typer.Exit(subprocess.call(args))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+
+
 @app.command("serve-demo")
 def serve_demo(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",

@@ -237,3 +237,28 @@ def test_findings_over_a_long_run_are_counted_per_minute() -> None:
     assert "per 1 min" in chart["title"]  # type: ignore[operator]
     assert chart["shapes"] == 3 + 1 + 3  # three columns + the axis + three legend swatches
     assert "+12:00" in chart["texts"]  # the last column's label
+
+
+def test_every_fault_category_has_its_row() -> None:
+    recs = records()
+    doc = document(recs)
+    doc["run"]["target_stats"] = {"callbacks_accepted": 40, "callbacks_forged": 2, "callbacks_late": 1}
+    doc["summary"]["llm"] = {
+        "fallbacks": {"gemini -> local (rate_limited)": 3},
+        "by_provider": {"gemini/gemini-2.5-flash": {"calls": 9, "retries": 4}},
+    }
+    html = render_html(doc, recs)
+    rows = set(re.findall(r'data-fault="([^"]+)"><td>[^<]*</td><td>([^<]*)</td><td>(\d+)</td>', html))
+    errors = {(f"error:{k}", k, str(n)) for k, n in doc["summary"]["errors_by_kind"].items()}
+    assert errors and errors <= rows
+    assert ("callbacks:forged", "forged", "2") in rows and ("callbacks:late", "late", "1") in rows
+    assert not any(kind == "callbacks:accepted" for kind, _, _ in rows)  # accepted callbacks are no fault
+    assert ("llm-fallback", "gemini -&gt; local (rate_limited)", "3") in rows
+    assert ("llm-retry", "gemini/gemini-2.5-flash", "4") in rows
+
+
+def test_a_run_without_faults_says_so() -> None:
+    recs = [r for r in records() if r.error is None and all(t.error is None for t in r.turns)]
+    html = render_html(aggregate(recs, {"run_id": RUN_ID}), recs)
+    assert "No faults: every turn was answered" in html
+    assert "data-fault=" not in html

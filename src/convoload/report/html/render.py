@@ -52,6 +52,7 @@ def render_html(document: dict[str, Any], records: list[ConversationRecord]) -> 
         "latency": {k: _dist_view(v) for k, v in (document.get("latency") or {}).items()},
         "charts": _charts(document, ordered),
         "findings": _findings_view(document.get("findings") or {}),
+        "faults": _faults_view(document),
         "conversations": [_conversation_view(r) for r in ordered],
     }
     return _environment().get_template(TEMPLATE).render(**context)
@@ -83,6 +84,30 @@ def _load_json(path: Path) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+# Receiver counters that are not faults (callbacks it accepted and matched).
+_ACCEPTED_CALLBACKS = {"accepted", "received", "matched", "delivered"}
+
+
+def _faults_view(document: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
+    """Every fault category the run counted: failed turns, rejected callbacks, LLM fallbacks and retries."""
+    summary = document.get("summary") or {}
+    stats = (document.get("run") or {}).get("target_stats") or {}
+    counted = {k.removeprefix("callbacks_"): int(v) for k, v in stats.items() if k.startswith("callbacks_")}
+    callbacks = [(k, n) for k, n in sorted(counted.items()) if k not in _ACCEPTED_CALLBACKS and n]
+    llm = summary.get("llm") or {}
+    retries = [
+        (provider, int(tally.get("retries", 0)))
+        for provider, tally in sorted((llm.get("by_provider") or {}).items())
+        if tally.get("retries")
+    ]
+    return {
+        "errors": sorted((summary.get("errors_by_kind") or {}).items(), key=lambda kv: -kv[1]),
+        "callbacks": callbacks,
+        "llm_fallbacks": sorted((llm.get("fallbacks") or {}).items(), key=lambda kv: -kv[1]),
+        "llm_retries": retries,
+    }
 
 
 def _run_view(run: dict[str, Any]) -> dict[str, Any]:
