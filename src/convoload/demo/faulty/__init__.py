@@ -1,0 +1,65 @@
+"""A bundled target that breaks on purpose: real HTTP on loopback, faults chosen per turn.
+
+It answers like a small agent — questions until turn ``goal_turn`` (3), then a payment link
+(``https://pay.example.com/pix/faulty-NNNNN``), which convoload's default goal detects — except on the
+turns a fault plan selects. Every run against it has healthy and faulty conversations side by side.
+
+Command line: ``python -m convoload.demo.faulty --host 127.0.0.1 --port 0 [--goal-turn N]
+[--reply-delay S] [--seed N] [--callback-timeout S] [--fault SPEC ...]``; it prints one
+``READY http://HOST:PORT`` line once it accepts connections. In Python::
+
+    with FaultyServer(FaultyServerSettings(faults=(Fault(kind="status", every=2, turn=2),))) as target:
+        ...  # target.chat_url, target.widget_url, target.set_faults([...]), target.flush()
+
+Endpoints
+---------
+``POST /v1/chat`` ``{session_id, message}`` (``text`` is accepted too)
+    Synchronous: ``{reply, agent}``.
+``POST /v1/webhooks/widget`` ``{text, channelId, clientIdentifier, webhook}`` (convoload's ``widget``
+preset)
+    202 ``{status: "queued", messageId}``, then one POST to ``webhook`` with ``{clientIdentifier,
+    channelId, messageId, inReplyTo, text, agent, final: true, createdAt}``. Callbacks are sent once,
+    never retried.
+``GET /health``
+``POST /admin/faults`` ``{"faults": [...]}``
+    Replace the plan (422 when invalid) and start afresh: conversation numbers, turn counts,
+    injections and callback tallies restart; callbacks still owed are dropped.
+``GET /admin/faults``
+``GET /admin/stats``
+    ``{requests: {chat, webhook}, conversations, injected: {kind: n}, injections: [{kind, api,
+    session_id, conversation, turn}], callbacks: {status or "error": n}, callbacks_owed}``.
+``POST /admin/flush``
+    Send held (``late``) callbacks now, wait until every callback owed has been answered, then the
+    stats. A test calls it after its run, before reading the receiver's counters.
+
+Fault plan
+----------
+A list of faults; each turn (one request of one conversation; conversations are numbered in the order
+they first reached the server) gets the first fault that applies to its API, selects it and is not
+used up. Selectors, all optional and combined: ``every`` N-th conversation, ``conversations`` (a list
+of numbers), ``turn`` K of a conversation, ``rate`` (a probability per turn, seeded by ``--seed``, the
+session and the turn), ``times`` (at most that many injections), ``api`` (``chat`` | ``webhook``).
+Kinds:
+
+- ``status``: answer ``status`` (500). On the webhook API the acknowledgement fails.
+- ``stall``: hold the request until the client disconnects or ``seconds`` (30) pass.
+- ``drop``: promise a body, send a few bytes and close the connection.
+- ``malformed``: a body that is not JSON (the reply, or the callback).
+- ``empty``: an empty reply text (the reply, or the callback's ``text``).
+- ``oversized``: the reply text padded by ``size_bytes`` (5 MiB: over convoload's 4 MiB reply limit
+  and its receiver's 256 KiB callback limit).
+- webhook only: ``no_callback``; ``duplicate`` (the same callback ``copies`` (2) times, one after
+  the other); ``late`` (the callback is held ``seconds`` (30), or until ``/admin/flush``);
+  ``forged`` (a callback with a distinct text, ``FORGED_TEXT``, to the callback URL with a wrong
+  secret — ``mode: "secret"``, the segment after ``/cb/`` — or a wrong path — ``mode: "path"``; the
+  genuine callback is withheld unless ``withhold: false``).
+
+On the command line a fault is JSON or ``kind,key=value,...``: ``--fault status,every=3,turn=2,status=503``.
+Connection refused needs no server: use a port where nothing listens.
+"""
+
+from convoload.demo.faulty.launcher import FaultyServer
+from convoload.demo.faulty.plan import Fault, FaultPlan, parse_fault
+from convoload.demo.faulty.settings import FaultyServerSettings
+
+__all__ = ["Fault", "FaultPlan", "FaultyServer", "FaultyServerSettings", "parse_fault"]

@@ -1,0 +1,77 @@
+"""Run the faulty target in a subprocess; helpers for its admin endpoints.
+
+Built on :class:`convoload.demo.process.ManagedServer`, so it works in gevent-patched processes too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from convoload.demo.faulty.plan import Fault
+from convoload.demo.faulty.settings import FaultyServerSettings
+from convoload.demo.process import ManagedServer
+
+# Long enough for a flush, which waits for every callback owed (each bounded by callback_timeout_s).
+_ADMIN_TIMEOUT_S = 30.0
+
+
+class FaultyServer(ManagedServer):
+    """Context manager owning one ``python -m convoload.demo.faulty`` subprocess.
+
+    >>> settings = FaultyServerSettings(faults=(Fault(kind="status", every=2),))
+    >>> with FaultyServer(settings) as target:  # doctest: +SKIP
+    ...     httpx.post(target.chat_url, json={"session_id": "s1", "message": "oi"})
+    """
+
+    module = "convoload.demo.faulty"
+    label = "faulty target"
+
+    def __init__(
+        self,
+        settings: FaultyServerSettings | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout_s: float = 20.0,
+        python: str | None = None,
+    ) -> None:
+        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
+        self.settings = settings or FaultyServerSettings()
+
+    @property
+    def chat_url(self) -> str:
+        return self.url + "/v1/chat"
+
+    @property
+    def widget_url(self) -> str:
+        return self.url + "/v1/webhooks/widget"
+
+    def _args(self) -> list[str]:
+        return [*super()._args(), *self.settings.cli_args()]
+
+    # -- admin ---------------------------------------------------------------------------------------
+
+    def _admin(self, method: str, path: str, body: Any = None) -> Any:
+        # trust_env=False: loopback only, never through an ambient HTTP proxy.
+        with httpx.Client(trust_env=False, timeout=_ADMIN_TIMEOUT_S) as client:
+            response = client.request(method, self.url + path, json=body)
+        if response.status_code == 422:
+            raise ValueError(f"invalid fault plan: {response.json()['detail']}")
+        response.raise_for_status()
+        return response.json()
+
+    def set_faults(self, faults: Iterable[Fault | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Replace the fault plan and start counting conversations, turns and injections afresh."""
+        plan = [f.model_dump(mode="json") if isinstance(f, Fault) else dict(f) for f in faults]
+        return self._admin("POST", "/admin/faults", {"faults": plan})["faults"]
+
+    def stats(self) -> dict[str, Any]:
+        """Requests, conversations, injections (each with its session and turn) and callback answers."""
+        return self._admin("GET", "/admin/stats")
+
+    def flush(self) -> dict[str, Any]:
+        """Send held (late) callbacks now and wait until every callback owed was answered; the stats."""
+        return self._admin("POST", "/admin/flush")
