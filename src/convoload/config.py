@@ -41,6 +41,12 @@ class RunSettings(_Strict):
         default=300.0, ge=0, description="under Locust: how long a stopping test lets conversations finish"
     )
     persona_assignment: Literal["random", "round_robin"] = "random"
+    worker_index_block: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="under Locust workers: conversation indices per worker (worker k uses block k), "
+        "so personas and identities stay unique across workers",
+    )
 
 
 class GoalConfig(_Strict):
@@ -62,13 +68,57 @@ class GoalConfig(_Strict):
         return self
 
 
-class ReceiverConfig(_Strict):
-    host: str = "127.0.0.1"
+# Any {placeholder} but the ones URL templates know.
+_URL_PLACEHOLDERS = re.compile(
+    r"\{(?!(?:host|port|worker_index|hostname|env\.[A-Za-z_][A-Za-z0-9_]*)\})[^{}]*\}"
+)
+
+
+def _check_url_template(value: str | None, allowed: str) -> str | None:
+    if value is not None:
+        unknown = _URL_PLACEHOLDERS.search(value)
+        if unknown:
+            raise ValueError(f"unknown placeholder {unknown.group(0)} (allowed: {allowed})")
+        if not re.match(r"^https?://", value):
+            raise ValueError("must start with http:// or https://")
+    return value
+
+
+class ForwarderConfig(_Strict):
+    """One public callback address on the Locust master, forwarding each callback to its worker."""
+
+    host: str = Field(default="127.0.0.1", description="where the master listens (0.0.0.0: every interface)")
     port: int = Field(default=0, ge=0, le=65535, description="0 picks a free port")
     public_url: str | None = Field(
-        default=None, description="URL the agent calls back, e.g. a tunnel; may use {host} and {port}"
+        default=None, description="what the agent calls, e.g. an ingress; may use {host}, {port}, {hostname}"
+    )
+    timeout_s: float = Field(default=10.0, gt=0, description="per forwarded callback, to the worker")
+
+    @model_validator(mode="after")
+    def _check(self) -> ForwarderConfig:
+        _check_url_template(self.public_url, "{host}, {port}, {hostname}, {env.NAME}")
+        return self
+
+
+class ReceiverConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(
+        default=0, ge=0, le=65535, description="0 picks a free port; under Locust, worker k uses port + k"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="URL the agent calls back, e.g. a tunnel; may use {host}, {port}, {worker_index}, "
+        "{hostname} and {env.NAME}",
     )
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    forwarder: ForwarderConfig | None = Field(
+        default=None, description="under Locust master/workers: callbacks go to the master, which forwards"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ReceiverConfig:
+        _check_url_template(self.public_url, "{host}, {port}, {worker_index}, {hostname}, {env.NAME}")
+        return self
 
 
 class DemoConfig(_Strict):

@@ -57,7 +57,11 @@ def _ascii_slug(text: str) -> str:
 
 
 class IdentityFactory:
-    """`identity(i)` is the same for the same (seed, i) and differs for every i."""
+    """`identity(i)` is the same for the same (seed, i) and differs for every i below `capacity`."""
+
+    # Indices with pairwise different phone numbers (the smallest of the bijective spaces); CPFs and
+    # e-mails stay unique beyond it. Distributed runs keep every worker's index block below this.
+    capacity = _PHONE_SPACE
 
     def __init__(self, seed: int | None = None) -> None:
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)

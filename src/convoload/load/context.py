@@ -11,12 +11,15 @@ import logging
 import os
 import random
 import threading
+import time
 import uuid
-from collections import Counter, defaultdict
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import OperationalError
 
 from convoload.config import DEMO_GOALS, Config, config_error, persona_specs
 from convoload.conversation.goals import GoalDetector, RegexGoal, build_goal
@@ -29,6 +32,7 @@ from convoload.hooks.factory import build_hooks
 from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
 from convoload.llm.factory import build_chain, needs_local_server, provider_specs
+from convoload.load.placement import IndexSpaceError, Placement
 from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
@@ -43,7 +47,26 @@ from convoload.users.factory import build_user, check_personas
 from convoload.users.llm import LLMSettings
 
 DEMO_CHANNEL_ID = "convoload-demo"
+_STORE_BUSY_RETRIES = 8
+T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+def _when_not_busy(action: Callable[[], T]) -> T:
+    """Run a results-store action, again when SQLite says another process holds its lock.
+
+    Workers of a distributed run on one machine open (and migrate) the same SQLite file at the
+    same moment; SQLite answers one of two transactions that read, then write, with "database is
+    locked" at once rather than after its busy timeout. Waiting a little and retrying resolves it.
+    """
+    for attempt in range(_STORE_BUSY_RETRIES):
+        try:
+            return action()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _STORE_BUSY_RETRIES - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # cooperative under gevent
+    raise AssertionError("unreachable")
 
 
 def new_run_id() -> str:
@@ -59,10 +82,17 @@ class RunContext:
         run_id: str | None = None,
         start_index: int = 0,
         personas: list[Persona] | None = None,
+        placement: Placement | None = None,
     ) -> None:
-        """`personas` replaces the config's (already resolved ones, e.g. a pipeline's adjusted copies)."""
+        """`personas` replaces the config's (already resolved ones, e.g. a pipeline's adjusted copies).
+
+        `placement` makes this process one Locust worker of a distributed run: its run id, folder,
+        conversation indices and receiver follow from its worker index (the seed must be the
+        master's, already in `config`), and its aggregate keeps the entries the master merges.
+        """
         self.config = config
-        self.run_id = run_id or new_run_id()
+        self.placement = placement
+        self.run_id = placement.worker_run_id if placement else run_id or new_run_id()
         self.seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
         self.personas = personas if personas is not None else self._load_personas(config)
         try:
@@ -72,9 +102,11 @@ class RunContext:
         self.identities = IdentityFactory(self.seed)
         self.goal: GoalDetector = self._build_goal(config)
         self.bus = EventBus()
-        self.aggregator = Aggregator()  # numbers only: records live in the journal, not in memory
+        # Numbers only: records live in the journal, not in memory.
+        self.aggregator = Aggregator(record_entries=placement is not None)
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self._next_index = start_index
+        self._next_index = placement.first_index if placement else start_index
+        self._stop_index = placement.stop_index if placement else None
         self._index_lock = threading.Lock()
         self._resources = ExitStack()
         self.demo_url: str | None = None
@@ -89,10 +121,11 @@ class RunContext:
             self._resources.close()  # e.g. stop the demo server we may already have started
             raise
         self._resources.callback(self.target.close)
-        self.run_dir = Path(config.run.runs_dir)
-        if not self.run_dir.is_absolute():
-            self.run_dir = Path.cwd() / self.run_dir
-        self.run_dir = self.run_dir / self.run_id
+        runs_dir = Path(config.run.runs_dir)
+        if not runs_dir.is_absolute():
+            runs_dir = Path.cwd() / runs_dir
+        self.runs_dir = runs_dir
+        self.run_dir = placement.run_dir(runs_dir) if placement else runs_dir / self.run_id
         self.journal = RunJournal(self.run_dir, meta=self.meta())
         self._resources.callback(self.journal.close)
         self._graded = False
@@ -100,12 +133,10 @@ class RunContext:
         # Hooks first: their findings must be on a record before it is journaled.
         self.hooks = HookRunner(self.bus, build_hooks(config))
         self.bus.subscribe(ConversationFinished, self._on_finished)
-        self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
-        self.llm_fallbacks: Counter[str] = Counter()
         self.bus.subscribe(LLMCalled, self._on_llm_call)
         self.bus.subscribe(
             LLMFallback,
-            lambda e: self.llm_fallbacks.update([f"{e.from_provider} -> {e.to_provider} ({e.reason})"]),
+            lambda e: self.aggregator.add_llm_fallback(f"{e.from_provider} -> {e.to_provider} ({e.reason})"),
         )
 
     # -- building -----------------------------------------------------------------------------------
@@ -131,8 +162,14 @@ class RunContext:
             raise config_error(config, "goal.function", str(exc)) from None
 
     def _build_target(self, config: Config) -> Target:
+        placed: dict[str, Any] = {}
+        if self.placement is not None:
+            placed = {
+                "worker_index": self.placement.worker_index,
+                "callback_base": self.placement.callback_base,
+            }
         if config.target.type != "demo":
-            return build_target(config)
+            return build_target(config, **placed)
         if config.target.demo.agent == "realestate":
             return self._start_realestate(config)
         from convoload.demo.tickets.launcher import DemoTicketServer
@@ -148,7 +185,9 @@ class RunContext:
         server = DemoTicketServer(settings)
         self._resources.enter_context(server)
         self.demo_url = server.url
-        return build_target(config, url=server.widget_url, variables={"channel_id": DEMO_CHANNEL_ID})
+        return build_target(
+            config, url=server.widget_url, variables={"channel_id": DEMO_CHANNEL_ID}, **placed
+        )
 
     def _start_realestate(self, config: Config) -> Target:
         """The catalog API and the swarm assistant, as two real servers; conversations go to /api/chat."""
@@ -211,13 +250,22 @@ class RunContext:
             "replay": self.config.llm.replay if self.llm else False,
             "goal": self.goal.description,
             "max_iterations": self.config.run.max_iterations,
+            **({"cluster": self.placement.meta()} if self.placement else {}),
         }
 
     # -- running ------------------------------------------------------------------------------------
     def claim_index(self) -> int:
-        """A fresh conversation index: it picks the persona and the identity."""
+        """A fresh conversation index: it picks the persona and the identity.
+
+        Raises IndexSpaceError when a worker has used up its block (identities would repeat).
+        """
         with self._index_lock:
             index = self._next_index
+            if self._stop_index is not None and index >= self._stop_index:
+                raise IndexSpaceError(
+                    f"this worker has used every conversation index of its block (up to {index:,}); "
+                    "raise run.worker_index_block for longer runs"
+                )
             self._next_index += 1
         return index
 
@@ -258,18 +306,16 @@ class RunContext:
         return scripts[index % len(scripts)] if scripts else None
 
     def _on_llm_call(self, event: LLMCalled) -> None:
-        tally = self.llm_by_provider[f"{event.provider}/{event.model}"]
-        tally.update({"replayed" if event.from_cache else "calls": 1})
-        if not event.from_cache:
-            tally.update(
-                {
-                    "prompt_tokens": event.prompt_tokens,
-                    "completion_tokens": event.completion_tokens,
-                    "cached_tokens": event.cached_tokens,
-                    "retries": event.attempts - 1,
-                }
-            )
-            tally["cost_usd"] += event.cost_usd
+        self.aggregator.add_llm_call(
+            f"{event.provider}/{event.model}",
+            latency_ms=event.latency_ms,
+            from_cache=event.from_cache,
+            prompt_tokens=event.prompt_tokens,
+            completion_tokens=event.completion_tokens,
+            cached_tokens=event.cached_tokens,
+            cost_usd=event.cost_usd,
+            attempts=event.attempts,
+        )
 
     def _open_store(self, config: Config) -> ResultsStore | None:
         if not config.store.enabled:
@@ -277,11 +323,11 @@ class RunContext:
         url = (
             config.store.url
             or os.environ.get("CONVOLOAD_DB_URL")
-            or f"sqlite:///{self.run_dir.parent / 'results.sqlite'}"
+            or f"sqlite:///{self.runs_dir / 'results.sqlite'}"
         )
-        store = ResultsStore(url)
+        store = _when_not_busy(lambda: ResultsStore(url))
         self._resources.callback(store.close)
-        store.start_run(self.run_id, self.meta())
+        _when_not_busy(lambda: store.start_run(self.run_id, self.meta()))
         return store
 
     def _on_finished(self, event: ConversationFinished) -> None:
@@ -319,11 +365,9 @@ class RunContext:
                     )
             except Exception:
                 log.exception("results store: could not finish run %s", self.run_id)
-        if self.llm is not None:
-            document["summary"]["llm"]["by_provider"] = {
-                k: dict(v) for k, v in sorted(self.llm_by_provider.items())
-            }
-            document["summary"]["llm"]["fallbacks"] = dict(self.llm_fallbacks)
+        if self.llm is not None:  # said even when no call was made
+            document["summary"]["llm"].setdefault("by_provider", {})
+            document["summary"]["llm"].setdefault("fallbacks", {})
         write_json(self.run_dir / AGGREGATE_NAME, document)
         write_conversations_csv(self.run_dir, document)
         return document

@@ -6,6 +6,11 @@ simulated-user LLM call; response_length = output tokens, tokens and cost in
 the context). Names
 are the persona, never the session id, so Locust's tables stay small. Failure
 texts are low-cardinality (error kind and status) for Locust's error table.
+
+Failed turns and interrupted conversations are reported with no response time
+(Locust counts them, as failures, but keeps them out of its percentiles), the
+way our own aggregate leaves them out: a failure's elapsed time is not a
+latency. Locust's histogram is made finer first (see load.bucketing).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 from convoload.conversation.records import Outcome
 from convoload.events import ConversationFinished, EventBus, LLMCalled, ReplyReceived, TurnFailed
+from convoload.load.bucketing import install_fine_buckets
 
 
 class TurnFailure(Exception):
@@ -25,6 +31,7 @@ class ConversationFailure(Exception):
 
 
 def bridge_to_locust(bus: EventBus, events: Any) -> None:
+    install_fine_buckets()
     fire = events.request.fire
 
     def on_reply(event: ReplyReceived) -> None:
@@ -51,12 +58,11 @@ def bridge_to_locust(bus: EventBus, events: Any) -> None:
     def on_failed(event: TurnFailed) -> None:
         error = event.error
         label = f"{error.kind.value} {error.status_code}" if error.status_code else error.kind.value
-        context = {"session_id": event.session_id, "iteration": event.iteration}
-        elapsed = event.turn.ack_ms or 0.0
+        context = {"session_id": event.session_id, "iteration": event.iteration, "ack_ms": event.turn.ack_ms}
         fire(
             request_type="MESSAGE",
             name=event.persona,
-            response_time=elapsed,
+            response_time=None,
             response_length=0,
             exception=TurnFailure(label),
             context=context,
@@ -65,7 +71,7 @@ def bridge_to_locust(bus: EventBus, events: Any) -> None:
             fire(
                 request_type="WEBHOOK",
                 name=event.persona,
-                response_time=0.0,
+                response_time=None,
                 response_length=0,
                 exception=TurnFailure(label),
                 context=context,
@@ -78,10 +84,11 @@ def bridge_to_locust(bus: EventBus, events: Any) -> None:
             exception = ConversationFailure(f"error: {record.error.kind.value}")
         elif record.outcome != Outcome.GOAL_REACHED:
             exception = ConversationFailure(record.outcome.value if record.outcome else "unknown")
+        interrupted = record.outcome == Outcome.INTERRUPTED
         fire(
             request_type="CONVERSATION",
             name=event.persona,
-            response_time=record.total_time_ms,
+            response_time=None if interrupted else record.total_time_ms,
             response_length=record.iterations,
             exception=exception,
             context={

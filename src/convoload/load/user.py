@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import gevent
 from gevent.event import Event
-from locust import User, constant, task
+from locust import User, task
 from locust.exception import StopUser
 
 from convoload.load.context import RunContext
+from convoload.load.placement import IndexSpaceError
 
 _IDLE_S = 3600.0
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,10 +66,26 @@ class LoadState:
 class ConversationUser(User):
     """Runs conversations back to back; the persona and identity change with each one."""
 
-    wait_time = constant(0)
+    _spent = False  # no conversation left to start here: wait (interruptibly) until stopped
+
+    def wait_time(self) -> float:
+        # A user with nothing left to do must not end itself (Locust logs the dead greenlet at
+        # shutdown) nor sleep inside its task (a stop would wait the whole stop timeout for it):
+        # between tasks, Locust stops a waiting user at once.
+        return _IDLE_S if self._spent else 0.0
+
+    def _convoload_state(self) -> LoadState | None:
+        state: LoadState | None = getattr(self.environment, "convoload", None)
+        pending: Event | None = getattr(self.environment, "convoload_pending", None)
+        if state is None and pending is not None:
+            # A worker still setting up (asking its master for the run, starting a demo agent):
+            # Locust may spawn users before that is done.
+            pending.wait()
+            state = getattr(self.environment, "convoload", None)
+        return state
 
     def on_start(self) -> None:
-        state: LoadState | None = getattr(self.environment, "convoload", None)
+        state = self._convoload_state()
         if state is not None:
             delay = state.start_delay()
             if delay > 0:
@@ -74,16 +93,21 @@ class ConversationUser(User):
 
     @task
     def converse(self) -> None:
-        state: LoadState | None = getattr(self.environment, "convoload", None)
+        state = self._convoload_state()
         if state is None:
             raise StopUser()  # e.g. on a master, which runs no conversations itself
         if not state.budget.claim():
-            # Idle until the runner stops us: a user that ends itself leaves a dead greenlet
-            # in Locust's group, which its shutdown then logs as an error.
-            state.budget.done.wait()
-            gevent.sleep(_IDLE_S)
+            self._spent = True
             return
         try:
-            state.context.converse(state.context.claim_index())
+            index = state.context.claim_index()
+        except IndexSpaceError as exc:
+            log.error("%s", exc)  # once: after close() no user gets this far again
+            state.budget.finish()
+            state.budget.close()  # like a spent budget: this process starts no more conversations
+            self._spent = True
+            return
+        try:
+            state.context.converse(index)
         finally:
             state.budget.finish()

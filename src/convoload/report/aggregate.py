@@ -1,21 +1,39 @@
 """The run aggregate: success, iterations, exact latency percentiles, errors, cost.
 
 Percentiles are computed from every recorded value (no bucketing), with linear
-interpolation between closest ranks.
+interpolation between closest ranks, per request type and name (persona, or
+provider/model for LLM calls) as well as for the whole run.
+
+The aggregate is built from *entries*: the digest of one finished conversation
+(its numbers, not its transcript), one simulated-user LLM call, one fallback.
+A Locust worker ships the entries it applied to its own aggregator to the
+master, which applies them to its own: the master's aggregate is then exactly
+the one a single process would have built from all conversations. For that,
+nothing here depends on the order entries arrive in: conversation costs are
+summed as integers of 10⁻⁸ USD (the precision records carry) and per-call LLM
+costs as exact fractions.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from convoload.conversation.records import ConversationRecord, Outcome, Usage
+from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome, Usage
 
 PERCENTILES = (50, 90, 95, 99)
+# Request types in our reports: Locust's (MESSAGE, WEBHOOK, CONVERSATION, LLM) plus the acknowledgement.
+REQUEST_TYPES = ("MESSAGE", "ACK", "WEBHOOK", "CONVERSATION", "LLM")
+_COST_UNITS = 10**8  # records keep costs to 8 decimals
+_COST_FIELDS = ("cost_usd", "saved_cost_usd")
+
+Entry = list[Any]  # [kind, payload]: JSON/msgpack-friendly, as it travels from a worker to the master
 
 
 def percentile(sorted_values: Sequence[float], p: float) -> float:
@@ -36,12 +54,57 @@ def distribution(values: Iterable[float]) -> dict[str, float | int | None]:
     out: dict[str, float | int | None] = {
         "count": len(data),
         "min": round(data[0], 3),
-        "mean": round(sum(data) / len(data), 3),
+        "mean": round(math.fsum(data) / len(data), 3),
     }
     for p in PERCENTILES:
         out[f"p{p}"] = round(percentile(data, p), 3)
     out["max"] = round(data[-1], 3)
     return out
+
+
+def cost_units(cost_usd: float) -> int:
+    """A cost as an integer of 10⁻⁸ USD, rounded the way a record's summary rounds it."""
+    return round(round(cost_usd, 8) * _COST_UNITS)
+
+
+def digest(record: ConversationRecord) -> dict[str, Any]:
+    """Everything the aggregate needs from one conversation, without its transcript."""
+    turn_ms: list[float] = []
+    ack_ms: list[float] = []
+    webhook_ms: list[float] = []
+    failed_turns = webhook_failures = 0
+    for turn in record.turns:
+        if turn.error is not None:
+            failed_turns += 1
+            webhook_failures += turn.error.kind == ErrorKind.WEBHOOK_TIMEOUT
+        elif turn.latency_ms is not None:
+            turn_ms.append(turn.latency_ms)
+            if turn.ack_ms is not None:
+                webhook_ms.append(max(0.0, turn.latency_ms - turn.ack_ms))
+        if turn.ack_ms is not None:
+            ack_ms.append(turn.ack_ms)
+    interrupted = record.outcome == Outcome.INTERRUPTED
+    return {
+        "summary": record.summary(),
+        "agents": record.agents,
+        "turn_ms": turn_ms,
+        "ack_ms": ack_ms,
+        "webhook_ms": webhook_ms,
+        "failed_turns": failed_turns,
+        "webhook_failures": webhook_failures,
+        "conversation_ms": None if interrupted else record.total_time_ms,
+        "usage": record.usage.model_dump(),
+        "findings": [
+            {
+                "hook": f.hook,
+                "priority": f.priority,
+                "persona": f.persona,
+                "iteration": f.iteration,
+                "message": f.message,
+            }
+            for f in record.findings
+        ],
+    }
 
 
 @dataclass
@@ -54,71 +117,176 @@ class _Tally:
     iterations_to_goal: int = 0
     turns: int = 0
     failed_turns: int = 0
+    webhook_failures: int = 0
     agent_changes: int = 0
     transitions: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
-    turn_ms: list[float] = field(default_factory=list)
-    ack_ms: list[float] = field(default_factory=list)
-    conversation_ms: list[float] = field(default_factory=list)
+    # array('d'): 8 bytes a value instead of a list's ~32, for runs of millions of turns
+    turn_ms: array = field(default_factory=lambda: array("d"))
+    ack_ms: array = field(default_factory=lambda: array("d"))
+    webhook_ms: array = field(default_factory=lambda: array("d"))
+    conversation_ms: array = field(default_factory=lambda: array("d"))
 
-    def add(self, record: ConversationRecord) -> None:
+    def add(self, d: dict[str, Any]) -> None:
+        summary = d["summary"]
         self.conversations += 1
-        self.iterations += record.iterations
-        if record.goal_reached:
+        self.iterations += summary["iterations"]
+        if summary["goal_reached"]:
             self.successful += 1
-            self.iterations_to_goal += record.iterations
-        self.outcomes[record.outcome.value if record.outcome else "unknown"] += 1
-        if record.error:
-            self.errors[record.error.kind.value] += 1
-        for a, b in pairwise(record.agents):
+            self.iterations_to_goal += summary["iterations"]
+        self.outcomes[summary["outcome"] or "unknown"] += 1
+        if summary["error"]:
+            self.errors[summary["error"]["kind"]] += 1
+        for a, b in pairwise(d["agents"]):
             if a != b:
                 self.agent_changes += 1
                 self.transitions[f"{a} → {b}"] += 1
-        for turn in record.turns:
-            self.turns += 1
-            if turn.error is not None:
-                self.failed_turns += 1
-            elif turn.latency_ms is not None:
-                self.turn_ms.append(turn.latency_ms)
-            if turn.ack_ms is not None:
-                self.ack_ms.append(turn.ack_ms)
-        if record.outcome != Outcome.INTERRUPTED:
-            self.conversation_ms.append(record.total_time_ms)
+        self.turns += summary["iterations"]
+        self.failed_turns += d["failed_turns"]
+        self.webhook_failures += d["webhook_failures"]
+        self.turn_ms.extend(d["turn_ms"])
+        self.ack_ms.extend(d["ack_ms"])
+        self.webhook_ms.extend(d["webhook_ms"])
+        if d["conversation_ms"] is not None:
+            self.conversation_ms.append(d["conversation_ms"])
 
     def rate(self) -> float:
         return round(self.successful / self.conversations, 4) if self.conversations else 0.0
 
+    def requests(self) -> dict[str, dict[str, Any]]:
+        """This group's rows of the request table (all types but LLM)."""
+        return {
+            "MESSAGE": _row(self.turn_ms, self.failed_turns),
+            "ACK": _row(self.ack_ms, 0),
+            "WEBHOOK": _row(self.webhook_ms, self.webhook_failures),
+            "CONVERSATION": _row(self.conversation_ms, self.conversations - self.successful),
+        }
+
+
+def _row(values: Iterable[float], failures: int) -> dict[str, Any]:
+    return {**distribution(values), "failures": failures}
+
 
 class Aggregator:
-    """Builds the aggregate as conversations finish, keeping only numbers, not whole records."""
+    """Builds the aggregate as conversations finish, keeping only numbers, not whole records.
 
-    def __init__(self) -> None:
+    With `record_entries`, every entry applied is also kept until `take_entries()` hands it
+    over (a Locust worker sends them to its master, which `apply()`s them).
+    """
+
+    def __init__(self, *, record_entries: bool = False) -> None:
         self.run = _Tally()
         self.personas: dict[str, _Tally] = defaultdict(_Tally)
         self.summaries: list[dict[str, Any]] = []
-        self.usage = Usage()
         self.findings: dict[str, dict[str, Any]] = {}
+        self._usage: Counter[str] = Counter()  # token and call counts, and costs in 10⁻⁸ USD
+        self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
+        self._llm_cost: dict[str, Fraction] = defaultdict(Fraction)
+        self._llm_ms: dict[str, array] = defaultdict(lambda: array("d"))
+        self.llm_fallbacks: Counter[str] = Counter()
+        self._entries: list[Entry] | None = [] if record_entries else None
 
+    # -- entries ------------------------------------------------------------------------------------
     def add(self, record: ConversationRecord) -> None:
-        self.run.add(record)
-        self.personas[record.persona].add(record)
-        self.summaries.append(record.summary())
-        self.usage.add(record.usage)
-        for finding in record.findings:
+        self.add_digest(digest(record))
+
+    def add_digest(self, d: dict[str, Any]) -> None:
+        self._record(["conversation", d])
+        summary = d["summary"]
+        self.run.add(d)
+        self.personas[summary["persona"]].add(d)
+        self.summaries.append(summary)
+        for name, value in d["usage"].items():
+            self._usage[name] += cost_units(value) if name in _COST_FIELDS else value
+        for finding in d["findings"]:
             entry = self.findings.setdefault(
-                finding.hook,
-                {"priority": finding.priority, "count": 0, "conversations": set(), "examples": []},
+                finding["hook"],
+                {"priority": finding["priority"], "count": 0, "conversations": set(), "examples": []},
             )
             entry["count"] += 1
-            entry["conversations"].add(record.session_id)
+            entry["conversations"].add(summary["session_id"])
             if len(entry["examples"]) < 3:
                 entry["examples"].append(
-                    {"persona": finding.persona, "iteration": finding.iteration, "message": finding.message}
+                    {k: finding[k] for k in ("persona", "iteration", "message")},
                 )
+
+    def add_llm_call(
+        self,
+        label: str,
+        *,
+        latency_ms: float,
+        from_cache: bool = False,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cached_tokens: int = 0,
+        cost_usd: float = 0.0,
+        attempts: int = 1,
+    ) -> None:
+        """One simulated-user LLM call (`label` = provider/model)."""
+        call = {
+            "label": label,
+            "latency_ms": latency_ms,
+            "from_cache": from_cache,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "cached_tokens": cached_tokens,
+            "cost_usd": cost_usd,
+            "attempts": attempts,
+        }
+        self._record(["llm_call", call])
+        tally = self.llm_by_provider[label]
+        if from_cache:
+            tally["replayed"] += 1
+            return
+        tally.update(
+            {
+                "calls": 1,
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "cached_tokens": cached_tokens,
+                "retries": attempts - 1,
+            }
+        )
+        self._llm_cost[label] += Fraction(cost_usd)
+        self._llm_ms[label].append(latency_ms)
+
+    def add_llm_fallback(self, route: str) -> None:
+        self._record(["llm_fallback", route])
+        self.llm_fallbacks[route] += 1
+
+    def _record(self, entry: Entry) -> None:
+        if self._entries is not None:
+            self._entries.append(entry)
+
+    def take_entries(self) -> list[Entry]:
+        """The entries applied since the last call (empty unless built with `record_entries`)."""
+        if not self._entries:
+            return []
+        taken, self._entries = self._entries, []
+        return taken
+
+    def apply(self, entries: Iterable[Entry]) -> None:
+        """Apply entries taken from another aggregator (a worker's)."""
+        for kind, payload in entries:
+            if kind == "conversation":
+                self.add_digest(payload)
+            elif kind == "llm_call":
+                self.add_llm_call(**payload)
+            elif kind == "llm_fallback":
+                self.add_llm_fallback(payload)
+            else:
+                raise ValueError(f"unknown aggregate entry kind {kind!r}")
+
+    # -- the document -------------------------------------------------------------------------------
+    def usage(self) -> Usage:
+        counts = {k: v for k, v in self._usage.items() if k not in _COST_FIELDS}
+        costs = {k: self._usage[k] / _COST_UNITS for k in _COST_FIELDS}
+        return Usage(**counts, **costs)
 
     def document(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
         t = self.run
+        usage = self.usage()
         summary = {
             "total_conversations": t.conversations,
             "successful_conversations": t.successful,
@@ -138,16 +306,17 @@ class Aggregator:
             "avg_iterations_to_goal": round(t.iterations_to_goal / t.successful, 3) if t.successful else None,
             "agent_changes": t.agent_changes,
             "agent_transitions": dict(t.transitions.most_common()),
-            "tokens": self.usage.tokens_summary(),
-            "total_cost_usd": round(self.usage.cost_usd, 8),
-            "tokens_per_conversation": round(self.usage.total_tokens / t.conversations, 1)
+            "tokens": usage.tokens_summary(),
+            "total_cost_usd": round(usage.cost_usd, 8),
+            "tokens_per_conversation": round(usage.total_tokens / t.conversations, 1)
             if t.conversations
             else 0,
-            "cost_per_conversation_usd": round(self.usage.cost_usd / t.conversations, 8)
-            if t.conversations
-            else 0,
-            "llm": self.usage.llm_summary(),
+            "cost_per_conversation_usd": round(usage.cost_usd / t.conversations, 8) if t.conversations else 0,
+            "llm": usage.llm_summary(),
         }
+        if self.llm_by_provider or self.llm_fallbacks:
+            summary["llm"]["by_provider"] = self._by_provider()
+            summary["llm"]["fallbacks"] = dict(self.llm_fallbacks)
         latency = {
             "turn_ms": distribution(t.turn_ms),
             "ack_ms": distribution(t.ack_ms),
@@ -169,10 +338,38 @@ class Aggregator:
             "run": meta or {},
             "summary": summary,
             "latency": latency,
+            "requests": self._requests(),
             "personas": personas,
             "findings": self._findings_summary(),
             "conversations": list(self.summaries),
         }
+
+    def _by_provider(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for label, tally in sorted(self.llm_by_provider.items()):
+            row: dict[str, Any] = dict(tally)
+            if label in self._llm_cost:
+                row["cost_usd"] = round(float(self._llm_cost[label]), 8)
+            out[label] = row
+        return out
+
+    def _requests(self) -> dict[str, dict[str, Any]]:
+        """p50/p90/p95/p99/max per request type, overall ("all") and per name, from every value."""
+        per_name = {name: p.requests() for name, p in sorted(self.personas.items())}
+        overall = self.run.requests()
+        table: dict[str, dict[str, Any]] = {
+            kind: {"all": overall[kind], "by_name": {n: rows[kind] for n, rows in per_name.items()}}
+            for kind in REQUEST_TYPES
+            if kind != "LLM"
+        }
+        every_call = array("d")
+        for values in self._llm_ms.values():
+            every_call.extend(values)
+        table["LLM"] = {
+            "all": _row(every_call, 0),
+            "by_name": {label: _row(values, 0) for label, values in sorted(self._llm_ms.items())},
+        }
+        return table
 
     def _findings_summary(self) -> dict[str, Any]:
         by_priority: Counter = Counter()

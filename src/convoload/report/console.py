@@ -22,7 +22,7 @@ def _ms(value: Any) -> str:
 
 
 def print_summary(console: Console, document: dict[str, Any], locust_stats: Any = None) -> None:
-    summary, latency = document["summary"], document["latency"]
+    summary = document["summary"]
     overview = Table(title="Conversations", show_header=False, title_justify="left")
     overview.add_column(style="bold")
     overview.add_column()
@@ -99,21 +99,7 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
             )
         console.print(hooks)
 
-    table = Table(title="Latency (exact)", title_justify="left")
-    for column in ("", "count", "p50", "p90", "p95", "p99", "max"):
-        table.add_column(column, justify="right" if column else "left")
-    rows = [
-        ("turn (send → reply)", latency["turn_ms"]),
-        ("ack", latency["ack_ms"]),
-        ("conversation", latency["conversation_ms"]),
-    ]
-    rows += [(f"turn · {name}", p["turn_ms"]) for name, p in document["personas"].items()]
-    for label, dist in rows:
-        if dist.get("count"):
-            table.add_row(
-                label, str(dist["count"]), *(_ms(dist.get(k)) for k in ("p50", "p90", "p95", "p99", "max"))
-            )
-    console.print(table)
+    console.print(latency_table(document))
 
     personas = Table(title="Personas", title_justify="left")
     for column in ("persona", "conversations", "goal reached", "avg iterations", "errors"):
@@ -136,6 +122,49 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
 
     if locust_stats is not None:
         print_locust_stats(console, locust_stats)
+
+
+_REQUEST_CAPTION = (
+    "MESSAGE send → complete reply · ACK send → acknowledgement · WEBHOOK ack → callback · "
+    "CONVERSATION whole dialogue · LLM simulated-user call; fails are not in the percentiles"
+)
+
+
+def latency_table(document: dict[str, Any]) -> Table:
+    """p50/p90/p95/p99/max per request type, for all and per persona (or model), from every value."""
+    table = Table(
+        title="Latency (exact, every value)",
+        title_justify="left",
+        caption=_REQUEST_CAPTION,
+        caption_justify="left",
+        show_edge=False,  # eight columns: keeps them whole in an 80-column terminal
+    )
+    table.add_column("request", no_wrap=True)
+    for column in ("count", "fails", "p50", "p90", "p95", "p99", "max"):
+        table.add_column(column, justify="right", no_wrap=True)
+    requests = document.get("requests")
+    if requests is None:  # an aggregate written before per-type tables: its run-wide rows
+        latency = document["latency"]
+        requests = {
+            "MESSAGE": {"all": latency["turn_ms"], "by_name": {}},
+            "ACK": {"all": latency["ack_ms"], "by_name": {}},
+            "CONVERSATION": {"all": latency["conversation_ms"], "by_name": {}},
+        }
+    for kind, rows in requests.items():
+        named = [(f"  {name}", dist) for name, dist in rows["by_name"].items() if dist.get("count")]
+        overall = rows["all"]
+        if not overall.get("count") and not overall.get("failures"):
+            continue
+        for position, (label, dist) in enumerate([(kind, overall), *named]):
+            table.add_row(
+                label,
+                str(dist.get("count", 0)),
+                str(dist.get("failures", "-")),
+                *(_ms(dist.get(k)) for k in ("p50", "p90", "p95", "p99", "max")),
+                style="bold" if position == 0 else None,
+                end_section=position == len(named),
+            )
+    return table
 
 
 def print_locust_stats(console: Console, stats: Any) -> None:

@@ -13,8 +13,20 @@ from convoload.targets.templating import BASE_PLACEHOLDERS, TemplateError, check
 from convoload.targets.webhook import PRESETS, WebhookTarget
 
 
-def build_target(config: Config, url: str | None = None, variables: dict[str, Any] | None = None) -> Target:
-    """`url`/`variables` override the config (the demo fills them in once its server is up)."""
+def build_target(
+    config: Config,
+    url: str | None = None,
+    variables: dict[str, Any] | None = None,
+    *,
+    worker_index: int | None = None,
+    callback_base: str | None = None,
+) -> Target:
+    """`url`/`variables` override the config (the demo fills them in once its server is up).
+
+    Under a Locust worker, `worker_index` moves a fixed receiver port to `port + worker_index` (so
+    workers sharing a machine do not collide) and fills `{worker_index}` in the public URL;
+    `callback_base` is the master's forwarding address for this worker, when it forwards.
+    """
     t = config.target
     kind = "webhook" if t.type == "demo" else t.type
     if kind == "python":
@@ -51,13 +63,20 @@ def build_target(config: Config, url: str | None = None, variables: dict[str, An
             timeout_s=t.timeout_s,
             **common,
         )
+    port = t.receiver.port + (worker_index or 0) if t.receiver.port else 0
+    if port > 65535:
+        raise config_error(
+            config, "target.receiver.port", f"{t.receiver.port} + worker index {worker_index} is over 65535"
+        )
     receiver = WebhookReceiver(
         host=t.receiver.host,
-        port=t.receiver.port,
+        port=port,
         public_url=t.receiver.public_url,
         max_body_bytes=t.receiver.max_body_bytes,
         message_id_path=t.message_id_path or preset.get("message_id_path", "messageId"),
         final_path=t.final_path or preset.get("final_path"),
+        worker_index=worker_index,
+        callback_base=callback_base,
     )
     try:
         receiver.start()
@@ -65,8 +84,11 @@ def build_target(config: Config, url: str | None = None, variables: dict[str, An
         raise config_error(
             config,
             "target.receiver.port",
-            f"cannot listen on {t.receiver.host}:{t.receiver.port}: {exc.strerror or exc}",
+            f"cannot listen on {t.receiver.host}:{port}: {exc.strerror or exc}",
         ) from None
+    except ValueError as exc:  # the public URL template
+        receiver.stop()
+        raise config_error(config, "target.receiver.public_url", str(exc)) from None
     return WebhookTarget(
         target_url,
         receiver,

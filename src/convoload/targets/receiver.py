@@ -4,6 +4,8 @@ Each turn registers a `PendingReply` before its request is sent; the callback
 handler resolves it, which wakes the waiting greenlet at once through a
 `gevent.event.AsyncResult` (no polling). Callback URLs carry a per-run secret:
   {public_url}/cb/{secret}/{session_id}/{iteration}
+or, when a Locust master forwards callbacks to its workers, the master's
+address for this worker in place of {public_url} (see convoload.load.forwarder).
 Anything that is not an expected, fresh callback is rejected and counted in its
 own category, never mixed into a live turn:
   forged (wrong secret, 403), unknown (no such turn, 404), late (turn already
@@ -17,6 +19,8 @@ import hashlib
 import hmac
 import json
 import logging
+import os
+import re
 import secrets
 import socket
 import time
@@ -36,6 +40,32 @@ log = logging.getLogger(__name__)
 
 _FINISHED_MEMORY = 200_000  # finished turns remembered to tell "late" from "unknown"
 _MALFORMED = object()
+_URL_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def render_url_template(template: str, **values: object) -> str:
+    """Fill `{host}`, `{port}`, `{worker_index}`, `{hostname}` and `{env.NAME}` in a URL template.
+
+    `{hostname}` is this machine's name (a pod's name on Kubernetes); `{env.NAME}` reads the
+    environment (e.g. a pod IP from the downward API). Anything else is an error, not a silent blank.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name.startswith("env."):
+            value = os.environ.get(name[4:])
+            if value is None:
+                raise ValueError(f"environment variable {name[4:]} (in {template!r}) is not set")
+            return value
+        if name == "hostname":
+            return socket.gethostname()
+        if values.get(name) is not None:
+            return str(values[name])
+        if name == "worker_index":
+            raise ValueError(f"{template!r}: {{worker_index}} has a value only under Locust workers")
+        raise ValueError(f"{template!r}: unknown placeholder {{{name}}} here")
+
+    return _URL_PLACEHOLDER.sub(fill, template).rstrip("/")
 
 
 class _NoDelayWSGIServer(WSGIServer):
@@ -81,10 +111,16 @@ class WebhookReceiver:
         message_id_path: str | None = "messageId",
         final_path: str | None = None,
         secret: str | None = None,
+        worker_index: int | None = None,
+        callback_base: str | None = None,
     ) -> None:
+        """`worker_index` fills `{worker_index}` in `public_url` (under Locust workers); `callback_base`
+        replaces the public URL in callback URLs (a master forwarding to us)."""
         self.host = host
         self.port = port
         self._public_url = public_url
+        self.worker_index = worker_index
+        self.callback_base = callback_base
         self.max_body_bytes = max_body_bytes
         self.message_id_path = message_id_path
         self.final_path = final_path
@@ -93,6 +129,7 @@ class WebhookReceiver:
         self._pending: dict[tuple[str, int], PendingReply] = {}
         self._finished: OrderedDict[tuple[str, int], set[str]] = OrderedDict()
         self._server: WSGIServer | None = None
+        self._callback_base: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> WebhookReceiver:
@@ -100,6 +137,7 @@ class WebhookReceiver:
             self._server = _NoDelayWSGIServer((self.host, self.port), self._app, log=None, error_log=log)
             self._server.start()
             self.port = self._server.server_port
+            self._callback_base = self.callback_base or self.public_url  # once: it is in every request
         return self
 
     def stop(self) -> None:
@@ -109,12 +147,14 @@ class WebhookReceiver:
 
     @property
     def public_url(self) -> str:
+        """Where we are reachable: the agent's callbacks go here (or a forwarding master does)."""
         host = "127.0.0.1" if self.host in ("", "0.0.0.0", "::") else self.host
         template = self._public_url or "http://{host}:{port}"
-        return template.format(host=host, port=self.port).rstrip("/")
+        return render_url_template(template, host=host, port=self.port, worker_index=self.worker_index)
 
     def callback_url(self, session_id: str, iteration: int) -> str:
-        return f"{self.public_url}/cb/{self.secret}/{session_id}/{iteration}"
+        base = self._callback_base or self.callback_base or self.public_url
+        return f"{base}/cb/{self.secret}/{session_id}/{iteration}"
 
     # -- the waiting side ---------------------------------------------------------------------------
     def expect(self, session_id: str, iteration: int) -> PendingReply:

@@ -1,0 +1,274 @@
+"""The real `locust` command as a master and two workers on loopback, against the demo ticket agent.
+
+The master's aggregate must be exactly the sum of what the workers journaled; identities must be
+unique across workers; each worker hosts its own receiver, or the master forwards callbacks.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
+import pytest
+
+from convoload.demo.llmserver.launcher import LocalLLMServer
+from convoload.load.distributed import LOCUSTFILE, run_arguments, run_cluster
+from convoload.report.aggregate import cost_units, distribution
+from convoload.store.journal import read_journal
+from tests.conftest import write
+from tests.distributed.ports import free_consecutive_ports
+
+TIMEOUT_S = 120
+
+
+@pytest.fixture(scope="module")
+def llm():
+    with LocalLLMServer() as server:  # plays the personas; priced below as a paid model
+        yield server
+
+
+def locust_env():
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("LOCUST_STOP_TIMEOUT", None)
+    return env
+
+
+def journals(run_dir):
+    return {k: read_journal(run_dir / f"worker-{k}" / "journal.jsonl") for k in (0, 1)}
+
+
+def test_master_and_two_workers_merge_exactly_and_keep_identities_unique(tmp_path, llm):
+    base = free_consecutive_ports(2)
+    config = write(
+        tmp_path / "c.yaml",
+        f"""
+run: {{seed: 11, persona_assignment: round_robin, worker_index_block: 1000}}
+user: {{type: llm}}
+llm:
+  providers: [{{name: local, model: gemini-2.5-flash, base_url: "{llm.base_url}", free: false}}]
+  cache_path: null
+target:
+  type: demo
+  demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}
+  receiver: {{port: {base}}}
+""",
+    )
+    master_port = free_consecutive_ports(1)
+    common = ["--convoload-config", str(config), "--runs-dir", str(tmp_path / "runs")]
+    locust = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE)]
+    master_cmd = [
+        *locust,
+        "--master",
+        "--master-bind-host=127.0.0.1",
+        f"--master-bind-port={master_port}",
+        "--expect-workers=2",
+        "--headless",
+        "--only-summary",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "4s",
+        "--stop-timeout",
+        "0",  # conversations under way at the end are cut off: interrupted ones must add up too
+        "--run-id",
+        "cluster-run",
+        "--json-file",
+        str(tmp_path / "stats"),
+        *common,
+    ]
+    worker_cmd = [*locust, "--worker", "--master-host=127.0.0.1", f"--master-port={master_port}", *common]
+    env = locust_env()
+    logs_dir = tmp_path / "logs"
+    logs_dir.mkdir()
+    procs = []
+    try:
+        for name, cmd in (("master", master_cmd), ("worker0", worker_cmd), ("worker1", worker_cmd)):
+            with open(logs_dir / f"{name}.log", "w") as log:  # the child keeps its own copy of the handle
+                procs.append(
+                    subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+                )
+        master = procs[0]
+        master.wait(timeout=TIMEOUT_S)
+        for worker in procs[1:]:
+            worker.wait(timeout=30)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    logs = {name: (logs_dir / name).read_text() for name in ("master.log", "worker0.log", "worker1.log")}
+    assert master.returncode in (0, 1), logs["master.log"][-3000:]  # 1: Locust saw failures (interrupted)
+    for name, text in logs.items():
+        assert "Traceback" not in text, f"{name}:\n{text[-3000:]}"
+
+    run_dir = tmp_path / "runs" / "cluster-run"
+    document = json.loads((run_dir / "aggregate.json").read_text())
+    records = journals(run_dir)
+    every = records[0] + records[1]
+    assert records[0] and records[1]
+    summary = document["summary"]
+
+    # Sums: exactly what the workers journaled.
+    assert summary["total_conversations"] == len(every)
+    assert summary["successful_conversations"] == sum(r.goal_reached for r in every) > 0
+    assert summary["interrupted_conversations"] == sum(r.outcome.value == "interrupted" for r in every) > 0
+    assert summary["outcomes"] == dict(sorted(Counter(r.outcome.value for r in every).items()))
+    assert summary["errors_by_kind"] == dict(Counter(r.error.kind.value for r in every if r.error))
+    assert summary["total_turns"] == sum(r.iterations for r in every)
+    assert summary["tokens"]["total"] == sum(r.usage.total_tokens for r in every) > 0
+    assert summary["tokens"]["prompt"] == sum(r.usage.prompt_tokens for r in every)
+    assert cost_units(summary["total_cost_usd"]) == sum(cost_units(r.usage.cost_usd) for r in every) > 0
+    assert summary["llm"]["calls"] == sum(r.usage.llm_calls for r in every)
+    findings = Counter(f.hook for r in every for f in r.findings)
+    assert findings and {k: v["count"] for k, v in document["findings"]["by_hook"].items()} == findings
+    assert sorted(s["session_id"] for s in document["conversations"]) == sorted(r.session_id for r in every)
+
+    # Exact latency percentiles over both workers, per request type and persona.
+    turns = [t for r in every for t in r.turns if t.error is None and t.latency_ms is not None]
+    assert document["requests"]["MESSAGE"]["all"] == {
+        **distribution(t.latency_ms for t in turns),
+        "failures": sum(1 for r in every for t in r.turns if t.error),
+    }
+    kataryna = [t.latency_ms for r in every if r.persona == "Kataryna" for t in r.turns if t.error is None]
+    assert document["requests"]["MESSAGE"]["by_name"]["Kataryna"]["p95"] == distribution(kataryna)["p95"]
+    finished = [r.total_time_ms for r in every if r.outcome.value != "interrupted"]
+    assert document["requests"]["CONVERSATION"]["all"]["p50"] == distribution(finished)["p50"]
+    assert (
+        document["requests"]["LLM"]["by_name"]["local/gemini-2.5-flash"]["count"] == summary["llm"]["calls"]
+    )
+
+    # Unique customers across workers: disjoint index blocks, one seed.
+    for field in ("cpf_digits", "phone_digits", "email"):
+        values = [r.identity[field] for r in every]
+        assert len(set(values)) == len(values), field
+    assert all(1 <= r.user_id <= 1000 for r in records[0])
+    assert all(1001 <= r.user_id <= 2000 for r in records[1])
+    assert (
+        {r.persona for r in records[0]} == {r.persona for r in records[1]} == {"Kataryna", "Talliz", "Edman"}
+    )
+
+    # A receiver per worker, on base port + worker index, each answering its own callbacks.
+    workers_meta = {w["worker_index"]: w for w in document["run"]["distributed"]["workers"]}
+    assert workers_meta[0]["receiver_url"] == f"http://127.0.0.1:{base}"
+    assert workers_meta[1]["receiver_url"] == f"http://127.0.0.1:{base + 1}"
+    assert all(w["complete"] for w in workers_meta.values())
+    for k in (0, 1):
+        own = json.loads((run_dir / f"worker-{k}" / "aggregate.json").read_text())
+        assert own["summary"]["total_conversations"] == len(records[k]) == workers_meta[k]["conversations"]
+        assert own["run"]["target_stats"]["callbacks_accepted"] > 0
+    assert document["run"]["target_stats"]["callbacks_accepted"] == sum(
+        json.loads((run_dir / f"worker-{k}" / "aggregate.json").read_text())["run"]["target_stats"][
+            "callbacks_accepted"
+        ]
+        for k in (0, 1)
+    )
+    assert "Latency (exact, every value)" in logs["master.log"]  # the master's summary
+
+
+def test_one_public_callback_address_on_the_master_forwards_to_the_owning_worker(tmp_path):
+    config = write(
+        tmp_path / "c.yaml",
+        "run: {seed: 5}\n"
+        "target: {type: demo, demo: {reply_delay_s: 0.01, jitter_s: 0.0},"
+        " receiver: {forwarder: {port: 0}}}\n",
+    )
+    with open(tmp_path / "master.log", "w") as output:
+        options, master_options = run_arguments(config=str(config), conversations=6, concurrency=4)
+        result = run_cluster(
+            2,
+            options,
+            master_options,
+            runs_dir="runs",
+            cwd=tmp_path,
+            env=locust_env(),
+            output=output,
+            timeout_s=TIMEOUT_S,
+        )
+    log = (tmp_path / "master.log").read_text()
+    assert result.exit_code == 0, log[-3000:]
+    assert result.worker_exit_codes == [0, 0]
+    document = result.aggregate()
+    records = journals(result.run_dir)
+    summary = document["summary"]
+    # A fixed number of conversations, split across the workers, all of them recorded and merged.
+    assert summary["total_conversations"] == 6 == len(records[0]) + len(records[1])
+    assert len(records[0]) == len(records[1]) == 3
+    assert summary["successful_conversations"] == 6
+
+    distributed = document["run"]["distributed"]
+    forwarded = document["run"]["forwarder_stats"]
+    accepted = [
+        json.loads((result.run_dir / f"worker-{k}" / "aggregate.json").read_text())["run"]["target_stats"][
+            "callbacks_accepted"
+        ]
+        for k in (0, 1)
+    ]
+    # Every callback went to the master, which handed it to the worker whose conversation it was.
+    assert forwarded == {"forwarded": summary["total_turns"]}
+    assert all(a > 0 for a in accepted) and sum(a for a in accepted) == summary["total_turns"]
+    urls = {w["receiver_url"] for w in distributed["workers"]}
+    assert len(urls) == 2 and distributed["forwarder_url"] not in urls
+    assert all(w["complete"] for w in distributed["workers"])
+
+
+def test_a_fixed_number_of_conversations_ends_a_standalone_locust_run(tmp_path):
+    """`--conversations N` without a run time: the test ends by itself once N are recorded."""
+    config = write(tmp_path / "c.yaml", "target: {type: demo, demo: {reply_delay_s: 0.01, jitter_s: 0.0}}\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--headless",
+            "--only-summary",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "--conversations",
+            "5",
+            "--run-id",
+            "five",
+            "--convoload-config",
+            str(config),
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        cwd=tmp_path,
+        env=locust_env(),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    records = read_journal(tmp_path / "runs" / "five" / "journal.jsonl")
+    assert len(records) == 5 and all(r.goal_reached for r in records)
+
+
+def test_a_worker_that_cannot_start_ends_the_run_with_exit_code_2(tmp_path):
+    """Worker 0's receiver port is taken: it tells the master, which stops everything and says why."""
+    import socket
+
+    base = free_consecutive_ports(2)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base))
+        taken.listen()
+        config = write(
+            tmp_path / "c.yaml",
+            f"target: {{type: demo, demo: {{reply_delay_s: 0.01}}, receiver: {{port: {base}}}}}\n",
+        )
+        options, master_options = run_arguments(config=str(config), concurrency=2, duration_s=60)
+        with open(tmp_path / "master.log", "w") as output:
+            result = run_cluster(
+                2, options, master_options, cwd=tmp_path, env=locust_env(), output=output, timeout_s=TIMEOUT_S
+            )
+    log = (tmp_path / "master.log").read_text()
+    assert result.exit_code == 2, log[-3000:]
+    assert f"convoload worker 0 could not start: {config}: target.receiver.port: cannot listen" in log
+    workers = {w["worker_index"]: w for w in result.aggregate()["run"]["distributed"]["workers"]}
+    assert "cannot listen" in workers[0]["error"] and not workers[0]["complete"]
