@@ -262,3 +262,23 @@ def test_a_run_without_faults_says_so() -> None:
     html = render_html(aggregate(recs, {"run_id": RUN_ID}), recs)
     assert "No faults: every turn was answered" in html
     assert "data-fault=" not in html
+
+
+def test_latency_table_per_request_type_and_persona() -> None:
+    recs = records()
+    doc = aggregate(recs, {"run_id": RUN_ID})
+    html = render_html(doc, recs)
+    rows = re.findall(
+        r'<tr data-request="([A-Z]+)" data-name="([^"]+)"[^>]*>(?:<td>[^<]*</td>){2}'
+        r"<td>(\d+)</td><td>\d+</td><td>([^<]+)</td>(?:<td>[^<]+</td>){3}<td>([^<]+)</td>",
+        html,
+    )
+    table = {(kind, name): (int(count), p50, mx) for kind, name, count, p50, mx in rows}
+    message = doc["requests"]["MESSAGE"]
+    assert table[("MESSAGE", "all")][0] == message["all"]["count"]
+    for persona, dist in message["by_name"].items():
+        if dist.get("count"):
+            assert table[("MESSAGE", persona)][0] == dist["count"]
+    assert ("CONVERSATION", "all") in table
+    p50 = message["all"]["p50"]
+    assert table[("MESSAGE", "all")][1] == (f"{p50:.1f} ms" if p50 < 1000 else f"{p50 / 1000:.3f} s")

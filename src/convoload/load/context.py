@@ -114,7 +114,7 @@ class RunContext:
         self.llm: LLMSettings | None = None
         self.llm_labels: list[str] = []
         try:
-            if config.user.type != "scripted":
+            if config.user.type in ("llm", "mixed"):  # scripted and fixed users need no model
                 self.llm = self._build_llm(config)
             self.target: Target = self._build_target(config)
         except BaseException:
@@ -192,7 +192,7 @@ class RunContext:
     def _start_realestate(self, config: Config) -> Target:
         """The catalog API and the swarm assistant, as two real servers; conversations go to /api/chat."""
         from convoload.demo.realestate.assistant.launcher import AssistantServer
-        from convoload.demo.realestate.assistant.settings import AssistantSettings
+        from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN, AssistantSettings
         from convoload.demo.realestate.catalog.launcher import CatalogServer
         from convoload.demo.realestate.catalog.settings import CatalogSettings
 
@@ -201,7 +201,7 @@ class RunContext:
         brain = demo.brain
         if brain == "auto":
             brain = "llm" if os.environ.get("OPENROUTER_API_KEY") else "rules"
-        llm = ("openrouter/google/gemma-3-27b-it:free", "ollama/gemma3n:e2b") if brain == "llm" else ()
+        llm = DEFAULT_LLM_CHAIN if brain == "llm" else ()
         assistant = self._resources.enter_context(
             AssistantServer(AssistantSettings(catalog_url=catalog.url, brain=brain, llm=llm))
         )

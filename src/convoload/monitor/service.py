@@ -315,7 +315,7 @@ class Monitor:
         timeout = self.config.schedule.health.timeout_s
         checks = [gevent.spawn(check_component, c, timeout) for c in self.watched.components]
         agent = self.watched.agent
-        if agent.user.type != "scripted":  # the simulated users' own LLM providers
+        if agent.user.type in ("llm", "mixed"):  # the simulated users' own LLM providers
             from convoload.llm.factory import provider_specs
 
             for spec in provider_specs(agent):

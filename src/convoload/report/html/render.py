@@ -53,6 +53,7 @@ def render_html(document: dict[str, Any], records: list[ConversationRecord]) -> 
         "charts": _charts(document, ordered),
         "findings": _findings_view(document.get("findings") or {}),
         "faults": _faults_view(document),
+        "requests": _requests_view(document.get("requests") or {}),
         "conversations": [_conversation_view(r) for r in ordered],
     }
     return _environment().get_template(TEMPLATE).render(**context)
@@ -84,6 +85,38 @@ def _load_json(path: Path) -> dict[str, Any] | None:
     except ValueError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def _exact_ms(value: float | None) -> str:
+    """Enough digits to tell sub-millisecond overheads apart, without pretending more."""
+    if value is None:
+        return "–"
+    if value < 10:
+        return f"{value:.2f} ms"
+    if value < 1000:
+        return f"{value:.1f} ms"
+    return f"{value / 1000:.3f} s"
+
+
+def _requests_view(requests: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per request type overall ("all"), then per persona (or provider/model for LLM)."""
+    rows = []
+    for kind, table in requests.items():
+        named = [("all", table.get("all") or {}), *sorted((table.get("by_name") or {}).items())]
+        for name, dist in named:
+            if not dist.get("count"):
+                continue
+            cells = {p: _exact_ms(dist.get(p)) for p in ("p50", "p90", "p95", "p99", "max")}
+            rows.append(
+                {
+                    "kind": kind,
+                    "name": name,
+                    "count": dist["count"],
+                    "failures": dist.get("failures", 0),
+                    **cells,
+                }
+            )
+    return rows
 
 
 # Receiver counters that are not faults (callbacks it accepted and matched).
