@@ -210,3 +210,24 @@ def test_serve_faulty_rejects_a_malformed_fault_in_one_line(tmp_path):
     assert result.stderr.strip().splitlines() == [
         "error: --fault: every: Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+def test_run_on_two_locust_workers_merges_their_numbers(tmp_path):
+    config = tmp_path / "cfg.yaml"
+    config.write_text(
+        "run: {conversations: 4, concurrency: 2, seed: 5}\n"
+        "target: {type: demo, demo: {agent: tickets, reply_delay_s: 0.01, jitter_s: 0}}\n",
+        encoding="utf-8",
+    )
+    result = cli(
+        "run", "-f", str(config), "--workers", "2", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    [run] = run_dirs(tmp_path / "runs")
+    document = json.loads((run / "aggregate.json").read_text())
+    assert document["summary"]["total_conversations"] == 4
+    journals = sorted(run.glob("worker-*/**/journal.jsonl"))
+    assert len(journals) == 2
+    assert sum(len(p.read_text().splitlines()) for p in journals) == 4
+    refused = cli("run", "--url", "http://127.0.0.1:9/chat", "--workers", "2", cwd=tmp_path)
+    assert refused.returncode == 2 and "error: --workers:" in refused.stderr

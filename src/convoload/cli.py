@@ -235,6 +235,48 @@ def _execute(
         context.close()
 
 
+def _execute_on_workers(
+    workers: int,
+    config_path: Path | None,
+    config: Config,
+    *,
+    persona: str | None,
+    duration_s: float | None,
+    flags: dict[str, Any],
+) -> dict:
+    """`run --workers N`: Locust's master and N workers as processes on loopback; the merged summary."""
+    from convoload.load.distributed import run_arguments, run_cluster
+    from convoload.report.console import print_summary
+    from convoload.report.grading import assess
+
+    options, master = run_arguments(
+        config=str(config_path.resolve()) if config_path else None,
+        conversations=config.run.conversations,
+        concurrency=config.run.concurrency,
+        duration_s=duration_s,
+        ramp_up_s=config.run.ramp_up_s,
+        persona=persona,
+        seed=config.run.seed,
+        max_iterations=config.run.max_iterations,
+        **flags,  # --user-mode, --llm, --replay as given: the rest comes from the config file
+    )
+    console.print(
+        f"[bold]convoload[/] run on {workers} Locust workers · {config.run.conversations} conversations, "
+        f"{config.run.concurrency} at a time"
+    )
+    result = run_cluster(
+        workers, options, [*master, "--exit-code-on-error", "0"], runs_dir=config.run.runs_dir
+    )
+    document = result.aggregate()
+    if document is None or result.exit_code not in (0,):
+        err_console.print(f"the distributed run failed (exit {result.exit_code}); logs in {result.run_dir}")
+        raise typer.Exit(result.exit_code or 1)
+    document.setdefault("assessment", assess(document))
+    print_summary(console, document)
+    console.print(f"records: {result.run_dir}  (aggregate.json; each worker's records in worker-<k>/)")
+    return document
+
+
 @app.command()
 def demo(
     agent: Annotated[
@@ -359,11 +401,21 @@ def run(
             "C > 70 % / 10 s, D otherwise.",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Run on Locust's master and N worker processes on this machine: each worker has its own "
+            "webhook receiver and records (runs/<id>/worker-<k>/), the master merges their exact numbers "
+            "(runs/<id>/aggregate.json). The target and personas must come from -f.",
+        ),
+    ] = None,
 ) -> None:
     """Run N conversations with concurrency C against the configured target.
 
     Shows a progress bar and, at the end, the summary: goal-reached rate,
-    iterations, exact latency percentiles per turn and conversation, errors by
+    iterations, exact latency percentiles per request type and persona, errors by
     kind, cost. Records go to runs/<run-id>/.
     """
     config = _apply_overrides(
@@ -383,9 +435,23 @@ def run(
         replay=replay,
     )
     _check_grade_floor(grade_floor)
-    document = _execute(
-        config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
-    )
+    if workers is not None:
+        if any(v is not None for v in (url, target_type, preset, personas)) or transcript:
+            raise ConfigError(
+                "--workers", "", "put the target and personas in the -f config file (workers read only it)"
+            )
+        document = _execute_on_workers(
+            workers,
+            config_path,
+            config,
+            persona=persona,
+            duration_s=duration,
+            flags={"user_mode": user_mode, "llm": llm, "replay": bool(replay)},
+        )
+    else:
+        document = _execute(
+            config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
+        )
     _enforce_grade_floor(document["assessment"]["grade"], grade_floor)
     if 100 * document["summary"]["success_rate"] < fail_under:
         err_console.print(
