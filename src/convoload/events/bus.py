@@ -81,6 +81,14 @@ class LLMFallback(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class LLMError(Event):
+    """A provider of the simulated user's chain failed a call (after its own retries)."""
+
+    provider: str  # provider/model
+    kind: str  # rate_limited, server_error, timeout, malformed_response, ...
+
+
+@dataclass(frozen=True, slots=True)
 class ConversationFinished(Event):
     record: ConversationRecord
 

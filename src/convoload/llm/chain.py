@@ -133,7 +133,7 @@ class ProviderChain:
                 fallbacks.append(
                     Fallback(label, self.clients[position + 1].spec.label, errors[-1].kind.value)
                 )
-        raise LLMUnavailable(errors)
+        raise LLMUnavailable(errors, fallbacks)
 
     def _call_with_retries(
         self,

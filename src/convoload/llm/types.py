@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from convoload.llm.chain import Fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +90,9 @@ class ProviderError(Exception):
 class LLMUnavailable(Exception):
     """Every provider in the chain failed; `errors` says how, in order."""
 
-    def __init__(self, errors: list[ProviderError]) -> None:
+    def __init__(self, errors: list[ProviderError], fallbacks: list[Fallback] | None = None) -> None:
         self.errors = errors
+        self.fallbacks = fallbacks or []  # the moves to the next provider made before giving up
         detail = "; ".join(str(e) for e in errors) or "no provider configured"
         super().__init__(f"all LLM providers failed: {detail}")
 

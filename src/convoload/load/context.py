@@ -26,7 +26,7 @@ from convoload.conversation.goals import GoalDetector, RegexGoal, build_goal
 from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import ConversationRecord
 from convoload.errors import ConfigError
-from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMFallback
+from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMError, LLMFallback
 from convoload.hooks.base import HookRunner
 from convoload.hooks.factory import build_hooks
 from convoload.identity import IdentityFactory
@@ -138,6 +138,7 @@ class RunContext:
             LLMFallback,
             lambda e: self.aggregator.add_llm_fallback(f"{e.from_provider} -> {e.to_provider} ({e.reason})"),
         )
+        self.bus.subscribe(LLMError, lambda e: self.aggregator.add_llm_error(e.provider, e.kind))
 
     # -- building -----------------------------------------------------------------------------------
     @staticmethod
@@ -368,6 +369,7 @@ class RunContext:
         if self.llm is not None:  # said even when no call was made
             document["summary"]["llm"].setdefault("by_provider", {})
             document["summary"]["llm"].setdefault("fallbacks", {})
+            document["summary"]["llm"].setdefault("errors", {})
         write_json(self.run_dir / AGGREGATE_NAME, document)
         write_conversations_csv(self.run_dir, document)
         return document

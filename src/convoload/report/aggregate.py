@@ -185,6 +185,7 @@ class Aggregator:
         self._llm_cost: dict[str, Fraction] = defaultdict(Fraction)
         self._llm_ms: dict[str, array] = defaultdict(lambda: array("d"))
         self.llm_fallbacks: Counter[str] = Counter()
+        self.llm_errors: Counter[str] = Counter()
         self._entries: list[Entry] | None = [] if record_entries else None
 
     # -- entries ------------------------------------------------------------------------------------
@@ -255,6 +256,11 @@ class Aggregator:
         self._record(["llm_fallback", route])
         self.llm_fallbacks[route] += 1
 
+    def add_llm_error(self, provider: str, kind: str) -> None:
+        """A provider failed a call (the chain then fell back, or the user's attempt failed)."""
+        self._record(["llm_error", [provider, kind]])
+        self.llm_errors[f"{provider}: {kind}"] += 1
+
     def _record(self, entry: Entry) -> None:
         if self._entries is not None:
             self._entries.append(entry)
@@ -275,6 +281,8 @@ class Aggregator:
                 self.add_llm_call(**payload)
             elif kind == "llm_fallback":
                 self.add_llm_fallback(payload)
+            elif kind == "llm_error":
+                self.add_llm_error(*payload)
             else:
                 raise ValueError(f"unknown aggregate entry kind {kind!r}")
 
@@ -314,9 +322,10 @@ class Aggregator:
             "cost_per_conversation_usd": round(usage.cost_usd / t.conversations, 8) if t.conversations else 0,
             "llm": usage.llm_summary(),
         }
-        if self.llm_by_provider or self.llm_fallbacks:
+        if self.llm_by_provider or self.llm_fallbacks or self.llm_errors:
             summary["llm"]["by_provider"] = self._by_provider()
             summary["llm"]["fallbacks"] = dict(self.llm_fallbacks)
+            summary["llm"]["errors"] = dict(sorted(self.llm_errors.items()))
         latency = {
             "turn_ms": distribution(t.turn_ms),
             "ack_ms": distribution(t.ack_ms),

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convoload.conversation.records import ErrorKind, TurnRecord, Usage
-from convoload.events import Event, LLMCalled, LLMFallback
+from convoload.events import Event, LLMCalled, LLMError, LLMFallback
 from convoload.identity import Identity
 from convoload.llm.cache import LLMCache, cache_key
-from convoload.llm.chain import ProviderChain
-from convoload.llm.types import LLMResponse, LLMUnavailable
+from convoload.llm.chain import Fallback, ProviderChain
+from convoload.llm.types import LLMResponse, LLMUnavailable, ProviderError
 from convoload.personas.model import Persona
 from convoload.users.base import UserFailure, UserMessage
 
@@ -131,23 +131,30 @@ class LLMUser:
             try:
                 result = s.chain.complete(messages, params=s.params)
             except LLMUnavailable as exc:
+                # Counted even when a later whole-chain attempt succeeds: the providers did fail.
+                self._emit_failures(exc.errors, exc.fallbacks)
                 last_error = exc
                 continue
-            for fallback in result.fallbacks:
-                self._emit(
-                    LLMFallback(
-                        **self._ids,
-                        from_provider=fallback.from_provider,
-                        to_provider=fallback.to_provider,
-                        reason=fallback.reason,
-                    )
-                )
+            self._emit_failures(result.errors, result.fallbacks)
             response = result.response
             self._emit_call(response)
             if s.cache is not None:
                 s.cache.put(key, self._persona_key, response)
             return response
         raise UserFailure(ErrorKind.LLM, str(last_error))
+
+    def _emit_failures(self, errors: list[ProviderError], fallbacks: list[Fallback]) -> None:
+        for error in errors:
+            self._emit(LLMError(**self._ids, provider=error.provider or "?", kind=error.kind.value))
+        for fallback in fallbacks:
+            self._emit(
+                LLMFallback(
+                    **self._ids,
+                    from_provider=fallback.from_provider,
+                    to_provider=fallback.to_provider,
+                    reason=fallback.reason,
+                )
+            )
 
     def _emit_call(self, response: LLMResponse) -> None:
         u = response.usage

@@ -139,6 +139,7 @@ def _faults_view(document: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
         "errors": sorted((summary.get("errors_by_kind") or {}).items(), key=lambda kv: -kv[1]),
         "callbacks": callbacks,
         "llm_fallbacks": sorted((llm.get("fallbacks") or {}).items(), key=lambda kv: -kv[1]),
+        "llm_errors": sorted((llm.get("errors") or {}).items(), key=lambda kv: -kv[1]),
         "llm_retries": retries,
     }
 
