@@ -172,3 +172,19 @@ def test_config_errors_name_the_field(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             load_monitor_config(path)
         assert (info.value.source, info.value.field) == (str(path), field), text
+
+
+def test_the_dashboard_view_of_the_store_never_migrates(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, inspect
+
+    from convoload.store.results.migrations import SchemaVersionError, migrate
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = create_engine(url)
+    migrate(engine, target=2)  # written by a convoload before the monitor existed
+    engine.dispose()
+    with pytest.raises(SchemaVersionError, match="schema version 2"):
+        MonitorStore(url, create=False, read_only=True)
+    assert "metric_samples" not in inspect(create_engine(url)).get_table_names()
+    MonitorStore(url).close()  # the monitor migrates
+    MonitorStore(url, create=False, read_only=True).close()

@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, select, update
 
 from convoload.conversation.records import utc_now
 from convoload.store.results.engine import open_engine
-from convoload.store.results.migrations import migrate
+from convoload.store.results.migrations import LATEST, SchemaVersionError, current_version, migrate
 from convoload.store.results.schema import (
     alerts,
     deliveries,
@@ -92,11 +92,22 @@ class DeliveryRow:
 class MonitorStore:
     """Reads and writes of the monitor's tables; each write is one committed transaction."""
 
-    def __init__(self, url: str, *, create: bool = True) -> None:
+    def __init__(self, url: str, *, create: bool = True, read_only: bool = False) -> None:
+        """`read_only`: the dashboard's view; the schema is the monitor's to migrate (a read-only
+        database user is enough), and a database it has not migrated yet is reported, not changed."""
         self.engine = open_engine(url, create=create)
         self.url = self.engine.url.render_as_string(hide_password=True)
         self._lock = threading.Lock()
-        migrate(self.engine)
+        if not read_only:
+            migrate(self.engine)
+            return
+        with self.engine.connect() as conn:
+            version = current_version(conn)
+        if version < LATEST:
+            self.engine.dispose()
+            raise SchemaVersionError(
+                f"the results database is at schema version {version}; start the monitor first"
+            )
 
     def close(self) -> None:
         self.engine.dispose()

@@ -23,6 +23,7 @@ from convoload.monitor.dashboard.exposition import render_metrics
 from convoload.monitor.dashboard.settings import DashboardSettings
 from convoload.monitor.dashboard.status import CHARTS, build_status, job_report, series_document
 from convoload.monitor.store import MonitorStore
+from convoload.store.results.migrations import SchemaVersionError
 
 HERE = Path(__file__).resolve().parent
 PAGE_CSP = (
@@ -51,8 +52,8 @@ class LazyStore:
         with self._lock:
             if self._store is None:
                 try:
-                    self._store = MonitorStore(self.url, create=False)
-                except (ConfigError, SQLAlchemyError) as exc:
+                    self._store = MonitorStore(self.url, create=False, read_only=True)
+                except (ConfigError, SQLAlchemyError, SchemaVersionError) as exc:
                     raise StoreUnavailable(f"results store not readable yet: {type(exc).__name__}") from None
             return self._store
 
