@@ -4,7 +4,9 @@ Runs in its own process (so it does not share the harness's CPU or event loop):
   python benchmarks/loopback_target.py --delay 0.5
   POST /chat     {"session_id", "text", "iteration"} -> after DELAY: {"reply", "agent", "held_ms"}
   POST /webhook  {..., "webhook"} -> 202 at once; after DELAY the reply is POSTed to "webhook"
+  GET  /stats    {"callbacks_sent", "callbacks_failed", "callback_status": {code: n}}
 "held_ms" is how long the target really held the turn (its timer is not exact to the millisecond).
+--delay 0 answers at once, without even yielding to the event loop (the throughput benchmark).
 It asks the questions the scripted ticket customer answers, and sends a payment
 link at --turns, so every conversation has exactly that many turns.
 """
@@ -18,6 +20,7 @@ import json  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
+from collections import Counter  # noqa: E402
 
 import gevent  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
@@ -53,6 +56,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=10)
     args = parser.parse_args()
     clients: dict[str, HTTPClient] = {}  # a connection per session, as a real agent platform would
+    # What was delivered, so a benchmark can tell lost callbacks from callbacks never sent.
+    stats: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
 
     def callback(session_id: str, url: str, document: dict, received: float) -> None:
         gevent.sleep(args.delay)
@@ -60,16 +66,30 @@ def main() -> None:
         target = URL(url)
         client = clients.get(session_id)
         if client is None:
-            client = clients[session_id] = HTTPClient.from_url(target, concurrency=1, network_timeout=10)
+            # Generous: a harness that is slow to accept shows up as latency, not as a failed callback.
+            client = clients[session_id] = HTTPClient.from_url(target, concurrency=1, network_timeout=60)
         body = json.dumps(document).encode()
-        client.request(
-            "POST", target.request_uri, body=body, headers={"Content-Type": "application/json"}
-        ).read()
+        try:
+            response = client.request(
+                "POST", target.request_uri, body=body, headers={"Content-Type": "application/json"}
+            )
+            response.read()
+            stats["callbacks_sent"] += 1
+            statuses[str(response.status_code)] += 1
+        except Exception as exc:  # counted, not raised: the benchmark reports it as a lost callback
+            stats["callbacks_failed"] += 1
+            statuses[type(exc).__name__] += 1
         if "https://" in document["text"]:
             clients.pop(session_id).close()
 
     def app(environ, start_response):
         received = time.perf_counter()
+        if environ["REQUEST_METHOD"] == "GET":
+            body = json.dumps({**stats, "callback_status": statuses}).encode()
+            start_response(
+                "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
         length = int(environ.get("CONTENT_LENGTH") or 0)
         request = json.loads(environ["wsgi.input"].read(length) or b"{}")
         text = reply_for(int(request.get("iteration", 1)), args.turns)
@@ -79,7 +99,8 @@ def main() -> None:
             gevent.spawn(callback, request["session_id"], request["webhook"], document, received)
             status, body = "202 Accepted", b'{"status":"queued"}'
         else:
-            gevent.sleep(args.delay)
+            if args.delay > 0:
+                gevent.sleep(args.delay)
             held_ms = (time.perf_counter() - received) * 1000
             status, body = (
                 "200 OK",

@@ -33,10 +33,6 @@ SHORT_S = 1.0  # every client-side timeout of these runs
 
 # The second turn of every second conversation breaks: its first, healthy turn stays on record.
 EVERY_SECOND = {"every": 2, "turn": 2}
-DROP_BUG = (
-    "targets/httpcommon.py: a connection closed mid-response raises geventhttpclient's HTTPParseError "
-    "(an http.client.HTTPException), which HttpEndpoint.send does not catch: internal_error"
-)
 
 
 def free_port() -> int:

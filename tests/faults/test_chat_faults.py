@@ -3,7 +3,6 @@
 import pytest
 
 from tests.faults.harness import (
-    DROP_BUG,
     EVERY_SECOND,
     SHORT_S,
     assert_counted,
@@ -36,7 +35,6 @@ from tests.faults.harness import (
             None,
             "connection broke",
             id="connection-drop",
-            marks=pytest.mark.xfail(strict=True, reason=DROP_BUG),
         ),
     ],
 )

@@ -4,7 +4,6 @@ import pytest
 
 from convoload.demo.faulty.replies import FORGED_TEXT
 from tests.faults.harness import (
-    DROP_BUG,
     EVERY_SECOND,
     GOAL_TURN,
     SHORT_S,
@@ -68,7 +67,6 @@ def assert_rejected(run: FaultRun, counter: str, count: int) -> None:
             "connection broke",
             None,
             id="ack-connection-drop",
-            marks=pytest.mark.xfail(strict=True, reason=DROP_BUG),
         ),
     ],
 )

@@ -14,6 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 from convoload.conversation.records import ConversationRecord
 
 log = logging.getLogger(__name__)
@@ -29,30 +31,34 @@ class RunJournal:
         self.run_dir = Path(run_dir)
         (self.run_dir / CONVERSATIONS_DIR).mkdir(parents=True, exist_ok=True)
         self.path = self.run_dir / JOURNAL_NAME
+        self._conversations = str(self.run_dir / CONVERSATIONS_DIR)
         self._lock = threading.Lock()
-        self._file = self.path.open("a", encoding="utf-8")
+        # A plain descriptor: each line is one os.write, with no buffer in between to flush.
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
         self.count = 0
         if meta is not None:
             write_json(self.run_dir / META_NAME, meta)
 
     def append(self, record: ConversationRecord) -> None:
-        document = record.to_document()
-        line = json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n"
+        # pydantic-core writes the same compact UTF-8 JSON as json.dumps(ensure_ascii=False,
+        # separators=(",", ":")) about four times faster (floats under 1e-4 print as 1e-7, not 1e-07);
+        # at hundreds of conversations per second this runs in the event loop every conversation shares.
+        line = to_json(record.to_document()) + b"\n"
         with self._lock:
-            self._file.write(line)
-            self._file.flush()
+            if self._fd is None:
+                raise ValueError("the journal is closed")
+            _write_all(self._fd, line)
             self.count += 1
-        # The same compact JSON as the journal line: serialising once matters at hundreds of
-        # conversations per second (pretty-print with `jq .`).
+        # The same compact JSON as the journal line (pretty-print with `jq .`).
         name = f"conversation_{record.user_id:05d}_{record.session_id}.json"
-        write_text_atomic(self.run_dir / CONVERSATIONS_DIR / name, line)
+        _write_bytes_atomic(os.path.join(self._conversations, name), line)
 
     def close(self) -> None:
         with self._lock:
-            if not self._file.closed:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                self._file.close()
+            if self._fd is not None:
+                os.fsync(self._fd)
+                os.close(self._fd)
+                self._fd = None
 
 
 def write_json(path: Path, document: Any) -> None:
@@ -64,6 +70,23 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _write_bytes_atomic(path: str, data: bytes) -> None:
+    """write_text_atomic for bytes with bare os calls: half the cost of pathlib's, once per conversation."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def read_journal(path: Path) -> list[ConversationRecord]:

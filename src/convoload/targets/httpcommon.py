@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import ipaddress
 import json
 import socket
 import ssl
@@ -49,6 +51,7 @@ class HttpEndpoint:
         self.connect_timeout_s = connect_timeout_s
         # One TLS context for all clients: loading the CA bundle per conversation costs milliseconds.
         self._ssl = ssl.create_default_context() if self.url.scheme == "https" else None
+        self._address = _literal_address(self.url.host, self.url.port)
         self._clients: dict[str, HTTPClient] = {}
 
     def _client(self, session_id: str) -> HTTPClient:
@@ -64,6 +67,11 @@ class HttpEndpoint:
                 network_timeout=self.timeout_s,
                 **options,
             )
+            if self._address is not None:
+                # An IP address resolves to itself: skip the resolver, which gevent runs in a thread
+                # pool (a thread hand-off for every conversation's first connection).
+                address = self._address
+                client._connection_pool._resolve = lambda: address
             self._clients[session_id] = client
         return client
 
@@ -105,8 +113,9 @@ class HttpEndpoint:
             ) from None
         except TargetError:
             raise
-        except (OSError, ValueError, RuntimeError) as exc:
-            # Resets, broken pipes, a peer closing mid-response, unparsable HTTP.
+        except (OSError, ValueError, RuntimeError, http.client.HTTPException) as exc:
+            # Resets, broken pipes, a peer closing mid-response (geventhttpclient's HTTPParseError is an
+            # HTTPException), unparsable HTTP.
             self.release(session_id)
             raise TargetError(
                 ErrorKind.CONNECTION_LOST, f"connection broke: {type(exc).__name__}: {exc}"
@@ -132,6 +141,16 @@ class HttpEndpoint:
     def close(self) -> None:
         for session_id in list(self._clients):
             self.release(session_id)
+
+
+def _literal_address(host: str, port: int) -> list[tuple] | None:
+    """getaddrinfo's answer for an IP-address host (no lookup involved), None for a name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    # The arguments geventhttpclient's ConnectionPool resolves with.
+    return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, socket.SOL_TCP)
 
 
 def template_values(

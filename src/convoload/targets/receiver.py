@@ -127,14 +127,18 @@ class WebhookReceiver:
         self.secret = secret or secrets.token_urlsafe(18)
         self.counters: Counter[str] = Counter()
         self._pending: dict[tuple[str, int], PendingReply] = {}
-        self._finished: OrderedDict[tuple[str, int], set[str]] = OrderedDict()
+        self._finished: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
         self._server: WSGIServer | None = None
         self._callback_base: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> WebhookReceiver:
         if self._server is None:
-            self._server = _NoDelayWSGIServer((self.host, self.port), self._app, log=None, error_log=log)
+            # A deep listen queue: callbacks arrive in bursts when many turns end together, and gevent's
+            # default of 128 overflowed into SYN retransmits (callbacks 1-3 s late) in the benchmarks.
+            self._server = _NoDelayWSGIServer(
+                (self.host, self.port), self._app, log=None, error_log=log, backlog=4096
+            )
             self._server.start()
             self.port = self._server.server_port
             self._callback_base = self.callback_base or self.public_url  # once: it is in every request
@@ -190,7 +194,8 @@ class WebhookReceiver:
         key = (pending.session_id, pending.iteration)
         if self._pending.get(key) is pending:
             del self._pending[key]
-        self._finished[key] = pending.seen_ids
+        # A tuple: far smaller than the set, and not tracked by the garbage collector's full passes.
+        self._finished[key] = tuple(pending.seen_ids)
         if len(self._finished) > _FINISHED_MEMORY:
             self._finished.popitem(last=False)
 
