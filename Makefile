@@ -30,7 +30,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks
 
 bench: $(STAMP)
-	$(VENV)/bin/python benchmarks/overhead.py
+	$(VENV)/bin/python benchmarks/load_suite.py
+	$(VENV)/bin/python benchmarks/distributed.py
 	$(VENV)/bin/python benchmarks/llm_cost.py
 	$(VENV)/bin/python benchmarks/catalog_search.py
 	$(VENV)/bin/python benchmarks/realestate_turns.py
