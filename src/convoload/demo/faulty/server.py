@@ -7,14 +7,13 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Any
 from uuid import uuid4
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from starlette.types import Receive, Scope, Send
 
 from convoload.demo.faulty.plan import Fault
@@ -28,34 +27,14 @@ from convoload.demo.faulty.replies import (
 )
 from convoload.demo.faulty.runtime import FaultyRuntime, Turn
 from convoload.demo.faulty.settings import FaultyServerSettings
+from convoload.demo.widget import NonEmptyStr, WidgetMessage
 
 __all__ = ["create_app"]
-
-NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
 
 class ChatRequest(BaseModel):
     session_id: NonEmptyStr
     message: NonEmptyStr = Field(validation_alias=AliasChoices("message", "text"))
-
-
-class WidgetMessage(BaseModel):
-    """The body of convoload's `widget` preset."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    text: NonEmptyStr
-    channel_id: NonEmptyStr = Field(alias="channelId")
-    client_identifier: NonEmptyStr = Field(alias="clientIdentifier")
-    webhook: NonEmptyStr
-
-    @field_validator("webhook")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("webhook must be an absolute http:// or https:// URL")
-        return value
 
 
 class FaultList(BaseModel):

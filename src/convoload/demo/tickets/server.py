@@ -13,8 +13,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Annotated, Any
-from urllib.parse import urlsplit
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -22,40 +21,21 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel
 
 from convoload.demo.tickets.assistant import AssistantReply, TicketAssistant
 from convoload.demo.tickets.settings import TicketServerSettings
+from convoload.demo.widget import NonEmptyStr, WidgetMessage
 
 __all__ = ["ChatRequest", "TicketServerSettings", "WidgetMessage", "create_app"]
 
 log = logging.getLogger("convoload.demo.tickets")
 
-NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class WidgetMessage(BaseModel):
-    """Inbound message of the widget API (camelCase on the wire)."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    text: NonEmptyStr
-    channel_id: NonEmptyStr = Field(alias="channelId")
-    client_identifier: NonEmptyStr = Field(alias="clientIdentifier")
-    webhook: NonEmptyStr
-
-    @field_validator("webhook")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("webhook must be an absolute http:// or https:// URL")
-        return value
 
 
 class ChatRequest(BaseModel):
