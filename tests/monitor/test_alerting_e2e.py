@@ -9,7 +9,7 @@ import httpx
 
 from convoload.monitor.config import MonitorConfig
 from convoload.monitor.service import Monitor
-from tests.monitor.browser import dump_dom, needs_chromium, parse_dom
+from tests.browser import dump_dom, needs_chromium, parse_dom
 from tests.monitor.conftest import RealEstate, Receiver, monitor_config
 
 RULES = [

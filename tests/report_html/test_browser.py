@@ -5,14 +5,13 @@ Skipped when Debian's `chromium` is not installed (CI installs it for this test)
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from convoload.report.html import render_html
+from tests.browser import CHROMIUM, chromium
 from tests.report_html.sample import document, records
 
 CHARTS = {
@@ -24,7 +23,6 @@ CHARTS = {
     "findings-over-time",
 }
 SHAPES = {"rect", "circle", "line", "path", "polyline"}
-CHROMIUM = shutil.which("chromium")
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium is not installed (apt-get install chromium) - browser check skipped"
@@ -53,32 +51,11 @@ class _Dom(HTMLParser):
             self._chart = None
 
 
-def _chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            CHROMIUM or "chromium",
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            f"--user-data-dir={user_data}",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 def test_chromium_builds_charts_and_transcripts(tmp_path: Path) -> None:
     recs = records()
     page = tmp_path / "report.html"
     page.write_text(render_html(document(recs), recs), encoding="utf-8")
-    result = _chromium("--dump-dom", page.as_uri(), user_data=tmp_path / "profile")
+    result = chromium("--dump-dom", page.as_uri(), user_data=tmp_path / "profile")
     assert result.returncode == 0, result.stderr[-2000:]
     dom = _Dom()
     dom.feed(result.stdout)
@@ -96,7 +73,7 @@ def test_chromium_screenshots_the_report(tmp_path: Path) -> None:
     page = tmp_path / "report.html"
     page.write_text(render_html(document(recs), recs), encoding="utf-8")
     shot = tmp_path / "report.png"
-    result = _chromium(
+    result = chromium(
         f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri(), user_data=tmp_path / "profile"
     )
     assert result.returncode == 0, result.stderr[-2000:]

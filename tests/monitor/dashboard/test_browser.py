@@ -9,7 +9,7 @@ import pytest
 
 from convoload.monitor.dashboard import DashboardSettings
 from convoload.monitor.dashboard.launcher import DashboardServer
-from tests.monitor.browser import Element, dump_dom, needs_chromium, parse_dom
+from tests.browser import Element, dump_dom, needs_chromium, parse_dom
 from tests.monitor.dashboard.conftest import TOKEN, settings_for
 from tests.monitor.dashboard.sample import MINUTES, Seeded, alerts_resolved
 

@@ -23,10 +23,9 @@ needs_chromium = pytest.mark.skipif(
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 15_000) -> str:
-    """The serialized DOM of `url` after its scripts ran (a fresh browser profile under tmp_path)."""
-    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
-    result = subprocess.run(
+def chromium(*args: str, user_data: Path) -> subprocess.CompletedProcess[str]:
+    """Debian's headless Chromium with a fresh profile and no background traffic (the network is closed)."""
+    return subprocess.run(
         [
             CHROMIUM or "chromium",
             "--headless",
@@ -36,16 +35,20 @@ def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 15_000) -> str:
             "--disable-component-update",
             "--disable-sync",
             "--no-first-run",
-            f"--user-data-dir={profile}",
-            f"--virtual-time-budget={budget_ms}",
-            "--dump-dom",
-            url,
+            f"--user-data-dir={user_data}",
+            *args,
         ],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 15_000) -> str:
+    """The serialized DOM of `url` after its scripts ran (a fresh browser profile under tmp_path)."""
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    result = chromium(f"--virtual-time-budget={budget_ms}", "--dump-dom", url, user_data=profile)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
 
