@@ -144,9 +144,9 @@ class Monitor:
         self._deliveries.join(timeout=grace_s)
         self._close_probes()
         self._save_alerts()
+        log.info(logs.logfmt(event="monitor_stopped"))  # while the log files are still attached
         self._resources.close()
         self.store.close()
-        log.info(logs.logfmt(event="monitor_stopped"))
 
     def wait_jobs(self, counts: dict[str, int], timeout_s: float) -> bool:
         """Block until each named job has finished at least that many times (for tests and tools)."""
