@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 from uuid import uuid4
 
-import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
@@ -27,7 +25,7 @@ from convoload.demo.faulty.replies import (
 )
 from convoload.demo.faulty.runtime import FaultyRuntime, Turn
 from convoload.demo.faulty.settings import FaultyServerSettings
-from convoload.demo.widget import NonEmptyStr, WidgetMessage
+from convoload.demo.widget import NonEmptyStr, WidgetMessage, callback_client
 
 __all__ = ["create_app"]
 
@@ -132,21 +130,10 @@ def create_app(settings: FaultyServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # trust_env=False: callbacks go to the URL given, never through an ambient proxy. TCP_NODELAY:
-        # httpx writes headers and body apart, and the body would wait for the receiver's delayed ACK.
-        transport = httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-        timeout = httpx.Timeout(settings.callback_timeout_s)
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport) as client:
-            rt.client = client
+        async with callback_client(rt, settings.callback_timeout_s):
             if settings.ready_url:
                 print(f"READY {settings.ready_url}", flush=True)
-            try:
-                yield
-            finally:
-                for task in list(rt.tasks):
-                    task.cancel()
-                await asyncio.gather(*rt.tasks, return_exceptions=True)
-                rt.client = None
+            yield
 
     app = FastAPI(title="convoload faulty target", lifespan=lifespan)
     app.state.runtime = rt

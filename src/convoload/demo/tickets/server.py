@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -25,7 +24,7 @@ from pydantic import BaseModel
 
 from convoload.demo.tickets.assistant import AssistantReply, TicketAssistant
 from convoload.demo.tickets.settings import TicketServerSettings
-from convoload.demo.widget import NonEmptyStr, WidgetMessage
+from convoload.demo.widget import NonEmptyStr, WidgetMessage, callback_client
 
 __all__ = ["ChatRequest", "TicketServerSettings", "WidgetMessage", "create_app"]
 
@@ -214,22 +213,10 @@ def create_app(settings: TicketServerSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # trust_env=False: callbacks go to the URL given, never through an ambient HTTP proxy.
-        timeout = httpx.Timeout(settings.callback_timeout_s)
-        # httpx writes headers and body separately: without TCP_NODELAY the body waits for the
-        # receiver's delayed ACK and every callback arrives ~40 ms late.
-        transport = httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-        async with httpx.AsyncClient(timeout=timeout, trust_env=False, transport=transport) as client:
-            rt.client = client
+        async with callback_client(rt, settings.callback_timeout_s):
             if settings.ready_url:
                 print(f"READY {settings.ready_url}", flush=True)
-            try:
-                yield
-            finally:
-                for task in list(rt.tasks):
-                    task.cancel()
-                await asyncio.gather(*rt.tasks, return_exceptions=True)
-                rt.client = None
+            yield
 
     app = FastAPI(title="convoload demo ticket assistant", lifespan=lifespan)
     app.state.runtime = rt
