@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, NoReturn, Self
@@ -246,24 +246,36 @@ class ManagedServer:
 
     module: ClassVar[str]
     label: ClassVar[str]
+    # The server's settings model (with `cli_args()`), built with its defaults when none are given;
+    # None: the subclass has no settings, or insists on being given them.
+    settings_type: ClassVar[Callable[[], Any] | None] = None
+    default_startup_timeout_s: ClassVar[float] = 20.0
 
     def __init__(
         self,
+        settings: Any = None,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        startup_timeout_s: float = 20.0,
+        startup_timeout_s: float | None = None,
         python: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
-        self.startup_timeout_s = startup_timeout_s
+        self.startup_timeout_s = startup_timeout_s or self.default_startup_timeout_s
         self.python = python or sys.executable
+        if settings is None and self.settings_type is not None:
+            settings = self.settings_type()
+        self.settings = settings
         self._server: ServerProcess | None = None
 
     def _args(self) -> list[str]:
         """The command-line flags after `-m module` (built at start, so attribute changes apply)."""
-        return ["--host", self.host, "--port", str(self.port)]
+        return ["--host", self.host, "--port", str(self.port), *self._settings_args()]
+
+    def _settings_args(self) -> list[str]:
+        cli_args = getattr(self.settings, "cli_args", None)
+        return cli_args() if cli_args is not None else []
 
     def _env(self) -> dict[str, str]:
         """Extra environment for the child: where secrets go, never on its (world-readable) command line."""

@@ -28,18 +28,7 @@ class FaultyServer(ManagedServer):
 
     module = "convoload.demo.faulty"
     label = "faulty target"
-
-    def __init__(
-        self,
-        settings: FaultyServerSettings | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        startup_timeout_s: float = 20.0,
-        python: str | None = None,
-    ) -> None:
-        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
-        self.settings = settings or FaultyServerSettings()
+    settings_type = FaultyServerSettings
 
     @property
     def chat_url(self) -> str:
@@ -48,9 +37,6 @@ class FaultyServer(ManagedServer):
     @property
     def widget_url(self) -> str:
         return self.url + "/v1/webhooks/widget"
-
-    def _args(self) -> list[str]:
-        return [*super()._args(), *self.settings.cli_args()]
 
     # -- admin ---------------------------------------------------------------------------------------
 

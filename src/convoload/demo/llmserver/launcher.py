@@ -36,11 +36,16 @@ class LocalLLMServer(ManagedServer):
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        startup_timeout_s: float = 20.0,
+        startup_timeout_s: float | None = None,
         python: str | None = None,
     ) -> None:
-        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
-        self.settings = LLMServerSettings.model_validate(settings or {})
+        super().__init__(
+            LLMServerSettings.model_validate(settings or {}),
+            host=host,
+            port=port,
+            startup_timeout_s=startup_timeout_s,
+            python=python,
+        )
         self._script_path: str | None = None
 
     @property
@@ -52,8 +57,8 @@ class LocalLLMServer(ManagedServer):
     def chat_url(self) -> str:
         return self.base_url + "/chat/completions"
 
-    def _args(self) -> list[str]:
-        return [*super()._args(), *self.settings.cli_args(self._script_path)]
+    def _settings_args(self) -> list[str]:
+        return self.settings.cli_args(self._script_path)
 
     def start(self) -> Self:
         # The script goes through a file: it can be large, and this exercises the --script flag.

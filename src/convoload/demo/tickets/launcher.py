@@ -21,18 +21,7 @@ class DemoTicketServer(ManagedServer):
 
     module = "convoload.demo.tickets"
     label = "demo ticket server"
-
-    def __init__(
-        self,
-        settings: TicketServerSettings | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        startup_timeout_s: float = 20.0,
-        python: str | None = None,
-    ) -> None:
-        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
-        self.settings = settings or TicketServerSettings()
+    settings_type = TicketServerSettings
 
     @property
     def widget_url(self) -> str:
@@ -45,9 +34,6 @@ class DemoTicketServer(ManagedServer):
     @property
     def _proc(self) -> subprocess.Popen[bytes] | None:
         return self._server.proc if self._server else None
-
-    def _args(self) -> list[str]:
-        return [*super()._args(), *self.settings.cli_args()]
 
     def command(self) -> list[str]:
         return [self.python, "-m", self.module, *self._args()]

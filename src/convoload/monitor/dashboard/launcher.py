@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from convoload.demo.process import ManagedServer
-from convoload.monitor.dashboard.settings import STORE_URL_ENV, TOKEN_ENV, DashboardSettings
+from convoload.monitor.dashboard.settings import STORE_URL_ENV, TOKEN_ENV
 
 
 class DashboardServer(ManagedServer):
@@ -15,21 +15,6 @@ class DashboardServer(ManagedServer):
 
     module = "convoload.monitor.dashboard"
     label = "monitor dashboard"
-
-    def __init__(
-        self,
-        settings: DashboardSettings,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        startup_timeout_s: float = 20.0,
-        python: str | None = None,
-    ) -> None:
-        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
-        self.settings = settings
-
-    def _args(self) -> list[str]:
-        return [*super()._args(), *self.settings.cli_args()]
 
     def _env(self) -> dict[str, str]:
         # Always set, even empty: a token in this process' environment must not leak into a

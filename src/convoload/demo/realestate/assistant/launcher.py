@@ -15,22 +15,9 @@ class AssistantServer(ManagedServer):
 
     module = "convoload.demo.realestate.assistant"
     label = "real-estate assistant"
-
-    def __init__(
-        self,
-        settings: AssistantSettings | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        startup_timeout_s: float = 30.0,
-        python: str | None = None,
-    ) -> None:
-        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
-        self.settings = settings or AssistantSettings()
+    settings_type = AssistantSettings
+    default_startup_timeout_s = 30.0
 
     @property
     def chat_url(self) -> str:
         return self.url + "/api/chat"
-
-    def _args(self) -> list[str]:
-        return [*super()._args(), *self.settings.cli_args()]

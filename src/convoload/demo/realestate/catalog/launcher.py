@@ -15,22 +15,9 @@ class CatalogServer(ManagedServer):
 
     module = "convoload.demo.realestate.catalog"
     label = "property catalog"
-
-    def __init__(
-        self,
-        settings: CatalogSettings | None = None,
-        *,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        startup_timeout_s: float = 120.0,  # seeding 100k listings takes several seconds
-        python: str | None = None,
-    ) -> None:
-        super().__init__(host=host, port=port, startup_timeout_s=startup_timeout_s, python=python)
-        self.settings = settings or CatalogSettings()
+    settings_type = CatalogSettings
+    default_startup_timeout_s = 120.0  # seeding 100k listings takes several seconds
 
     @property
     def search_url(self) -> str:
         return self.url + "/api/properties/search"
-
-    def _args(self) -> list[str]:
-        return [*super()._args(), *self.settings.cli_args()]
