@@ -272,3 +272,51 @@ def test_a_worker_that_cannot_start_ends_the_run_with_exit_code_2(tmp_path):
     assert f"convoload worker 0 could not start: {config}: target.receiver.port: cannot listen" in log
     workers = {w["worker_index"]: w for w in result.aggregate()["run"]["distributed"]["workers"]}
     assert "cannot listen" in workers[0]["error"] and not workers[0]["complete"]
+
+
+def test_a_master_stopped_while_it_waits_for_its_workers_still_writes_the_run(tmp_path):
+    """Headless, Locust installs its SIGTERM handler once its workers are in; ours covers the wait."""
+    import signal
+
+    master = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--master",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(free_consecutive_ports(1)),
+            "--expect-workers",
+            "2",
+            "--headless",
+            "--only-summary",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "--run-id",
+            "lonely",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=locust_env(),
+    )
+    lines = []
+    for line in master.stderr:  # the master is set up (and guarded) once it names its aggregate
+        lines.append(line)
+        if "aggregate in" in line:
+            break
+    master.send_signal(signal.SIGTERM)
+    _, rest = master.communicate(timeout=TIMEOUT_S)
+    output = "".join(lines) + rest
+    assert master.returncode == 0, output[-3000:]
+    aggregate = json.loads((tmp_path / "runs" / "lonely" / "aggregate.json").read_text())
+    assert aggregate["summary"]["total_conversations"] == 0
+    assert aggregate["run"]["distributed"]["workers"] == []

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -184,6 +186,12 @@ class MasterHub:
         self._all_drained = Event()
         self._waiting: set[int] = set()
         self._ending = False
+        self._started = False
+        self._exiting = False
+        # Headless, Locust's master waits for its workers *before* it installs its SIGTERM handler,
+        # so a SIGTERM then (run_cluster sends one when a worker dies) would kill it with no
+        # aggregate. Until the test starts, this one ends the run properly; afterwards Locust's does.
+        self._early_term = gevent.signal_handler(signal.SIGTERM, self._terminated_before_start)
         self.runner.register_message(HELLO, self._on_hello)
         self.runner.register_message(READY, self._on_ready)
         self.runner.register_message(FAILED, self._on_failed)
@@ -240,7 +248,10 @@ class MasterHub:
         info.error = msg.data["error"]
         log.error("convoload worker %d could not start: %s", info.index, info.error)
         self.environment.process_exit_code = 2
-        self._end_test()
+        if self._started:
+            self._end_test()
+        else:  # still waiting for workers: Locust would wait on for the missing one
+            gevent.spawn(self.exit_before_start)
 
     # -- numbers ------------------------------------------------------------------------------------
     def _merge(self, client_id: str, payload: dict[str, Any]) -> WorkerInfo:
@@ -274,7 +285,25 @@ class MasterHub:
         gevent.spawn(self.runner.quit if headless else self.runner.stop)
 
     # -- the end ------------------------------------------------------------------------------------
+    def _terminated_before_start(self) -> None:
+        if not self._started:
+            self.exit_before_start()
+
+    def exit_before_start(self) -> None:
+        """End a run whose test never started as Locust's shutdown would: the quitting listeners
+        (aggregate, summary), the workers told to quit, the exit code."""
+        if self._exiting:
+            return
+        self._exiting = True
+        self.environment.events.quitting.fire(environment=self.environment, reverse=True)
+        self.runner.quit()
+        # SystemExit in a greenlet is re-raised in the main one, which is in Locust's wait loop.
+        sys.exit(self.environment.process_exit_code or 0)
+
     def test_started(self) -> None:
+        if not self._started:
+            self._started = True
+            self._early_term.cancel()  # Locust's own SIGTERM handler is in place by now
         self._ending = False
         for info in self.workers.values():
             info.drained = False

@@ -27,6 +27,7 @@ from convoload.store.journal import AGGREGATE_NAME
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 _WORKER_QUIT_S = 30.0  # after the master exits, workers have been told to quit
+_MASTER_NOTICES_S = 5.0  # after a worker failed, before the master is told to stop
 
 
 @dataclass
@@ -163,8 +164,12 @@ def run_cluster(
     def watch(proc: subprocess.Popen[bytes]) -> None:
         # A worker that dies on its own (not told to quit by the master) would leave the master waiting.
         code = proc.wait()
-        if code != 0 and master.poll() is None:
-            failed.append(code)
+        if code == 0 or master.poll() is not None:
+            return
+        failed.append(code)
+        try:  # a worker that told the master why it failed is ended by the master itself
+            master.wait(timeout=_MASTER_NOTICES_S)
+        except subprocess.TimeoutExpired:
             master.send_signal(signal.SIGTERM)
 
     watchers = [threading.Thread(target=watch, args=(p,), daemon=True) for p in procs]
