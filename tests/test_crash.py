@@ -52,3 +52,50 @@ target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
     assert json.loads((run_dir / "aggregate.json").read_text())["summary"]["successful_conversations"] == len(
         records
     )
+
+
+def test_report_after_kill_9_puts_the_last_batch_back_into_the_results_store(tmp_path):
+    config = write(
+        tmp_path / "c.yaml",
+        f"""
+run: {{conversations: 500, concurrency: 4, seed: 2, runs_dir: "{tmp_path / "runs"}"}}
+target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
+""",
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convoload", "run", "-f", str(config), "--transcript"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        finished = 0
+        for line in process.stdout:
+            finished += "goal reached after" in line
+            if finished == 12:
+                break
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    (run_dir,) = run_dirs(tmp_path / "runs")
+    journaled = {r.session_id for r in read_journal(run_dir / "journal.jsonl")}
+    assert len(journaled) >= 12
+
+    result = subprocess.run(
+        [sys.executable, "-m", "convoload", "report", str(run_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "conversations put back from the journal" in result.stdout, result.stdout
+    from convoload.store.results import ResultsStore
+
+    with ResultsStore(f"sqlite:///{tmp_path / 'runs' / 'results.sqlite'}", create=False) as store:
+        stored = [r.session_id for r in store.conversations(run_dir.name)]
+        run = store.get_run(run_dir.name)
+    assert sorted(stored) == sorted(journaled)  # every journaled conversation, none twice
+    assert run.status == "interrupted" and run.conversations == len(journaled)

@@ -60,8 +60,13 @@ URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 DATE_RE = re.compile(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2,4}))?\b")
 
 
+@lru_cache(maxsize=4096)
 def fold(text: str) -> str:
     """Lower-case and strip accents, so keyword matching ignores both."""
+    # Cached: under load the same agent replies and scripted lines are folded by the user and by
+    # several hooks, turn after turn.
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 

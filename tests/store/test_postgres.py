@@ -48,3 +48,23 @@ def test_migrations_on_postgres(postgres_url: str) -> None:
             conn.execute(text("INSERT INTO schema_version VALUES (:v, 'later')"), {"v": LATEST + 1})
         with pytest.raises(SchemaVersionError):
             migrate(store.engine)
+
+
+def test_a_batch_with_serialised_documents_on_postgres(postgres_url: str) -> None:
+    from pydantic_core import to_json
+
+    from convoload.store.results import RawJSON
+    from tests.store.scenario import baseline
+
+    records = baseline("pg-batch")
+    with ResultsStore(postgres_url) as store:
+        store.start_run("pg-batch", {})
+        store.add_conversations(
+            "pg-batch", [(r, RawJSON(to_json(r.to_document()).decode())) for r in records]
+        )
+        stored = store.conversations("pg-batch")
+        assert [r.to_document() for r in stored] == [r.to_document() for r in records]
+        assert store.get_run("pg-batch").conversations == len(records)
+        with store.engine.connect() as conn:
+            kinds = conn.execute(text("SELECT jsonb_typeof(document::jsonb) FROM conversations")).scalars()
+            assert set(kinds) == {"object"}  # a JSON document, not a JSON string holding one

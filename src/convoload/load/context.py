@@ -33,13 +33,15 @@ from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
 from convoload.llm.factory import build_chain, needs_local_server, provider_specs
 from convoload.load.placement import IndexSpaceError, Placement
+from convoload.load.store_writer import StoreWriter
 from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
 from convoload.report.tables import write_conversations_csv
 from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
-from convoload.store.results import ResultsStore
+from convoload.store.results import RawJSON, ResultsStore
+from convoload.store.results.engine import DB_FILE_NAME
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
 from convoload.targets.http import HttpTarget
@@ -130,6 +132,9 @@ class RunContext:
         self._resources.callback(self.journal.close)
         self._graded = False
         self.store = self._open_store(config)
+        self.store_writer = StoreWriter(self.store, self.run_id) if self.store is not None else None
+        if self.store_writer is not None:  # closed (its last rows written) before the store
+            self._resources.callback(self.store_writer.close)
         # Hooks first: their findings must be on a record before it is journaled.
         self.hooks = HookRunner(self.bus, build_hooks(config))
         self.bus.subscribe(ConversationFinished, self._on_finished)
@@ -324,7 +329,7 @@ class RunContext:
         url = (
             config.store.url
             or os.environ.get("CONVOLOAD_DB_URL")
-            or f"sqlite:///{self.runs_dir / 'results.sqlite'}"
+            or f"sqlite:///{self.runs_dir / DB_FILE_NAME}"
         )
         store = _when_not_busy(lambda: ResultsStore(url))
         self._resources.callback(store.close)
@@ -332,14 +337,10 @@ class RunContext:
         return store
 
     def _on_finished(self, event: ConversationFinished) -> None:
-        self.journal.append(event.record)  # first: the journal is the record of truth
+        line = self.journal.append(event.record)  # first: the journal is the record of truth
         self.aggregator.add(event.record)
-        if self.store is not None:
-            try:
-                self.store.add_conversation(self.run_id, event.record)
-                self.store.add_findings(self.run_id, event.record.findings)
-            except Exception:  # the store is a view; a database problem must not lose or stop the run
-                log.exception("results store: could not save conversation %s", event.record.session_id)
+        if self.store_writer is not None:
+            self.store_writer.add(event.record, RawJSON(line[:-1].decode()))
 
     # -- finishing ----------------------------------------------------------------------------------
     def aggregate(self) -> dict[str, Any]:
@@ -352,6 +353,8 @@ class RunContext:
         document["assessment"] = assess(document)
         if self.store is not None:
             status = "interrupted" if document["summary"]["interrupted_conversations"] else "finished"
+            if self.store_writer is not None:
+                self.store_writer.flush()  # the run's row is finished after its conversations
             try:
                 self.store.finish_run(self.run_id, document["summary"], status=status)
                 if not self._graded:  # aggregate() may run more than once (Locust's test_stop, then quitting)

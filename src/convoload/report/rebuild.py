@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -45,3 +46,28 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
     write_json(run_dir / AGGREGATE_NAME, document)
     write_conversations_csv(run_dir, document)
     return document
+
+
+def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = None) -> int | None:
+    """Complete the results database from the journal (see ResultsStore.restore_from_journal).
+
+    `url` defaults to $CONVOLOAD_DB_URL, else the SQLite file a run writes beside its folder.
+    Returns the number of conversations put back; None when there is no database or the run
+    is not in it.
+    """
+    from convoload.store.results import ResultsStore
+    from convoload.store.results.engine import DB_FILE_NAME
+
+    url = (
+        url
+        or os.environ.get("CONVOLOAD_DB_URL")
+        or f"sqlite:///{Path(run_dir).resolve().parent / DB_FILE_NAME}"
+    )
+    try:
+        store = ResultsStore(url, create=False)
+    except ConfigError:  # no database file: the run was not stored there
+        return None
+    with store:
+        run_id = document["run"].get("run_id") or Path(run_dir).name
+        records = read_journal(Path(run_dir) / JOURNAL_NAME)
+        return store.restore_from_journal(run_id, records, document["summary"])

@@ -1,6 +1,7 @@
 """The results store: runs, conversations, turns, findings and grades in SQLite or Postgres."""
 
 from convoload.store.results.compare import Comparison, MetricDelta, compare_runs
+from convoload.store.results.engine import RawJSON
 from convoload.store.results.migrations import LATEST, SchemaVersionError, current_version, migrate
 from convoload.store.results.stats import RunRow
 from convoload.store.results.store import GradeRow, PersonaRow, ResultsStore
@@ -11,6 +12,7 @@ __all__ = [
     "GradeRow",
     "MetricDelta",
     "PersonaRow",
+    "RawJSON",
     "ResultsStore",
     "RunRow",
     "SchemaVersionError",

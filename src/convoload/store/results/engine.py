@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,17 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from convoload.errors import ConfigError
+
+DB_FILE_NAME = "results.sqlite"  # a run's default database, in its runs folder
+
+
+class RawJSON(str):
+    """JSON text already serialised (a journal line): a JSON column stores it as it is."""
+
+
+def _json_serializer(value: Any) -> str:
+    # Every finished conversation is serialised once, for the journal; the store reuses that text.
+    return value if isinstance(value, RawJSON) else json.dumps(value)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -44,11 +56,15 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
             if not create:
                 raise ConfigError(str(path), "", "no results database here (run a load test first)")
             path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_serializer=_json_serializer
+        )
     elif make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, json_serializer=_json_serializer
+        )
     else:
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

@@ -1,7 +1,8 @@
 """`ResultsStore`: runs, conversations, turns, findings and grades, written as they happen.
 
 Each write is one transaction, committed before returning, so a process killed at any point
-keeps everything it had finished. Calls are synchronous and serialised by a lock: greenlets of
+keeps everything it had written. (A load run hands finished conversations over in batches: see
+convoload.load.store_writer.) Calls are synchronous and serialised by a lock: greenlets of
 one process share the store, and SQLite allows one writer at a time anyway.
 """
 
@@ -9,22 +10,68 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, case, func, insert, select, update
 
-from convoload.conversation.records import ConversationRecord, utc_now
+from convoload.conversation.records import ConversationRecord, TurnRecord, utc_now
 from convoload.errors import ConfigError
 from convoload.hooks.model import Finding
 from convoload.report.aggregate import distribution
 from convoload.store.results.compare import Comparison, compare_runs
-from convoload.store.results.engine import open_engine
+from convoload.store.results.engine import RawJSON, open_engine
 from convoload.store.results.migrations import migrate
 from convoload.store.results.schema import conversations, findings, grades, runs, turns
 from convoload.store.results.stats import RunRow, run_rows
 
 STATUSES = ("running", "finished", "interrupted")
+
+# Ids come back in the rows' order, so each conversation's turns can point at it.
+_INSERT_CONVERSATIONS = insert(conversations).returning(conversations.c.id, sort_by_parameter_order=True)
+
+
+def _conversation_row(run_id: str, record: ConversationRecord, document: RawJSON | None) -> dict[str, Any]:
+    usage = record.usage
+    return {
+        "run_id": run_id,
+        "session_id": record.session_id,
+        "user_id": record.user_id,
+        "persona": record.persona,
+        "outcome": record.outcome.value if record.outcome else None,
+        "stop_reason": record.stop_reason,
+        "error_kind": record.error.kind.value if record.error else None,
+        "goal_reached": record.goal_reached,
+        "iterations": record.iterations,
+        "total_time_ms": record.total_time_ms,
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost_usd": usage.cost_usd,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+        "document": document if document is not None else record.to_document(),
+    }
+
+
+def _turn_row(conversation_id: int, turn: TurnRecord) -> dict[str, Any]:
+    return {
+        "conversation_id": conversation_id,
+        "iteration": turn.iteration,
+        "user_text": turn.user_text,
+        "reply_text": turn.reply_text,
+        "agent": turn.agent,
+        "latency_ms": turn.latency_ms,
+        "ack_ms": turn.ack_ms,
+        "error_kind": turn.error.kind.value if turn.error else None,
+        "status_code": turn.error.status_code if turn.error else None,
+        "sent_at": turn.sent_at,
+    }
+
+
+def _finding_row(run_id: str, finding: Finding) -> dict[str, Any]:
+    return {"run_id": run_id, **finding.model_dump(mode="json")}
 
 
 @dataclass(frozen=True)
@@ -69,57 +116,62 @@ class ResultsStore:
             )
 
     def add_conversation(self, run_id: str, record: ConversationRecord) -> None:
-        """Store a finished conversation and its turns in one transaction (committed on return)."""
-        usage = record.usage
-        row = {
-            "run_id": run_id,
-            "session_id": record.session_id,
-            "user_id": record.user_id,
-            "persona": record.persona,
-            "outcome": record.outcome.value if record.outcome else None,
-            "stop_reason": record.stop_reason,
-            "error_kind": record.error.kind.value if record.error else None,
-            "goal_reached": record.goal_reached,
-            "iterations": record.iterations,
-            "total_time_ms": record.total_time_ms,
-            "prompt_tokens": usage.prompt_tokens,
-            "completion_tokens": usage.completion_tokens,
-            "total_tokens": usage.total_tokens,
-            "cost_usd": usage.cost_usd,
-            "started_at": record.started_at,
-            "finished_at": record.finished_at,
-            "document": record.to_document(),
-        }
+        """Store a finished conversation, its turns and findings in one transaction (committed on return)."""
+        self.add_conversations(run_id, [(record, None)])
+
+    def add_conversations(
+        self, run_id: str, batch: Sequence[tuple[ConversationRecord, RawJSON | None]]
+    ) -> None:
+        """Store finished conversations with their turns and findings in one transaction.
+
+        Each item may carry the record's document already serialised (the journal's line), which
+        is then stored as it is. Rows go in with one multi-row statement per table.
+        """
+        if not batch:
+            return
+        rows = [_conversation_row(run_id, record, document) for record, document in batch]
         with self._lock, self.engine.begin() as conn:
-            conversation_id = conn.execute(insert(conversations).values(row)).inserted_primary_key[0]
-            if record.turns:
+            ids = conn.execute(_INSERT_CONVERSATIONS, rows).scalars().all()
+            turn_rows = [
+                _turn_row(conversation_id, turn)
+                for conversation_id, (record, _) in zip(ids, batch, strict=True)
+                for turn in record.turns
+            ]
+            if turn_rows:
+                conn.execute(insert(turns), turn_rows)
+            finding_rows = [_finding_row(run_id, f) for record, _ in batch for f in record.findings]
+            if finding_rows:
+                conn.execute(insert(findings), finding_rows)
+
+    def restore_from_journal(
+        self, run_id: str, records: Sequence[ConversationRecord], summary: dict[str, Any]
+    ) -> int | None:
+        """Put back the journal's conversations the database lacks (a killed run's last batch).
+
+        A run still marked running (its process was killed) is closed as interrupted with the
+        rebuilt summary. Returns how many were added; None when the run is not in this database.
+        """
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs.c.status).where(runs.c.run_id == run_id)).first()
+            if row is None:
+                return None
+            stored = set(
                 conn.execute(
-                    insert(turns),
-                    [
-                        {
-                            "conversation_id": conversation_id,
-                            "iteration": t.iteration,
-                            "user_text": t.user_text,
-                            "reply_text": t.reply_text,
-                            "agent": t.agent,
-                            "latency_ms": t.latency_ms,
-                            "ack_ms": t.ack_ms,
-                            "error_kind": t.error.kind.value if t.error else None,
-                            "status_code": t.error.status_code if t.error else None,
-                            "sent_at": t.sent_at,
-                        }
-                        for t in record.turns
-                    ],
-                )
+                    select(conversations.c.session_id).where(conversations.c.run_id == run_id)
+                ).scalars()
+            )
+        missing = [(r, None) for r in records if r.session_id not in stored]
+        for start in range(0, len(missing), 200):
+            self.add_conversations(run_id, missing[start : start + 200])
+        if row.status == "running":
+            self.finish_run(run_id, summary, status="interrupted")
+        return len(missing)
 
     def add_findings(self, run_id: str, items: list[Finding]) -> None:
         if not items:
             return
         with self._lock, self.engine.begin() as conn:
-            conn.execute(
-                insert(findings),
-                [{"run_id": run_id, **f.model_dump(mode="json")} for f in items],
-            )
+            conn.execute(insert(findings), [_finding_row(run_id, f) for f in items])
 
     def add_grade(
         self,
