@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import gevent
@@ -13,32 +10,9 @@ from locust.event import Events
 from locust.stats import RequestStats
 
 from convoload.load.context import RunContext
+from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
 from convoload.load.user import ConversationBudget, ConversationUser, LoadState
-
-FULL_GC_AFTER = 100  # middle-generation collections between full ones during a load run
-
-
-@contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Keep what exists before the load out of the garbage collector's full passes during it.
-
-    With thousands of conversations in flight a full collection walks every object and pauses every
-    conversation (≈250 ms at 2,000 in the benchmarks); the imports, configs and servers created
-    before the users start never become garbage during the run, so they need not be walked.
-    """
-    gc.collect()
-    gc.freeze()
-    thresholds = gc.get_threshold()
-    # A full pass also waits for 10 middle-generation passes by default: as thousands of
-    # conversations build up that is a pause of 150-250 ms every few seconds. Waiting for 100 makes
-    # it rare; garbage in cycles is still found by the younger passes or by the next full one.
-    gc.set_threshold(thresholds[0], thresholds[1], max(thresholds[2], FULL_GC_AFTER))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 @dataclass
@@ -71,7 +45,7 @@ def run_load(
     runner = environment.create_local_runner()
     interrupted = False
     try:
-        with _frozen_heap():
+        with LoadHeap():
             runner.start(users, spawn_rate=users, wait=False)
             finished = budget.done.wait(timeout=duration_s)
             interrupted = not finished
@@ -109,7 +83,7 @@ def run_for(
     changes = [gevent.spawn_later(at, runner.start, count, spawn_rate=count) for at, count in steps or []]
     interrupted = False
     try:
-        with _frozen_heap():
+        with LoadHeap():
             runner.start(users, spawn_rate=users, wait=False)
             gevent.sleep(duration_s)  # the test's length, not a synchronisation
             budget.close()

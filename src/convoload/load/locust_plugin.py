@@ -32,6 +32,7 @@ from convoload.errors import ConvoloadError
 from convoload.load.cluster import ClusterError, MasterHub, WorkerLink
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.forwarder import CallbackForwarder
+from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
 from convoload.load.placement import Placement, index_block
 from convoload.load.user import ConversationBudget, ConversationUser, LoadState
@@ -247,11 +248,16 @@ def _setup_worker(environment: Any, options: Any) -> None:
     )
 
 
+_HEAP = LoadHeap()
+
+
 @events.test_start.add_listener
 def _test_started(environment: Any, **_kwargs: Any) -> None:
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     if hub is not None:
         hub.test_started()
+    elif getattr(environment, "convoload", None) is not None:  # this process runs conversations
+        _HEAP.enter()
 
 
 @events.test_stopping.add_listener
@@ -263,6 +269,7 @@ def _drain_workers(environment: Any, **_kwargs: Any) -> None:
 
 @events.test_stop.add_listener
 def _write_aggregate(environment: Any, **_kwargs: Any) -> None:
+    _HEAP.leave()
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     if hub is not None:
         hub.write()
