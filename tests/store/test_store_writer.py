@@ -153,3 +153,24 @@ def test_a_conversation_file_that_cannot_be_written_loses_nothing_from_the_journ
     assert caplog.text.count("could not write") == 3
     lines = (tmp_path / "run" / "journal.jsonl").read_text().splitlines()
     assert [json.loads(line)["summary"]["session_id"] for line in lines] == [r.session_id for r in batch]
+
+
+def test_report_finds_a_distributed_workers_database_one_folder_up(tmp_path: Path) -> None:
+    from convoload.report.rebuild import rebuild_run, restore_store
+
+    runs = tmp_path / "runs"
+    run_dir = runs / "abc" / "worker-1"  # a worker's records; its database is runs/results.sqlite
+    batch = records(4, run_id="abc-w1")
+    journal = RunJournal(run_dir, meta={"run_id": "abc-w1"})
+    for record in batch:
+        journal.append(record)
+    journal.close()
+    with ResultsStore(f"sqlite:///{runs / 'results.sqlite'}") as store:
+        store.start_run("abc-w1", {})
+        store.add_conversations("abc-w1", [(batch[0], None)])  # the kill came before the rest
+    document = rebuild_run(run_dir)
+    assert restore_store(run_dir, document) == 3
+    assert restore_store(run_dir, document) == 0  # nothing twice
+    with ResultsStore(f"sqlite:///{runs / 'results.sqlite'}") as store:
+        assert [r.session_id for r in store.conversations("abc-w1")] == [r.session_id for r in batch]
+        assert store.get_run("abc-w1").status == "interrupted"

@@ -51,23 +51,25 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
 def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = None) -> int | None:
     """Complete the results database from the journal (see ResultsStore.restore_from_journal).
 
-    `url` defaults to $CONVOLOAD_DB_URL, else the SQLite file a run writes beside its folder.
-    Returns the number of conversations put back; None when there is no database or the run
-    is not in it.
+    `url` defaults to $CONVOLOAD_DB_URL, else the SQLite file a run writes in its runs folder:
+    beside the run's folder, or one level up for a distributed worker's (runs/<id>/worker-<k>).
+    Returns the number of conversations put back; None when no database has the run.
     """
     from convoload.store.results import ResultsStore
     from convoload.store.results.engine import DB_FILE_NAME
 
-    url = (
-        url
-        or os.environ.get("CONVOLOAD_DB_URL")
-        or f"sqlite:///{Path(run_dir).resolve().parent / DB_FILE_NAME}"
-    )
-    try:
-        store = ResultsStore(url, create=False)
-    except ConfigError:  # no database file: the run was not stored there
-        return None
-    with store:
-        run_id = document["run"].get("run_id") or Path(run_dir).name
-        records = read_journal(Path(run_dir) / JOURNAL_NAME)
-        return store.restore_from_journal(run_id, records, document["summary"])
+    run_dir = Path(run_dir).resolve()
+    url = url or os.environ.get("CONVOLOAD_DB_URL")
+    urls = [url] if url else [f"sqlite:///{folder / DB_FILE_NAME}" for folder in run_dir.parents[:2]]
+    run_id = document["run"].get("run_id") or run_dir.name
+    records = read_journal(run_dir / JOURNAL_NAME)
+    for candidate in urls:
+        try:
+            store = ResultsStore(candidate, create=False)
+        except ConfigError:  # no database file there
+            continue
+        with store:
+            restored = store.restore_from_journal(run_id, records, document["summary"])
+        if restored is not None:
+            return restored
+    return None
