@@ -174,3 +174,22 @@ def test_report_finds_a_distributed_workers_database_one_folder_up(tmp_path: Pat
     with ResultsStore(f"sqlite:///{runs / 'results.sqlite'}") as store:
         assert [r.session_id for r in store.conversations("abc-w1")] == [r.session_id for r in batch]
         assert store.get_run("abc-w1").status == "interrupted"
+
+
+def test_a_load_runs_store_checkpoints_its_log_from_a_thread_not_in_commits(db: Path) -> None:
+    with ResultsStore(f"sqlite:///{db}") as plain, plain.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000  # SQLite's own
+    store = ResultsStore(f"sqlite:///{db}", background_checkpoints=True)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0  # never inside a commit
+    store.start_run("run", {})
+    store.add_conversations("run", [(r, None) for r in records(30)])
+    wal = db.with_name(db.name + "-wal")
+    assert wal.stat().st_size > 0
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    checkpointer.close()  # the last checkpoint moves the whole log into the database
+    assert checkpointer.checkpoints >= 1 and wal.stat().st_size == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM conversations").fetchone()[0] == 30
+    store.close()

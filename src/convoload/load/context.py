@@ -331,7 +331,7 @@ class RunContext:
             or os.environ.get("CONVOLOAD_DB_URL")
             or f"sqlite:///{self.runs_dir / DB_FILE_NAME}"
         )
-        store = _when_not_busy(lambda: ResultsStore(url))
+        store = _when_not_busy(lambda: ResultsStore(url, background_checkpoints=True))
         self._resources.callback(store.close)
         _when_not_busy(lambda: store.start_run(self.run_id, self.meta()))
         return store

@@ -34,7 +34,7 @@ class StoreWriter:
         run_id: str,
         *,
         interval_s: float = 0.2,
-        max_batch: int = 10,
+        max_batch: int = 5,
         max_attempts: int = 3,
     ) -> None:
         self.store = store

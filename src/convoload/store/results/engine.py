@@ -48,8 +48,16 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def open_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for `url`; a SQLite file (and its folder) is created unless `create` is False."""
+def _no_automatic_checkpoints(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def open_engine(url: str, *, create: bool = True, manual_checkpoints: bool = False) -> Engine:
+    """An engine for `url`; a SQLite file (and its folder) is created unless `create` is False.
+
+    `manual_checkpoints`: a SQLite file's connections never checkpoint its WAL on commit (a
+    Checkpointer does it instead).
+    """
     path = sqlite_path(url)
     if path is not None:
         if not path.exists():
@@ -66,5 +74,7 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
     else:
         return create_engine(url, pool_pre_ping=True, json_serializer=_json_serializer)
     event.listen(engine, "connect", _sqlite_connect)
+    if manual_checkpoints and path is not None:
+        event.listen(engine, "connect", _no_automatic_checkpoints)
     event.listen(engine, "begin", _sqlite_begin)
     return engine

@@ -20,8 +20,9 @@ from convoload.conversation.records import ConversationRecord, TurnRecord, utc_n
 from convoload.errors import ConfigError
 from convoload.hooks.model import Finding
 from convoload.report.aggregate import distribution
+from convoload.store.results.checkpoint import Checkpointer
 from convoload.store.results.compare import Comparison, compare_runs
-from convoload.store.results.engine import RawJSON, open_engine
+from convoload.store.results.engine import RawJSON, open_engine, sqlite_path
 from convoload.store.results.migrations import migrate
 from convoload.store.results.schema import conversations, findings, grades, runs, turns
 from convoload.store.results.stats import RunRow, run_rows
@@ -96,12 +97,19 @@ class GradeRow:
 
 
 class ResultsStore:
-    def __init__(self, url: str, *, create: bool = True) -> None:
-        """Open (and migrate) the database at `url`; with `create=False` a missing SQLite file is an error."""
-        self.engine = open_engine(url, create=create)
+    def __init__(self, url: str, *, create: bool = True, background_checkpoints: bool = False) -> None:
+        """Open (and migrate) the database at `url`; with `create=False` a missing SQLite file is an error.
+
+        `background_checkpoints`: a SQLite file's WAL is checkpointed by a native thread rather
+        than by whichever commit crosses the threshold (for writers in a load run's event loop).
+        """
+        path = sqlite_path(url)
+        manual = background_checkpoints and path is not None
+        self.engine = open_engine(url, create=create, manual_checkpoints=manual)
         self.url = self.engine.url.render_as_string(hide_password=True)
         self._lock = threading.Lock()
         migrate(self.engine)
+        self._checkpointer = Checkpointer(path) if manual and path is not None else None
 
     # -- writing ---------------------------------------------------------------------------------
 
@@ -322,6 +330,8 @@ class ResultsStore:
         return compare_runs(rows[0], rows[1])
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self.engine.dispose()
 
     def __enter__(self) -> ResultsStore:
