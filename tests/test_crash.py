@@ -10,34 +10,42 @@ from convoload.report.rebuild import rebuild_run
 from convoload.store.journal import read_journal
 from tests.conftest import run_dirs, write
 
+ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
 
-def test_kill_9_keeps_every_finished_conversation(tmp_path):
+
+def kill_9_after(tmp_path, finished, concurrency, seed):
+    """`convoload run` against the demo agent, killed with SIGKILL once `finished` conversations
+    reached their goal; returns the short session ids the transcript showed as finished."""
     config = write(
         tmp_path / "c.yaml",
         f"""
-run: {{conversations: 500, concurrency: 3, seed: 1, runs_dir: "{tmp_path / "runs"}"}}
+run: {{conversations: 500, concurrency: {concurrency}, seed: {seed}, runs_dir: "{tmp_path / "runs"}"}}
 target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
 """,
     )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     process = subprocess.Popen(
         [sys.executable, "-m", "convoload", "run", "-f", str(config), "--transcript"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env=ENV,
     )
     finished_sessions = []
     try:
         for line in process.stdout:  # wait for progress by reading output, not by sleeping
             if "goal reached after" in line:
                 finished_sessions.append(line.split("]")[0].split()[-1])
-                if len(finished_sessions) == 4:
+                if len(finished_sessions) == finished:
                     break
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
+    return finished_sessions
+
+
+def test_kill_9_keeps_every_finished_conversation(tmp_path):
+    finished_sessions = kill_9_after(tmp_path, 4, concurrency=3, seed=1)
     assert len(finished_sessions) == 4
 
     (run_dir,) = run_dirs(tmp_path / "runs")
@@ -55,30 +63,7 @@ target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
 
 
 def test_report_after_kill_9_puts_the_last_batch_back_into_the_results_store(tmp_path):
-    config = write(
-        tmp_path / "c.yaml",
-        f"""
-run: {{conversations: 500, concurrency: 4, seed: 2, runs_dir: "{tmp_path / "runs"}"}}
-target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
-""",
-    )
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "convoload", "run", "-f", str(config), "--transcript"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    try:
-        finished = 0
-        for line in process.stdout:
-            finished += "goal reached after" in line
-            if finished == 12:
-                break
-    finally:
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+    kill_9_after(tmp_path, 12, concurrency=4, seed=2)
     (run_dir,) = run_dirs(tmp_path / "runs")
     journaled = {r.session_id for r in read_journal(run_dir / "journal.jsonl")}
     assert len(journaled) >= 12
@@ -87,7 +72,7 @@ target: {{type: demo, demo: {{reply_delay_s: 0.01, jitter_s: 0.0}}}}
         [sys.executable, "-m", "convoload", "report", str(run_dir)],
         capture_output=True,
         text=True,
-        env=env,
+        env=ENV,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr[-2000:]
