@@ -17,15 +17,17 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
 import gevent  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
 from geventhttpclient import HTTPClient  # noqa: E402
 from geventhttpclient.url import URL  # noqa: E402
+
+# The receiver's own lean server: the less CPU the target spends per request, the less of its own
+# queueing ends up in the overhead this target is used to measure.
+from convoload.targets.lean_wsgi import LeanWSGIServer  # noqa: E402
 
 QUESTIONS = [
     "Oi! Você aceita receber novidades e promoções?",
@@ -35,12 +37,6 @@ QUESTIONS = [
     "Me envie nome completo, CPF, telefone e e-mail.",
     "Como prefere pagar: PIX ou cartão?",
 ]
-
-
-class NoDelayWSGIServer(WSGIServer):
-    def handle(self, sock, address):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().handle(sock, address)
 
 
 def reply_for(iteration: int, turns: int) -> str:
@@ -109,7 +105,7 @@ def main() -> None:
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
-    server = NoDelayWSGIServer(("127.0.0.1", args.port), app, log=None, backlog=4096)
+    server = LeanWSGIServer(("127.0.0.1", args.port), app, log=None, backlog=4096)
     server.start()
     sys.stdout.write(f"READY http://127.0.0.1:{server.server_port}\n")
     sys.stdout.flush()

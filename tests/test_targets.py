@@ -12,6 +12,7 @@ from convoload.targets.base import TargetError
 from convoload.targets.http import HttpTarget
 from convoload.targets.python import PythonTarget
 from convoload.targets.receiver import WebhookReceiver
+from convoload.targets.templating import compile_template
 from convoload.targets.webhook import PRESETS, WebhookTarget
 
 
@@ -36,6 +37,26 @@ def test_http_target_renders_body_and_extracts_reply(local_app, session):
     sent = json.loads(app.requests[0][1])
     assert sent == {"msg": "oi", "cpf": session.identity.cpf, "n": 3}  # whole placeholders keep their type
     target.close()
+
+
+def test_a_compiled_template_fills_every_kind_of_placeholder_on_every_render(session, monkeypatch):
+    monkeypatch.setenv("CONVOLOAD_TEST_TOKEN", "tok")
+    fill = compile_template(
+        {
+            "auth": "Bearer {env.CONVOLOAD_TEST_TOKEN}",
+            "line": "{identity.first_name} says {text} ({iteration}/{iteration})",
+            "parts": ["{text}", 7, None, "{unclosed"],
+            "n": "{iteration}",
+        }
+    )
+    for iteration, text in ((1, "oi"), (2, "tchau")):
+        values = {"text": text, "iteration": iteration, "identity": session.identity}
+        assert fill(values) == {
+            "auth": "Bearer tok",
+            "line": f"{session.identity.first_name} says {text} ({iteration}/{iteration})",
+            "parts": [text, 7, None, "{unclosed"],
+            "n": iteration,
+        }
 
 
 @pytest.mark.parametrize(

@@ -15,29 +15,20 @@ from __future__ import annotations
 import json
 import logging
 import re
-import socket
 from collections import Counter
 from http import HTTPStatus
 
 import gevent
-from gevent.pywsgi import WSGIServer
 from geventhttpclient import HTTPClient
 from geventhttpclient.url import URL
 
+from convoload.targets.lean_wsgi import LeanWSGIServer
 from convoload.targets.receiver import render_url_template
 
 log = logging.getLogger(__name__)
 
 _ROUTE = re.compile(r"^/w/(\d+)(/.*)$")
 _MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answers are tiny JSON documents
-
-
-class _NoDelayWSGIServer(WSGIServer):
-    """As the receiver: no Nagle delay on small request/response exchanges."""
-
-    def handle(self, sock, address):  # type: ignore[no-untyped-def]
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().handle(sock, address)
 
 
 class CallbackForwarder:
@@ -57,12 +48,12 @@ class CallbackForwarder:
         self.max_body_bytes = max_body_bytes
         self.counters: Counter[str] = Counter()
         self._routes: dict[int, tuple[str, HTTPClient]] = {}
-        self._server: WSGIServer | None = None
+        self._server: LeanWSGIServer | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> CallbackForwarder:
         if self._server is None:
-            self._server = _NoDelayWSGIServer((self.host, self.port), self._app, log=None, error_log=log)
+            self._server = LeanWSGIServer((self.host, self.port), self._app, log=None, error_log=log)
             self._server.start()
             self.port = self._server.server_port
         return self

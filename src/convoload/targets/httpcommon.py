@@ -16,7 +16,7 @@ from geventhttpclient.url import URL
 
 from convoload.conversation.records import ErrorKind
 from convoload.targets.base import Session, TargetError
-from convoload.targets.templating import extract, render, reply_text
+from convoload.targets.templating import compile_template, extract, reply_text
 
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 
@@ -47,6 +47,8 @@ class HttpEndpoint:
         self.method = method
         self.headers = headers
         self.body = body
+        self._headers = compile_template(headers)
+        self._body = compile_template(body)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         # One TLS context for all clients: loading the CA bundle per conversation costs milliseconds.
@@ -77,9 +79,9 @@ class HttpEndpoint:
 
     def send(self, session_id: str, values: dict[str, Any]) -> tuple[int, bytes, float]:
         """POST the rendered template; returns status, body and elapsed ms. Transport faults raise."""
-        headers = {str(k): str(v) for k, v in render(self.headers, values).items()}
+        headers = {str(k): str(v) for k, v in self._headers(values).items()}
         headers.setdefault("Content-Type", "application/json")
-        payload = json.dumps(render(self.body, values), ensure_ascii=False).encode()
+        payload = json.dumps(self._body(values), ensure_ascii=False).encode()
         client = self._client(session_id)
         started = time.perf_counter()
         try:

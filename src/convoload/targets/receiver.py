@@ -15,6 +15,7 @@ own category, never mixed into a live turn:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -30,10 +31,10 @@ from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
-from gevent.pywsgi import WSGIServer
 
 from convoload.conversation.records import ErrorKind
 from convoload.targets.base import TargetError
+from convoload.targets.lean_wsgi import LeanWSGIServer
 from convoload.targets.templating import extract
 
 log = logging.getLogger(__name__)
@@ -68,14 +69,6 @@ def render_url_template(template: str, **values: object) -> str:
     return _URL_PLACEHOLDER.sub(fill, template).rstrip("/")
 
 
-class _NoDelayWSGIServer(WSGIServer):
-    """Answers callbacks without Nagle's delay: a sender waiting on our 202 sends its next callback sooner."""
-
-    def handle(self, sock, address):  # type: ignore[no-untyped-def]
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().handle(sock, address)
-
-
 @dataclass(slots=True)
 class Callback:
     document: Any
@@ -99,6 +92,11 @@ class PendingReply:
             self.first.set(callback)
         else:
             self.more.set()
+
+
+@functools.cache
+def _answer(verdict: str) -> bytes:
+    return json.dumps({"status": verdict}).encode()
 
 
 class WebhookReceiver:
@@ -128,7 +126,7 @@ class WebhookReceiver:
         self.counters: Counter[str] = Counter()
         self._pending: dict[tuple[str, int], PendingReply] = {}
         self._finished: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
-        self._server: WSGIServer | None = None
+        self._server: LeanWSGIServer | None = None
         self._callback_base: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -136,7 +134,7 @@ class WebhookReceiver:
         if self._server is None:
             # A deep listen queue: callbacks arrive in bursts when many turns end together, and gevent's
             # default of 128 overflowed into SYN retransmits (callbacks 1-3 s late) in the benchmarks.
-            self._server = _NoDelayWSGIServer(
+            self._server = LeanWSGIServer(
                 (self.host, self.port), self._app, log=None, error_log=log, backlog=4096
             )
             self._server.start()
@@ -203,7 +201,7 @@ class WebhookReceiver:
     def _app(self, environ: dict, start_response) -> list[bytes]:
         verdict, status = self._handle(environ)
         self.counters[verdict] += 1
-        body = json.dumps({"status": verdict}).encode()
+        body = _answer(verdict)
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 

@@ -11,8 +11,9 @@ inside longer strings are substituted as text. Placeholders:
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from convoload.envsecrets import secret_from_env
@@ -46,17 +47,40 @@ def check_template(template: Any, field: str, allowed: frozenset[str] = BASE_PLA
                 raise TemplateError(path, f"unknown placeholder {{{name}}}")
 
 
+Renderer = Callable[[Mapping[str, Any]], Any]
+
+
 def render(template: Any, values: Mapping[str, Any]) -> Any:
+    return compile_template(template)(values)
+
+
+def compile_template(template: Any) -> Renderer:
+    """The template's placeholders found once; the renderer then only looks values up (once per turn)."""
     if isinstance(template, str):
         whole = PLACEHOLDER_RE.fullmatch(template)
         if whole:
-            return _lookup(whole.group(1), values)
-        return PLACEHOLDER_RE.sub(lambda m: str(_lookup(m.group(1), values)), template)
+            name = whole.group(1)
+            return lambda values: _lookup(name, values)
+        pieces = PLACEHOLDER_RE.split(template)  # text, name, text, name, ..., text
+        if len(pieces) == 1:
+            return lambda _values: template
+        texts, names = pieces[0::2], pieces[1::2]
+
+        def fill(values: Mapping[str, Any]) -> str:
+            out = [texts[0]]
+            for name, text in zip(names, texts[1:], strict=True):
+                out.append(str(_lookup(name, values)))
+                out.append(text)
+            return "".join(out)
+
+        return fill
     if isinstance(template, Mapping):
-        return {key: render(value, values) for key, value in template.items()}
+        items = [(key, compile_template(value)) for key, value in template.items()]
+        return lambda values: {key: part(values) for key, part in items}
     if isinstance(template, list):
-        return [render(item, values) for item in template]
-    return template
+        parts = [compile_template(item) for item in template]
+        return lambda values: [part(values) for part in parts]
+    return lambda _values: template
 
 
 def _lookup(name: str, values: Mapping[str, Any]) -> Any:
@@ -87,11 +111,16 @@ def extract(document: Any, path: str) -> Any:
     `[*]` maps the rest of the path over a list. Raises KeyError when the path
     does not exist in the document.
     """
-    segments = [m.group(1) if m.group(1) is not None else m.group(2) for m in _SEGMENT_RE.finditer(path)]
-    return _walk(document, segments, path)
+    return _walk(document, _segments(path), path)
 
 
-def _walk(node: Any, segments: list[str], path: str) -> Any:
+@functools.lru_cache(maxsize=256)
+def _segments(path: str) -> tuple[str, ...]:
+    # A handful of paths per run (reply, agent, message id), each followed on every callback.
+    return tuple(m.group(1) if m.group(1) is not None else m.group(2) for m in _SEGMENT_RE.finditer(path))
+
+
+def _walk(node: Any, segments: tuple[str, ...], path: str) -> Any:
     for i, segment in enumerate(segments):
         if segment == "*":
             if not isinstance(node, list):
