@@ -390,3 +390,63 @@ def run_conversations(
         hub=hub,
         recorder=recorder,
     )
+
+
+# -- the floor: the same round trips without convoload -----------------------------------------------
+def run_floor(
+    kind: str, target: LoopbackTarget, conversations: int, turns: int, delay: float
+) -> dict[str, Any]:
+    """The overhead of the same turns with no convoload code on our side: what this machine, loopback
+    and the target cost anyway.
+
+    N plain greenlets, started over one delay like the real runs, each with its own geventhttpclient
+    connection (the client our connectors use) and, for webhooks, a receiver that only parses the
+    callback and wakes its greenlet (the lean pywsgi server, the cheapest we have). No Locust, users,
+    events, hooks, records or store. Returns the overhead distribution, ms.
+    """
+    from gevent.event import AsyncResult
+    from geventhttpclient import HTTPClient
+    from geventhttpclient.url import URL
+
+    from convoload.targets.lean_wsgi import LeanWSGIServer
+
+    waiting: dict[str, AsyncResult] = {}
+
+    def receive(environ: dict, start_response: Callable) -> list[bytes]:
+        document = json.loads(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        waiting.pop(environ["PATH_INFO"], AsyncResult()).set((time.perf_counter(), document))
+        start_response("202 Accepted", [("Content-Length", "0")])
+        return [b""]
+
+    receiver = LeanWSGIServer(("127.0.0.1", 0), receive, log=None, backlog=4096)
+    receiver.start()
+    overhead_ms: list[float] = []
+
+    def converse(k: int) -> None:
+        gevent.sleep(delay * k / conversations)
+        client = HTTPClient.from_url(URL(target.url), concurrency=1, network_timeout=max(60, 6 * delay))
+        try:
+            for iteration in range(1, turns + 1):
+                request: dict[str, Any] = {"session_id": f"s{k}", "text": "oi", "iteration": iteration}
+                path = f"/cb/s{k}/{iteration}"
+                if kind == "webhook":
+                    request["webhook"] = f"http://127.0.0.1:{receiver.server_port}{path}"
+                    waiting[path] = reply = AsyncResult()
+                started = time.perf_counter()
+                response = client.request(
+                    "POST", f"/{kind if kind == 'webhook' else 'chat'}", body=json.dumps(request).encode()
+                )
+                content = response.read()
+                if kind == "webhook":
+                    received, document = reply.get()
+                else:
+                    received, document = time.perf_counter(), json.loads(content)
+                overhead_ms.append((received - started) * 1000 - document["held_ms"])
+        finally:
+            client.close()
+
+    try:
+        gevent.joinall([gevent.spawn(converse, k) for k in range(conversations)], raise_error=True)
+    finally:
+        receiver.stop(timeout=1)
+    return distribution(overhead_ms)

@@ -12,6 +12,9 @@ and prints, per turn:
               receiver and, for webhooks, the target's own callback request: an upper
               bound on what convoload adds)
   detection = callback parsed by our receiver -> waiting conversation resumed (webhook)
+  floor     = the overhead of the same turns with no convoload code on our side (plain greenlets,
+              the same HTTP client, a bare receiver): what loopback, this machine and the target
+              cost anyway; the difference is what convoload adds
 The turn rate is N / delay: keep it the same when comparing concurrency levels.
 Goals: overhead p50 <= 1 ms and p99 <= 5 ms; detection p99 <= 5 ms.
 """
@@ -33,25 +36,33 @@ from benchkit import (  # noqa: E402
     quiet_locust_spawn_notice,
     raise_fd_limit,
     run_conversations,
+    run_floor,
 )
 
 GOALS = {"overhead_p50_ms": 1.0, "overhead_p99_ms": 5.0, "detection_p50_ms": 1.0, "detection_p99_ms": 5.0}
 
 
-def measure_all(conversations: int, turns: int, delay: float, **variant: bool) -> list[ConversationRun]:
+def measure_all(
+    conversations: int, turns: int, delay: float, **variant: bool
+) -> tuple[list[ConversationRun], dict[str, dict]]:
+    """convoload's runs, then the floor (the same turns without convoload) for each connector."""
     raise_fd_limit(4 * conversations + 256)
     with LoopbackTarget(delay, turns) as target, tempfile.TemporaryDirectory() as runs_dir:
-        return [
+        kinds = ("http", "webhook")
+        runs = [
             run_conversations(kind, target, conversations, turns, delay, runs_dir, **variant)
-            for kind in ("http", "webhook")
+            for kind in kinds
         ]
+        floors = {kind: run_floor(kind, target, conversations, turns, delay) for kind in kinds}
+    return runs, floors
 
 
-def figures(results: list[ConversationRun]) -> dict:
+def figures(results: list[ConversationRun], floors: dict[str, dict]) -> dict:
     """The numbers the suite's table needs, JSON-ready."""
     out = {}
     for r in results:
         out[r.kind] = {
+            "floor": floors[r.kind],
             "conversations": r.summary["total_conversations"],
             "goal_reached": r.summary["successful_conversations"],
             "turns": r.turns,
@@ -66,7 +77,9 @@ def figures(results: list[ConversationRun]) -> dict:
     return out
 
 
-def print_results(results: list[ConversationRun], conversations: int, turns: int, delay: float) -> None:
+def print_results(
+    results: list[ConversationRun], floors: dict[str, dict], conversations: int, turns: int, delay: float
+) -> None:
     print(
         f"\nconvoload overhead: {conversations} concurrent conversations x {turns} turns, "
         f"target delay {delay * 1000:.0f} ms, harness in one process; {machine_load()}\n"
@@ -90,10 +103,13 @@ def print_results(results: list[ConversationRun], conversations: int, turns: int
         rows.append(
             ("  turns 2+", r.later["count"], "", *(ms(r.later.get(k)) for k in quantiles), "", "", "")
         )
+    for kind, floor in floors.items():
+        rows.append((f"{kind} floor", floor["count"], "", *(ms(floor.get(k)) for k in quantiles), "", "", ""))
     d = results[-1].detection
     rows.append(("webhook detection", d["count"], "", *(ms(d.get(k)) for k in quantiles), "", "", ""))
     print_table(columns, rows)
     print("\ngoals: overhead p50 <= 1 ms, p99 <= 5 ms; webhook detection p99 <= 5 ms")
+    print("floor: the same turns from plain greenlets and a bare receiver, no convoload code (see run_floor)")
 
 
 def main() -> None:
@@ -109,11 +125,11 @@ def main() -> None:
     args = parser.parse_args()
     quiet_locust_spawn_notice()
     variant = {"store": not args.no_store, "hooks": not args.no_hooks}
-    results = measure_all(args.conversations, args.turns, args.delay, **variant)
+    results, floors = measure_all(args.conversations, args.turns, args.delay, **variant)
     if args.json:
-        print(json.dumps(figures(results)))
+        print(json.dumps(figures(results, floors)))
     else:
-        print_results(results, args.conversations, args.turns, args.delay)
+        print_results(results, floors, args.conversations, args.turns, args.delay)
 
 
 if __name__ == "__main__":

@@ -195,3 +195,35 @@ def test_bad_hook_config_names_the_field(hooks, field):
     with pytest.raises(ConfigError) as info:
         build_hooks(Config.model_validate({"hooks": hooks}))
     assert info.value.field == field
+
+
+def test_each_event_reaches_only_the_hooks_that_implement_its_method():
+    calls = []
+
+    class Replies(Hook):
+        name = "replies"
+
+        def on_reply(self, ctx, turn, raw):
+            calls.append(("reply", turn.iteration))
+
+    class Ends(Hook):
+        name = "ends"
+
+        def on_conversation_end(self, ctx, record):
+            calls.append(("end", record.session_id))
+
+    class Inherits(Replies):
+        name = "inherits"
+
+    bus = EventBus()
+    HookRunner(bus, [Ends(), Replies(), Inherits()])
+    bus.emit(ConversationStarted(session_id="s", persona="p", user_id=1, identity={}))
+    bus.emit(
+        ReplyReceived(session_id="s", persona="p", turn=TurnRecord(iteration=3, user_text="oi", sent_at="t"))
+    )
+    bus.emit(
+        ReplyReceived(
+            session_id="unknown", persona="p", turn=TurnRecord(iteration=4, user_text="oi", sent_at="t")
+        )
+    )
+    assert calls == [("reply", 3), ("reply", 3)]

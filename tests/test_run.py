@@ -176,3 +176,15 @@ def test_other_goal_detectors(tmp_path, goal):
 
 def has_order(reply: str) -> bool:
     return "Pedido" in reply and "https://" in reply
+
+
+def test_utc_now_is_iso_8601_utc_to_the_millisecond():
+    from datetime import UTC, datetime, timedelta
+
+    from convoload.conversation.records import utc_now
+
+    before = datetime.now(UTC).replace(microsecond=0) - timedelta(milliseconds=1)
+    stamp = utc_now()
+    after = datetime.now(UTC)
+    assert len(stamp) == 24 and stamp.endswith("Z")
+    assert before <= datetime.fromisoformat(stamp) <= after

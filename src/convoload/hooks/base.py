@@ -97,11 +97,20 @@ class FunctionHook(Hook):
         self.function(event, ctx.report)
 
 
+_METHODS = ("on_reply", "on_agent_change", "on_error", "on_llm_call", "on_fallback", "on_conversation_end")
+
+
 class HookRunner:
     """Feeds every hook from the bus; attaches each conversation's findings to its record."""
 
     def __init__(self, bus: EventBus, hooks: list[Hook]) -> None:
         self.hooks = hooks
+        # Per method, the positions of the hooks that implement it: every reply of every conversation
+        # goes through here, and most hooks implement one or two of the six methods.
+        self._implementing = {
+            method: [i for i, h in enumerate(hooks) if getattr(type(h), method) is not getattr(Hook, method)]
+            for method in _METHODS
+        }
         self._findings: dict[str, list[Finding]] = {}
         self._contexts: dict[str, list[HookContext]] = {}
         bus.subscribe(ConversationStarted, self._started)
@@ -122,9 +131,13 @@ class HookRunner:
         ]
 
     def _each(self, event: Event, method: str, *args: Any) -> None:
-        for hook, ctx in zip(self.hooks, self._contexts.get(event.session_id, ()), strict=False):
+        contexts = self._contexts.get(event.session_id)
+        if contexts is None:
+            return
+        for i in self._implementing[method]:
+            hook = self.hooks[i]
             try:
-                getattr(hook, method)(ctx, *args)
+                getattr(hook, method)(contexts[i], *args)
             except Exception:  # a broken hook must not break the conversation it watches
                 log.exception("hook %s failed in %s", hook.name, method)
 
