@@ -50,10 +50,6 @@ def check_template(template: Any, field: str, allowed: frozenset[str] = BASE_PLA
 Renderer = Callable[[Mapping[str, Any]], Any]
 
 
-def render(template: Any, values: Mapping[str, Any]) -> Any:
-    return compile_template(template)(values)
-
-
 def compile_template(template: Any) -> Renderer:
     """The template's placeholders found once; the renderer then only looks values up (once per turn)."""
     if isinstance(template, str):
