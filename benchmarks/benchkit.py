@@ -402,12 +402,14 @@ def run_floor(
     N plain greenlets, started over one delay like the real runs, each with its own geventhttpclient
     connection (the client our connectors use) and, for webhooks, a receiver that only parses the
     callback and wakes its greenlet (the lean pywsgi server, the cheapest we have). No Locust, users,
-    events, hooks, records or store. Returns the overhead distribution, ms.
+    events, hooks, records or store. The collector is paced as in a run (LoadHeap), so the floor does not
+    pay for pauses a run would not have. Returns the overhead distribution, ms.
     """
     from gevent.event import AsyncResult
     from geventhttpclient import HTTPClient
     from geventhttpclient.url import URL
 
+    from convoload.load.heap import LoadHeap
     from convoload.targets.lean_wsgi import LeanWSGIServer
 
     waiting: dict[str, AsyncResult] = {}
@@ -446,7 +448,8 @@ def run_floor(
             client.close()
 
     try:
-        gevent.joinall([gevent.spawn(converse, k) for k in range(conversations)], raise_error=True)
+        with LoadHeap():
+            gevent.joinall([gevent.spawn(converse, k) for k in range(conversations)], raise_error=True)
     finally:
         receiver.stop(timeout=1)
     return distribution(overhead_ms)

@@ -25,6 +25,11 @@ import gevent  # noqa: E402
 from geventhttpclient import HTTPClient  # noqa: E402
 from geventhttpclient.url import URL  # noqa: E402
 
+# The harness's collector pacing: with thousands of sessions held for seconds, CPython's own
+# collection schedule pauses this process for 20-200 ms at a time, and every pause would be counted as
+# the harness's overhead (see convoload/load/heap.py).
+from convoload.load.heap import LoadHeap  # noqa: E402
+
 # The receiver's own lean server: the less CPU the target spends per request, the less of its own
 # queueing ends up in the overhead this target is used to measure.
 from convoload.targets.lean_wsgi import LeanWSGIServer  # noqa: E402
@@ -107,6 +112,7 @@ def main() -> None:
 
     server = LeanWSGIServer(("127.0.0.1", args.port), app, log=None, backlog=4096)
     server.start()
+    LoadHeap().enter()
     sys.stdout.write(f"READY http://127.0.0.1:{server.server_port}\n")
     sys.stdout.flush()
     server.serve_forever()
