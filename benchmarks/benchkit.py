@@ -240,12 +240,13 @@ class _Catch(logging.Handler):
 
 class HubWatch:
     """Event-loop lag (a 5 ms tick's lateness) and garbage-collector pauses: where latency goes when the
-    CPU is not saturated."""
+    CPU is not saturated. Each is kept with the time it happened, so a summary can leave out what came
+    before the first turn or after the last (set-up, the collector's one full pass at the start)."""
 
     def __init__(self, tick_s: float = 0.005) -> None:
         self.tick_s = tick_s
-        self.lag_ms: list[float] = []
-        self.gc_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.lags: list[tuple[float, float]] = []  # (when, ms late)
+        self.gcs: list[tuple[float, int, float]] = []  # (when, generation, ms)
         self._gc_started = 0.0
         self._greenlet: gevent.Greenlet | None = None
 
@@ -264,20 +265,30 @@ class HubWatch:
         while True:
             started = time.perf_counter()
             gevent.sleep(self.tick_s)
-            self.lag_ms.append((time.perf_counter() - started - self.tick_s) * 1000)
+            self.lags.append((started, (time.perf_counter() - started - self.tick_s) * 1000))
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
             self._gc_started = time.perf_counter()
         else:
-            self.gc_ms[info["generation"]].append((time.perf_counter() - self._gc_started) * 1000)
+            pause = (time.perf_counter() - self._gc_started) * 1000
+            self.gcs.append((self._gc_started, info["generation"], pause))
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, window: tuple[float, float] | None = None) -> dict[str, Any]:
+        """Lag and collections, within `window` (perf_counter from, to) when given."""
+        start, end = window or (float("-inf"), float("inf"))
+        gc_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        for when, generation, pause in self.gcs:
+            if start <= when <= end:
+                gc_ms[generation].append(pause)
         return {
-            "lag_ms": distribution(self.lag_ms),
+            # A tick counts when it both started and ended within the window.
+            "lag_ms": distribution(
+                lag for when, lag in self.lags if start <= when and when + self.tick_s + lag / 1000 <= end
+            ),
             "gc": {
                 g: {"count": len(v), "total_ms": sum(v), "max_ms": max(v, default=0.0)}
-                for g, v in self.gc_ms.items()
+                for g, v in gc_ms.items()
             },
         }
 
@@ -304,9 +315,18 @@ class Recorder:
         self.later_ms: list[float] = []
         self.ack_ms: list[float] = []
         self.by_turn: list[tuple[float, int, float, float | None]] = []  # (time, iteration, overhead, wake)
+        self.first_sent: float | None = None  # perf_counter: from the first turn sent to the last reply
+        self.last_replied = 0.0
+
+    @property
+    def window(self) -> tuple[float, float] | None:
+        return None if self.first_sent is None else (self.first_sent, self.last_replied)
 
     def send(self, session: Any, text: str, iteration: int) -> Any:
+        if self.first_sent is None:
+            self.first_sent = time.perf_counter()
         reply = self._target.send(session, text, iteration)
+        self.last_replied = time.perf_counter()
         if reply.wake_ms is not None:
             self.wake_ms.append(reply.wake_ms)
         if reply.ack_ms is not None:

@@ -87,7 +87,7 @@ def figures(result: ConversationRun, sent: dict) -> dict:
         "overhead": result.overhead,
         "detection": result.detection,
         "errors": result.summary["errors_by_kind"],
-        "hub": result.hub.summary(),
+        "hub": result.hub.summary(result.recorder.window),  # while conversations were in flight
     }
 
 
@@ -131,7 +131,8 @@ def print_results(f: dict, hold: float, turns: int) -> None:
     print_table(("", "measured", "goal"), rows)
     lag, gcs = f["hub"]["lag_ms"], f["hub"]["gc"]
     print(
-        f"\nevent-loop lag p50/p99/max {ms(lag.get('p50'))} / {ms(lag.get('p99'))} / {ms(lag.get('max'))}; "
+        "\nfrom the first turn sent to the last reply: "
+        f"event-loop lag p50/p99/max {ms(lag.get('p50'))} / {ms(lag.get('p99'))} / {ms(lag.get('max'))}; "
         + "; ".join(
             f"gc gen{g}: {v['count']} runs, {v['total_ms']:.0f} ms, max {v['max_ms']:.0f} ms"
             for g, v in gcs.items()

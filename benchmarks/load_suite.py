@@ -121,8 +121,9 @@ def main() -> None:
             "yes" if cb["webhook_timeouts"] == 0 else "NO",
         ),
         *latency_rows("  webhook", concurrency["overhead"], concurrency["detection"]),
+        # Both from the first turn sent to the last reply: set-up and tear-down are not turns.
         ("  event-loop lag p99 / max", f"{ms(lag.get('p99'))} / {ms(lag.get('max'))}", "", ""),
-        ("  longest GC pause (full collections)", f"{ms(gc_full['max_ms'])} ({gc_full['count']})", "", ""),
+        ("  full GC passes while turns ran", f"{gc_full['count']} (longest {ms(gc_full['max_ms'])})", "", ""),
     ]
     for label, figures in (("200", overhead_200), ("2,000", overhead_2000)):
         rows.append((f"overhead, {label} concurrent conversations (200 turns/s)", "", "", ""))
