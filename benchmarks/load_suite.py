@@ -5,7 +5,8 @@
 Runs, each in a fresh process (so one's memory and caches do not colour the next):
   throughput.py                      scripted turns/s vs raw FastHttpUser requests/s, same endpoint
   concurrency.py                     2,000 webhook conversations in flight: RSS, CPU warning, callbacks
-  overhead.py at 200 and 2,000       overhead and detection at the same turn rate (200 turns/s)
+  overhead.py at 200 and 2,000       overhead and detection at the same turn rate (200 turns/s), each
+                                     next to its floor (the same turns without convoload)
 The machine's load average is printed with each, since the harness and its target share the cores.
 """
 
@@ -127,8 +128,13 @@ def main() -> None:
     ]
     for label, figures in (("200", overhead_200), ("2,000", overhead_2000)):
         rows.append((f"overhead, {label} concurrent conversations (200 turns/s)", "", "", ""))
-        rows += latency_rows("  http", figures["http"]["overhead"], None)
-        rows += latency_rows("  webhook", figures["webhook"]["overhead"], figures["webhook"]["detection"])
+        for kind in ("http", "webhook"):
+            detection = figures[kind]["detection"] if kind == "webhook" else None
+            rows += latency_rows(f"  {kind}", figures[kind]["overhead"], detection)
+            floor = figures[kind]["floor"]
+            # The same turns with no convoload code: what loopback, the machine and the target cost anyway.
+            quantiles = f"{ms(floor.get('p50'))} / {ms(floor.get('p99'))}"
+            rows.append((f"    {kind} floor p50 / p99", quantiles, "", ""))
 
     print(f"\nconvoload load benchmarks ({'quick' if quick else 'full'}), {os.cpu_count()} cores\n")
     print_table(("", "measured", "goal", "met"), rows)
