@@ -256,7 +256,9 @@ def _test_started(environment: Any, **_kwargs: Any) -> None:
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     if hub is not None:
         hub.test_started()
-    elif getattr(environment, "convoload", None) is not None:  # this process runs conversations
+    # A process that runs conversations, or a master that may relay their callbacks: a collector pause
+    # in either is latency the agent did not cause.
+    if hub is not None or getattr(environment, "convoload", None) is not None:
         _HEAP.enter()
 
 
