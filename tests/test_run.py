@@ -1,5 +1,6 @@
 """Whole runs through Locust's LocalRunner: the demo over webhooks, faulty targets, interruptions."""
 
+import gc
 import json
 
 import gevent
@@ -7,8 +8,10 @@ import pytest
 
 from convoload.config import Config
 from convoload.demo.tickets.assistant import TicketAssistant
+from convoload.events import ConversationStarted
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
+from convoload.load.heap import PACER
 from convoload.report.rebuild import rebuild_run
 from convoload.store.journal import read_journal
 
@@ -188,3 +191,19 @@ def test_utc_now_is_iso_8601_utc_to_the_millisecond():
     after = datetime.now(UTC)
     assert len(stamp) == 24 and stamp.endswith("Z")
     assert before <= datetime.fromisoformat(stamp) <= after
+
+
+def test_a_run_paces_the_collector_while_conversations_run_and_hands_it_back(tmp_path):
+    seen: list[tuple[bool, bool, int]] = []
+    context = RunContext(make_config(tmp_path))
+    context.bus.subscribe(
+        ConversationStarted, lambda _e: seen.append((gc.isenabled(), PACER.pacing, gc.get_freeze_count()))
+    )
+    try:
+        run_load(context, 3, 3)
+    finally:
+        context.close()
+    assert len(seen) == 3
+    # During the run: no collection by allocation count, the pacer at work, the start-up heap frozen.
+    assert all(not enabled and pacing and frozen > 0 for enabled, pacing, frozen in seen)
+    assert gc.isenabled() and not PACER.pacing and gc.get_freeze_count() == 0
