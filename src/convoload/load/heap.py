@@ -6,14 +6,14 @@ sit in the oldest generation, and their deallocations cancel the new allocations
 generations are then collected seldom and hold tens of thousands of objects when they are (20-40
 ms pauses at 2,000 conversations). And CPython's rule for a full collection (a quarter of the old
 generation promoted since the last) counts those promoted-then-dead objects, so full collections,
-150-250 ms each at 2,000 conversations, keep coming while the heap stays the same size. Every pause
+110-220 ms each at 2,000 conversations, keep coming while the heap stays the same size. Every pause
 lands on the turns in flight as latency the agent did not cause.
 
 During a run, then:
 - what exists before the users start (modules, configs, personas, servers) is frozen out of every
   collection: it does not become garbage during the run;
 - the young generations are collected every `young_every_s` (0.1 s): a pause is what 0.1 s of turns
-  leaves alive, about 1 ms at 2,000 conversations;
+  leaves alive, 0.3 ms on average and 2-5 ms at most at 2,000 conversations;
 - a full collection runs when the heap (pymalloc's allocated blocks) has grown by half since the last
   one and `full_every_s` (5 min) have passed, or at once when it has tripled. A run's growth is
   mostly what it keeps (conversations in flight, their records): measured at 2,000 conversations,
