@@ -7,7 +7,9 @@ import logging
 import sqlite3
 from pathlib import Path
 
+import gevent
 import pytest
+from gevent.event import Event
 from pydantic_core import to_json
 
 from convoload.conversation.records import Finding
@@ -192,4 +194,37 @@ def test_a_load_runs_store_checkpoints_its_log_from_a_thread_not_in_commits(db: 
     assert checkpointer.checkpoints >= 1 and wal.stat().st_size == 0
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM conversations").fetchone()[0] == 30
+    store.close()
+
+
+def test_a_backlog_is_written_in_a_process_that_is_never_idle(db: Path) -> None:
+    """Under saturation the loop never goes idle: the queue must still drain, not grow for the whole run."""
+    caught_up = Event()
+
+    class WatchedStore(CountingStore):
+        def add_conversations(self, run_id, batch):  # type: ignore[no-untyped-def]
+            super().add_conversations(run_id, batch)
+            if sum(self.batches) >= 16:
+                caught_up.set()
+
+    store = WatchedStore(f"sqlite:///{db}")
+    store.start_run("run", {})
+    writer = StoreWriter(store, "run", interval_s=0.01, max_batch=2, max_backlog=4)
+    busy = True
+
+    def saturate() -> None:  # always something to run: the loop's idle watchers never fire
+        while busy:
+            gevent.sleep(0)
+
+    spinner = gevent.spawn(saturate)
+    try:
+        for record in records(20):
+            writer.add(record)
+        assert caught_up.wait(timeout=30)  # while the loop is still saturated
+        assert spinner and not spinner.dead
+    finally:
+        busy = False
+        spinner.join()
+    writer.close()
+    assert writer.written == 20 and writer.pending == 0
     store.close()

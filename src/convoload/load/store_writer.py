@@ -6,7 +6,9 @@ delayed everyone's next turn. Here a conversation costs an append to a list; a g
 what has gathered every `interval_s` (or sooner when `max_batch` are waiting), reusing the
 journal's JSON text, in transactions of at most `max_batch` conversations with the other
 greenlets running between them: one transaction of 50 ten-turn conversations held the event loop
-for over 10 ms.
+for over 10 ms. Between transactions it waits for the loop to be idle, for at most `interval_s`;
+in a process that is never idle (a saturated one) a backlog over `max_backlog` is written without
+waiting, so the queue, and the memory its records hold, stays bounded and the store current.
 
 The journal stays the record of truth and is written first, per conversation: a process killed
 outright loses at most the last `interval_s` of database rows, which `convoload report <run>`
@@ -35,12 +37,14 @@ class StoreWriter:
         *,
         interval_s: float = 0.2,
         max_batch: int = 5,
+        max_backlog: int = 200,
         max_attempts: int = 3,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.interval_s = interval_s
         self.max_batch = max_batch
+        self.max_backlog = max_backlog
         self.max_attempts = max_attempts
         self.written = 0
         self.dropped = 0
@@ -94,7 +98,15 @@ class StoreWriter:
             self._attempts = 0
             self.written += len(batch)
             if self._pending:
-                gevent.idle()  # a long queue is written in slices: waiting replies are read between
+                self._pause()
+
+    def _pause(self) -> None:
+        """Between slices of a long queue: let waiting replies be read first."""
+        if len(self._pending) > self.max_backlog:
+            gevent.sleep(0)  # falling behind: the loop is never idle, so keep pace with what finishes
+            return
+        with gevent.Timeout(self.interval_s, False):
+            gevent.idle()
 
     def close(self) -> None:
         """Write what is left and stop the writing greenlet."""
