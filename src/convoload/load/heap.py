@@ -13,7 +13,7 @@ During a run, then:
 - what exists before the users start (modules, configs, personas, servers) is frozen out of every
   collection: it does not become garbage during the run;
 - the young generations are collected every `young_every_s` (0.1 s): a pause is what 0.1 s of turns
-  leaves alive, 0.3 ms on average and 2-5 ms at most at 2,000 conversations;
+  leaves alive, 0.3 ms on average and 2-6 ms at most at 2,000 conversations;
 - a full collection runs when the heap (pymalloc's allocated blocks) has grown by half since the last
   one and `full_every_s` (5 min) have passed, or at once when it has tripled. A run's growth is
   mostly what it keeps (conversations in flight, their records): measured at 2,000 conversations,
