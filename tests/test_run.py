@@ -2,11 +2,13 @@
 
 import gc
 import json
+from datetime import UTC, datetime, timedelta
 
 import gevent
 import pytest
 
 from convoload.config import Config
+from convoload.conversation.records import utc_now
 from convoload.demo.tickets.assistant import TicketAssistant
 from convoload.events import ConversationStarted
 from convoload.load.context import RunContext
@@ -182,10 +184,6 @@ def has_order(reply: str) -> bool:
 
 
 def test_utc_now_is_iso_8601_utc_to_the_millisecond():
-    from datetime import UTC, datetime, timedelta
-
-    from convoload.conversation.records import utc_now
-
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(milliseconds=1)
     stamp = utc_now()
     after = datetime.now(UTC)
