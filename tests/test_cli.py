@@ -231,3 +231,14 @@ def test_run_on_two_locust_workers_merges_their_numbers(tmp_path):
     assert sum(len(p.read_text().splitlines()) for p in journals) == 4
     refused = cli("run", "--url", "http://127.0.0.1:9/chat", "--workers", "2", cwd=tmp_path)
     assert refused.returncode == 2 and "error: --workers:" in refused.stderr
+
+
+def test_a_real_estate_run_books_more_visits_than_a_calendar_holds(tmp_path):
+    # Every Marcus asks for the same flat on Monday at 9: the assistant offers 6 days of 9 slots, so
+    # without the bundled catalog's sandbox release the 55th conversation would find no time left.
+    config = tmp_path / "marcus.yaml"
+    config.write_text("target: {type: demo, demo: {agent: realestate, listings: 1000}}\npersonas: [marcus]\n")
+    result = cli("run", "-f", str(config), "-n", "80", "-c", "4", "--seed", "2", "--runs-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(run_dirs(tmp_path)[0].joinpath("aggregate.json").read_text())["summary"]
+    assert summary["total_conversations"] == 80 and summary["successful_conversations"] == 80

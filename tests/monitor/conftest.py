@@ -17,7 +17,7 @@ import yaml
 from convoload.demo.realestate.assistant.launcher import AssistantServer
 from convoload.demo.realestate.assistant.settings import AssistantSettings
 from convoload.demo.realestate.catalog.launcher import CatalogServer
-from convoload.demo.realestate.catalog.settings import CatalogSettings
+from convoload.demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
 
 
 @dataclass
@@ -28,7 +28,7 @@ class RealEstate:
 
 @pytest.fixture
 def realestate() -> Iterator[RealEstate]:
-    with CatalogServer(CatalogSettings(listings=300)) as catalog:  # noqa: SIM117 - the assistant needs its URL
+    with CatalogServer(CatalogSettings(listings=300, release_visits_after_s=SANDBOX_RELEASE_S)) as catalog:  # noqa: SIM117 - the assistant needs its URL
         with AssistantServer(AssistantSettings(catalog_url=catalog.url)) as assistant:
             yield RealEstate(catalog, assistant)
 

@@ -79,12 +79,11 @@ def test_every_scheduled_job_runs_and_records_its_results(tmp_path: Path, reales
     latest = {s.series: s.value for s in store.latest()}
     assert latest['convoload_component_up{component="agent"}'] == 1.0
     assert latest['convoload_component_up{component="catalog"}'] == 1.0
-    # The rules brain books Renata's and Marcus's visits while the small catalog has free slots: in the
-    # first collection. Later ones share those slots with the stress and pipeline jobs' bookings, which
-    # may have taken all of Marcus's (how many depends on how fast this machine books them).
+    # Every collection books its visits, although the stress and pipeline jobs book the same listings and
+    # times meanwhile: the catalog, as the bundled system runs it, gives booked slots back.
     ratios = [s.value for s in store.series("convoload_success_ratio")]
-    assert len(ratios) >= 2 and ratios[0] == 1.0 and all(0 < r <= 1 for r in ratios)
-    assert latest["convoload_success_ratio"] == ratios[-1]
+    assert len(ratios) >= 2 and set(ratios) == {1.0}
+    assert latest["convoload_success_ratio"] == 1.0
     assert latest["convoload_error_ratio"] == 0.0
     assert latest["convoload_response_time_p95_seconds"] > 0
     assert latest["convoload_health_status"] == 0

@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, MetaData, Table, UniqueConstraint, inspect, select
+from sqlalchemy.exc import IntegrityError
 
 from convoload.demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
 from convoload.demo.realestate.catalog.db import complete_listing, create_schema, insert_listings, open_engine
 from convoload.demo.realestate.catalog.geo import CITY_BY_NAME
+from convoload.demo.realestate.catalog.model import listings, visits
 
 GENERATED_SEED = 7
 GENERATED_LISTINGS = 2_000
@@ -133,3 +136,44 @@ def client(fixture_server: CatalogServer) -> Iterator[CatalogClient]:
 def generated(generated_server: CatalogServer) -> Iterator[CatalogClient]:
     with CatalogClient(generated_server.url) as catalog:
         yield catalog
+
+
+def old_visits_table() -> Table:
+    """The visits table as created before released visits: one visit per slot, whatever its status."""
+    old = MetaData()
+    listings.to_metadata(old)  # what its foreign key refers to
+    table = visits.to_metadata(old)
+    table.indexes.clear()
+    table.append_constraint(UniqueConstraint("property_id", "scheduled_at", name="uq_visits_property_slot"))
+    return table
+
+
+def assert_old_visits_table_migrates(url: str) -> None:
+    """create_schema over an old visits table: rows kept, and a released slot can be booked again."""
+    engine = open_engine(url)
+    try:
+        create_schema(engine)
+        insert_listings(engine, FIXTURE_LISTINGS[:1])
+        when = datetime(2030, 1, 7, 10)
+        person = {"visitor_name": "Ana", "visitor_phone": "1", "visitor_email": "a@b.c"}
+        with engine.begin() as conn:
+            visits.drop(conn)
+            old_visits_table().create(conn)
+            old = {"id": 7, "code": "VIS-OLD777", "status": "released", "created_at": datetime(2030, 1, 1)}
+            conn.execute(visits.insert().values(property_id=1, scheduled_at=when, **old, **person))
+        assert "uq_visits_property_slot" in _unique_names(engine)
+        create_schema(engine)
+        assert "uq_visits_property_slot" not in _unique_names(engine)
+        new = {"code": "VIS-NEW888", "status": "scheduled", "created_at": datetime(2030, 1, 2)}
+        with engine.begin() as conn:
+            assert conn.execute(select(visits.c.code).where(visits.c.id == 7)).scalar() == "VIS-OLD777"
+            conn.execute(visits.insert().values(property_id=1, scheduled_at=when, **new, **person))
+        with pytest.raises(IntegrityError), engine.begin() as conn:  # still one scheduled visit per slot
+            again = {**new, "code": "VIS-NEW999"}
+            conn.execute(visits.insert().values(property_id=1, scheduled_at=when, **again, **person))
+    finally:
+        engine.dispose()
+
+
+def _unique_names(engine: Engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_unique_constraints("visits")}

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from convoload.demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer, CatalogSettings
 from tests.conftest import needs_postgres
+from tests.realestate_catalog.conftest import assert_old_visits_table_migrates
 
 pytest.importorskip("psycopg")
 
@@ -62,3 +64,13 @@ def test_catalog_runs_on_postgres_by_url(postgres_url: str) -> None:
     ):
         assert client.health()["listings"] == 2_000
         assert client.get_visit(visit["id"])["visitor_name"] == "Ana Souza"
+
+
+@needs_postgres
+def test_a_postgres_database_from_before_released_visits_is_migrated(postgres_server: str) -> None:
+    admin = create_engine(f"{postgres_server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS catalog_migration"))
+        conn.execute(text("CREATE DATABASE catalog_migration"))
+    admin.dispose()
+    assert_old_visits_table_migrates(f"{postgres_server}/catalog_migration")

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from convoload.demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer
+from convoload.demo.realestate.catalog.__main__ import main as catalog_main
+from convoload.demo.realestate.catalog.db import open_engine
+from convoload.demo.realestate.catalog.model import visits
+from convoload.demo.realestate.catalog.settings import CatalogSettings
 from convoload.demo.realestate.catalog.visits import local_now
+
+from .conftest import assert_old_visits_table_migrates, build_fixture_db
 
 ALL_SLOTS = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00", "17:00"]
 VISITOR = {
@@ -159,3 +166,47 @@ def test_booking_unknown_property_is_404(client: CatalogClient, monday: date) ->
     with pytest.raises(CatalogError) as caught:
         book(client, 999, f"{monday}T10:00")
     assert (caught.value.status, caught.value.detail) == (404, "property 999 not found")
+
+
+def test_a_sandbox_gives_a_booked_slot_back_and_keeps_the_visit(tmp_path, monday: date) -> None:
+    url = build_fixture_db(tmp_path / "sandbox.db")
+    settings = CatalogSettings(listings=0, database_url=url, release_visits_after_s=3600)
+    when = f"{monday}T10:00"
+    with CatalogServer(settings) as server, CatalogClient(server.url) as client:
+        first = book(client, 3, when)
+        other = book(client, 3, f"{monday}T11:00")
+        with pytest.raises(CatalogError) as caught:
+            book(client, 3, when)
+        assert caught.value.status == 409  # held: an hour has not passed
+        # The first visit was booked two hours ago, as far as the catalog can tell.
+        booked = datetime.fromisoformat(first["created_at"].removesuffix("Z"))
+        engine = open_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                update(visits)
+                .where(visits.c.id == first["id"])
+                .values(created_at=booked - timedelta(hours=2))
+            )
+        engine.dispose()
+        assert "10:00" in client.availability(3, str(monday))["slots"]
+        again = book(client, 3, when)
+        assert again["code"] != first["code"] and again["status"] == "scheduled"
+        assert client.get_visit(first["id"])["status"] == "released"  # its record stays
+        assert client.get_visit(other["id"])["status"] == "scheduled"
+        assert "11:00" not in client.availability(3, str(monday))["slots"]
+
+
+def test_by_default_a_booked_slot_stays_booked(client: CatalogClient, monday: date) -> None:
+    visit = book(client, 4, f"{monday}T15:00")
+    assert CatalogSettings().release_visits_after_s is None
+    assert client.get_visit(visit["id"])["status"] == "scheduled"
+    assert "15:00" not in client.availability(4, str(monday))["slots"]
+
+
+def test_the_release_option_must_be_positive(capsys) -> None:
+    assert catalog_main(["--release-visits-after", "0"]) == 2
+    assert "--release-visits-after must be > 0" in capsys.readouterr().err
+
+
+def test_a_sqlite_database_from_before_released_visits_is_migrated(tmp_path) -> None:
+    assert_old_visits_table_migrates(f"sqlite:///{tmp_path / 'old.db'}")

@@ -200,10 +200,12 @@ class RunContext:
         from convoload.demo.realestate.assistant.launcher import AssistantServer
         from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN, AssistantSettings
         from convoload.demo.realestate.catalog.launcher import CatalogServer
-        from convoload.demo.realestate.catalog.settings import CatalogSettings
+        from convoload.demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
 
         demo = config.target.demo
-        catalog = self._resources.enter_context(CatalogServer(CatalogSettings(listings=demo.listings)))
+        catalog = self._resources.enter_context(
+            CatalogServer(CatalogSettings(listings=demo.listings, release_visits_after_s=SANDBOX_RELEASE_S))
+        )
         brain = demo.brain
         if brain == "auto":
             brain = "llm" if os.environ.get("OPENROUTER_API_KEY") else "rules"

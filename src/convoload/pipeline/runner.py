@@ -60,9 +60,11 @@ def start_system(resources: Any, listings: int, *, brain: str = "rules", llm: tu
     from convoload.demo.realestate.assistant.launcher import AssistantServer
     from convoload.demo.realestate.assistant.settings import AssistantSettings
     from convoload.demo.realestate.catalog.launcher import CatalogServer
-    from convoload.demo.realestate.catalog.settings import CatalogSettings
+    from convoload.demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
 
-    catalog = resources.enter_context(CatalogServer(CatalogSettings(listings=listings)))
+    catalog = resources.enter_context(
+        CatalogServer(CatalogSettings(listings=listings, release_visits_after_s=SANDBOX_RELEASE_S))
+    )
     settings = AssistantSettings(catalog_url=catalog.url, brain=brain, llm=llm)  # type: ignore[arg-type]
     assistant = resources.enter_context(AssistantServer(settings))
     return System(chat_url=assistant.chat_url, catalog_url=catalog.url, health_url=assistant.url + "/health")

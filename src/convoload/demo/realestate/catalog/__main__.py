@@ -32,12 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="SQLAlchemy URL (default: a temporary SQLite file, deleted on exit)",
     )
+    parser.add_argument(
+        "--release-visits-after",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="sandbox: a booked visit gives its slot back this many seconds later (default: never)",
+    )
     return parser
 
 
 def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> CatalogSettings:
     return CatalogSettings(
-        listings=args.listings, seed=args.seed, database_url=args.database_url, ready_url=ready
+        listings=args.listings,
+        seed=args.seed,
+        database_url=args.database_url,
+        release_visits_after_s=args.release_visits_after,
+        ready_url=ready,
     )
 
 
@@ -49,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.listings < 0:
         print("--listings must be >= 0", file=sys.stderr)
+        return 2
+    if args.release_visits_after is not None and args.release_visits_after <= 0:
+        print("--release-visits-after must be > 0", file=sys.stderr)
         return 2
     sock = start_server_process(args.host, args.port)
     if sock is None:

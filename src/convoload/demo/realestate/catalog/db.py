@@ -11,11 +11,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, text
+from sqlalchemy import Engine, create_engine, event, func, inspect, select, text
 
 from convoload.demo.realestate.catalog.generator import CREATED_FROM, generate_listings
 from convoload.demo.realestate.catalog.geo import fold
-from convoload.demo.realestate.catalog.model import amenity_mask, listings, metadata
+from convoload.demo.realestate.catalog.model import amenity_mask, listings, metadata, visits
 
 __all__ = [
     "complete_listing",
@@ -69,9 +69,34 @@ def open_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+_OLD_SLOT_CONSTRAINT = "uq_visits_property_slot"  # unique over every visit, released ones too
+
+
 def create_schema(engine: Engine) -> None:
     """Create the tables and indexes when missing (existing data is kept)."""
+    _drop_old_slot_constraint(engine)
     metadata.create_all(engine)
+
+
+def _drop_old_slot_constraint(engine: Engine) -> None:
+    """Databases made before released visits: their slot constraint would keep a released slot taken."""
+    inspector = inspect(engine)
+    if not inspector.has_table("visits"):
+        return
+    if _OLD_SLOT_CONSTRAINT not in {c["name"] for c in inspector.get_unique_constraints("visits")}:
+        return
+    with engine.begin() as conn:
+        if engine.dialect.name != "sqlite":
+            conn.execute(text(f"ALTER TABLE visits DROP CONSTRAINT {_OLD_SLOT_CONSTRAINT}"))
+            for index in visits.indexes:  # create_all makes indexes only with their table
+                index.create(conn, checkfirst=True)
+            return
+        # SQLite cannot drop a constraint: the table is rebuilt with the new schema, rows and ids kept.
+        conn.execute(text("ALTER TABLE visits RENAME TO visits_before_release"))
+        visits.create(conn)
+        columns = ", ".join(c.name for c in visits.columns)
+        conn.execute(text(f"INSERT INTO visits ({columns}) SELECT {columns} FROM visits_before_release"))
+        conn.execute(text("DROP TABLE visits_before_release"))
 
 
 def complete_listing(**fields: Any) -> dict[str, Any]:

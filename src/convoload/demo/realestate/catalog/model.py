@@ -20,7 +20,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    UniqueConstraint,
 )
 
 from convoload.demo.realestate.vocabulary import AMENITIES
@@ -148,8 +147,18 @@ visits = Table(
     Column("visitor_name", String(200), nullable=False),
     Column("visitor_phone", String(40), nullable=False),
     Column("visitor_email", String(200), nullable=False),
-    Column("status", String(12), nullable=False),
+    Column("status", String(12), nullable=False),  # scheduled | released (a sandbox gave its slot back)
     Column("created_at", DateTime, nullable=False),  # UTC
-    # One visit per property per slot; the database enforces it, so two racing bookings cannot both win.
-    UniqueConstraint("property_id", "scheduled_at", name="uq_visits_property_slot"),
 )
+# One scheduled visit per property per slot; the database enforces it, so two racing bookings cannot both
+# win. Partial, so a released visit keeps its record without holding the slot.
+_SCHEDULED = visits.c.status == "scheduled"
+Index(
+    "uq_visits_scheduled_slot",
+    visits.c.property_id,
+    visits.c.scheduled_at,
+    unique=True,
+    sqlite_where=_SCHEDULED,
+    postgresql_where=_SCHEDULED,
+)
+Index("ix_visits_status_created", visits.c.status, visits.c.created_at)  # what a release looks for

@@ -35,6 +35,7 @@ from convoload.demo.realestate.catalog.settings import CatalogSettings
 from convoload.demo.realestate.catalog.visits import (
     SLOT_FORMAT,
     Clock,
+    SlotRelease,
     SlotTaken,
     VisitRequest,
     alternatives,
@@ -65,6 +66,8 @@ def create_app(
         seed_catalog(engine, settings.listings, settings.seed)
     db = engine
     listing_count = count_listings(db)  # listings are read-only at runtime
+    after_s = settings.release_visits_after_s
+    release = SlotRelease(db, after_s) if after_s is not None else lambda: 0
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -113,6 +116,7 @@ def create_app(
     def availability(
         property_id: PropertyId, day: Annotated[date, Query(alias="date", description="YYYY-MM-DD")]
     ) -> dict[str, Any]:
+        release()
         with db.connect() as conn:
             listing = _listing_or_404(conn, property_id)
             bookable = listing["status"] == "available"  # reserved/sold/rented listings take no visits
@@ -150,6 +154,7 @@ def create_app(
                 f"property {body.property_id} is {status}, not available for visits",
                 body.property_id,
             )
+        release()
         request = VisitRequest(
             body.property_id, when, body.visitor_name, body.visitor_phone, body.visitor_email
         )

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.exc import IntegrityError
 
 from convoload.demo.realestate.catalog.model import visits
@@ -62,6 +62,7 @@ def _booked(conn: Connection, property_id: int, first: date, last: date) -> set[
     rows = conn.execute(
         select(visits.c.scheduled_at).where(
             visits.c.property_id == property_id,
+            visits.c.status == "scheduled",
             visits.c.scheduled_at >= start,
             visits.c.scheduled_at < end,
         )
@@ -148,3 +149,25 @@ def book(engine: Engine, request: VisitRequest) -> dict[str, Any]:
 def get_visit(conn: Connection, visit_id: int) -> dict[str, Any] | None:
     row = conn.execute(select(visits).where(visits.c.id == visit_id)).first()
     return visit_json(row) if row is not None else None
+
+
+class SlotRelease:
+    """Gives a visit's slot back ``after_s`` seconds after it was booked (the visit stays, as released).
+
+    For the demo as a sandbox: every simulated customer of a persona wants the same listing at the same
+    time, so under load a calendar that only fills would turn a stress test into a test of the calendar.
+    Held briefly, racing bookings still collide and get alternatives.
+    """
+
+    def __init__(self, engine: Engine, after_s: float) -> None:
+        self._engine, self.after_s = engine, after_s
+
+    def __call__(self) -> int:
+        """Release what is due; how many visits were released."""
+        cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=self.after_s)
+        due = (visits.c.status == "scheduled", visits.c.created_at < cutoff)
+        with self._engine.connect() as conn:  # an index probe; most calls find nothing and write nothing
+            if conn.execute(select(visits.c.id).where(*due).limit(1)).first() is None:
+                return 0
+        with self._engine.begin() as conn:
+            return conn.execute(update(visits).where(*due).values(status="released")).rowcount
