@@ -125,6 +125,16 @@ def test_scheduling_and_property_inquiries():
     assert run_hook("property_inquiries", replies(turn(1, user="obrigado!"))) == []
 
 
+def test_configured_words_match_whole_words_and_phrases_ignoring_accents_and_case():
+    words = {"words": ["Preço", "quanto custa", "IPTU"]}
+    asked = ["qual o PRECO?", "quanto custa?", "o iptu-2026", "Preço: ?"]
+    for text in asked:
+        assert run_hook("price_discussions", replies(turn(1, user=text, reply="Olá!")), **words), text
+    for text in ["os precos", "quanto custaria", "iptus", "precoce", "custa quanto"]:
+        assert run_hook("price_discussions", replies(turn(1, user=text, reply="Olá!")), **words) == [], text
+    assert run_hook("price_discussions", replies(turn(1, user="preço", reply="Olá!")), words=[]) == []
+
+
 def test_short_and_fast_responses():
     assert run_hook("short_responses", replies(turn(1, reply="ok")))[0].data["reply"] == "ok"
     assert run_hook("short_responses", replies(turn(1))) == []
@@ -189,6 +199,7 @@ def test_config_selects_tunes_and_extends_hooks():
         ({"thresholds": {"slow_responses": {"minutes": 1}}}, "hooks.thresholds.slow_responses"),
         ({"thresholds": {"nope": {}}}, "hooks.thresholds.nope"),
         ({"custom": ["no.such.module:hook"]}, "hooks.custom[0]"),
+        ({"thresholds": {"price_discussions": {"words": "preço"}}}, "hooks.thresholds.price_discussions"),
     ],
 )
 def test_bad_hook_config_names_the_field(hooks, field):

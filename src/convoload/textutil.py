@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 from functools import lru_cache
 
 NUMBER_WORDS = {
@@ -73,14 +74,44 @@ def fold(text: str) -> str:
 
 def has_any(folded_text: str, *words: str) -> bool:
     """True when any of `words` (already folded) occurs in the folded text as a word or phrase."""
-    return _words_pattern(words).search(folded_text) is not None
+    return _keywords(words).found_in(folded_text)
+
+
+class Keywords:
+    """A family of keywords looked for as whole words or phrases, accent- and case-insensitively.
+
+    Built once (hooks hold theirs), asked for every agent reply or customer message under load. Most
+    keywords are single words: those are looked up in the text's word set, shared by every family
+    asking about the same text; only phrases ("how much", "e-mail") need a search.
+    """
+
+    def __init__(self, words: Iterable[str]) -> None:
+        self.words = tuple(dict.fromkeys(fold(w) for w in words))
+        self._single = frozenset(w for w in self.words if _WORD_RE.fullmatch(w))
+        self._phrases = tuple(w for w in self.words if w not in self._single)
+        alternatives = "|".join(re.escape(w) for w in sorted(self._phrases, key=len, reverse=True))
+        self._pattern = re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])") if self._phrases else None
+
+    def found_in(self, folded_text: str) -> bool:
+        """Whether any keyword occurs in `folded_text` (see `fold`) as a whole word or phrase."""
+        if self._single and not self._single.isdisjoint(_words_of(folded_text)):
+            return True
+        if self._pattern is None or not any(map(folded_text.__contains__, self._phrases)):
+            return False  # the substring test rules most texts out at a fraction of the search's cost
+        return self._pattern.search(folded_text) is not None
+
+
+_WORD_RE = re.compile(r"[a-z0-9]+")
 
 
 @lru_cache(maxsize=1024)
-def _words_pattern(words: tuple[str, ...]) -> re.Pattern[str]:
-    # One compiled alternation per keyword family: this runs for every agent reply under load.
-    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
-    return re.compile(rf"(?<![a-z0-9])(?:{alternatives})(?![a-z0-9])")
+def _words_of(folded_text: str) -> frozenset[str]:
+    return frozenset(_WORD_RE.findall(folded_text))
+
+
+@lru_cache(maxsize=1024)
+def _keywords(words: tuple[str, ...]) -> Keywords:
+    return Keywords(words)
 
 
 def parse_count(token: str) -> int | None:

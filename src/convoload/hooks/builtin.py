@@ -9,21 +9,23 @@ from typing import Any, ClassVar
 from convoload.conversation.records import ConversationRecord, TurnRecord
 from convoload.events import AgentChanged, LLMFallback, TurnFailed
 from convoload.hooks.base import Hook, HookContext
-from convoload.textutil import fold, has_any
+from convoload.textutil import Keywords, fold
 
 _MONEY_RE = re.compile(r"(?:R\$|US\$|\$)\s?\d[\d.,]*(?:\s?(?:mil|milh[oõ]es|milhao|k|mi))?", re.IGNORECASE)
-_ERROR_WORDS = (
-    "ocorreu um erro",
-    "erro interno",
-    "algo deu errado",
-    "indisponivel",
-    "tente novamente mais tarde",
-    "internal error",
-    "something went wrong",
-    "unavailable",
-    "try again later",
-    "traceback",
-    "exception",
+_ERROR_WORDS = Keywords(
+    (
+        "ocorreu um erro",
+        "erro interno",
+        "algo deu errado",
+        "indisponivel",
+        "tente novamente mais tarde",
+        "internal error",
+        "something went wrong",
+        "unavailable",
+        "try again later",
+        "traceback",
+        "exception",
+    )
 )
 
 
@@ -84,7 +86,7 @@ class ErrorResponses(Hook):
         )
 
     def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        if turn.reply_text and has_any(fold(turn.reply_text), *_ERROR_WORDS):
+        if turn.reply_text and _ERROR_WORDS.found_in(fold(turn.reply_text)):
             ctx.report(
                 "the reply reads like an error message",
                 iteration=turn.iteration,
@@ -128,7 +130,18 @@ class OllamaFallbacks(Hook):
                 )
 
 
-class PriceDiscussions(Hook):
+class _WordsHook(Hook):
+    """A hook with a `words` threshold: keywords in the customer's messages (accents and case ignored)."""
+
+    def __init__(self, **thresholds: Any) -> None:
+        super().__init__(**thresholds)
+        words = self.settings["words"]
+        if isinstance(words, str) or not all(isinstance(w, str) for w in words):
+            raise ValueError(f"words of {self.name} must be a list of words or phrases")
+        self.keywords = Keywords(words)
+
+
+class PriceDiscussions(_WordsHook):
     name = "price_discussions"
     priority = "business"
     description = "prices were asked about or quoted"
@@ -153,7 +166,7 @@ class PriceDiscussions(Hook):
 
     def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
         amounts = _MONEY_RE.findall(f"{turn.user_text} {turn.reply_text or ''}")
-        asked = has_any(fold(turn.user_text), *self.settings["words"])
+        asked = self.keywords.found_in(fold(turn.user_text))
         if amounts or asked:
             ctx.report(
                 "price discussed" + (f": {', '.join(amounts[:3])}" if amounts else ""),
@@ -163,14 +176,14 @@ class PriceDiscussions(Hook):
             )
 
 
-class _CustomerAsks(Hook):
+class _CustomerAsks(_WordsHook):
     """Fires on every customer message that uses one of `words` (accent- and case-insensitive)."""
 
     priority = "business"
     finding: ClassVar[str] = ""
 
     def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        if has_any(fold(turn.user_text), *self.settings["words"]):
+        if self.keywords.found_in(fold(turn.user_text)):
             ctx.report(self.finding, iteration=turn.iteration, text=turn.user_text[:200])
 
 

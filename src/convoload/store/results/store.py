@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, case, func, insert, select, update
+from sqlalchemy import Connection, Table, case, func, insert, select, update
 
 from convoload.conversation.records import ConversationRecord, TurnRecord, utc_now
 from convoload.errors import ConfigError
@@ -56,23 +56,100 @@ def _conversation_row(run_id: str, record: ConversationRecord, document: RawJSON
     }
 
 
-def _turn_row(conversation_id: int, turn: TurnRecord) -> dict[str, Any]:
-    return {
-        "conversation_id": conversation_id,
-        "iteration": turn.iteration,
-        "user_text": turn.user_text,
-        "reply_text": turn.reply_text,
-        "agent": turn.agent,
-        "latency_ms": turn.latency_ms,
-        "ack_ms": turn.ack_ms,
-        "error_kind": turn.error.kind.value if turn.error else None,
-        "status_code": turn.error.status_code if turn.error else None,
-        "sent_at": turn.sent_at,
-    }
+_TURN_COLUMNS = (
+    "conversation_id",
+    "iteration",
+    "user_text",
+    "reply_text",
+    "agent",
+    "latency_ms",
+    "ack_ms",
+    "error_kind",
+    "status_code",
+    "sent_at",
+)
+_FINDING_COLUMNS = (
+    "run_id",
+    "session_id",
+    "persona",
+    "hook",
+    "priority",
+    "iteration",
+    "message",
+    "data",
+    "at",
+)
 
 
-def _finding_row(run_id: str, finding: Finding) -> dict[str, Any]:
-    return {"run_id": run_id, **finding.model_dump(mode="json")}
+def _turn_row(conversation_id: int, turn: TurnRecord) -> tuple[Any, ...]:
+    error = turn.error
+    return (
+        conversation_id,
+        turn.iteration,
+        turn.user_text,
+        turn.reply_text,
+        turn.agent,
+        turn.latency_ms,
+        turn.ack_ms,
+        error.kind.value if error else None,
+        error.status_code if error else None,
+        turn.sent_at,
+    )
+
+
+def _finding_row(run_id: str, finding: Finding) -> tuple[Any, ...]:
+    f = finding
+    return (run_id, f.session_id, f.persona, f.hook, f.priority, f.iteration, f.message, f.data, f.at)
+
+
+class _BulkInsert:
+    """Many rows into one table through the driver's own executemany, compiled once per dialect.
+
+    SQLAlchemy's executemany builds and processes a parameter dictionary per row in Python: for the
+    turns and findings of a load run (one row per turn, often a finding too) that was most of the
+    store's cost, paid in the event loop the conversations share. Here each row is a tuple, only the
+    columns whose type needs it (JSON) are converted, and the driver binds the rest.
+    """
+
+    def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
+        self.table, self.columns = table, columns
+        self._compiled: dict[int, tuple[str, bool, list[tuple[int, Callable[[Any], Any]]]]] = {}
+
+    def __call__(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        dialect = conn.dialect
+        compiled = self._compiled.get(id(dialect))
+        if compiled is None:
+            statement = insert(self.table).compile(dialect=dialect, column_keys=list(self.columns))
+            if statement.positional and list(statement.positiontup or ()) != list(self.columns):
+                raise RuntimeError(
+                    f"unexpected parameter order for {self.table.name}: {statement.positiontup}"
+                )
+            processors = [
+                (i, processor)
+                for i, name in enumerate(self.columns)
+                if (processor := self.table.c[name].type.bind_processor(dialect)) is not None
+            ]
+            compiled = (statement.string, bool(statement.positional), processors)
+            self._compiled[id(dialect)] = compiled
+        sql, positional, processors = compiled
+        if processors:
+            rows = [_processed(row, processors) for row in rows]
+        params: list[Any] = (
+            rows if positional else [dict(zip(self.columns, row, strict=True)) for row in rows]
+        )
+        conn.exec_driver_sql(sql, params)
+
+
+def _processed(row: tuple[Any, ...], processors: list[tuple[int, Callable[[Any], Any]]]) -> tuple[Any, ...]:
+    values = list(row)
+    for i, processor in processors:
+        if values[i] is not None:
+            values[i] = processor(values[i])
+    return tuple(values)
+
+
+_INSERT_TURNS = _BulkInsert(turns, _TURN_COLUMNS)
+_INSERT_FINDINGS = _BulkInsert(findings, _FINDING_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -146,10 +223,10 @@ class ResultsStore:
                 for turn in record.turns
             ]
             if turn_rows:
-                conn.execute(insert(turns), turn_rows)
+                _INSERT_TURNS(conn, turn_rows)
             finding_rows = [_finding_row(run_id, f) for record, _ in batch for f in record.findings]
             if finding_rows:
-                conn.execute(insert(findings), finding_rows)
+                _INSERT_FINDINGS(conn, finding_rows)
 
     def restore_from_journal(
         self, run_id: str, records: Sequence[ConversationRecord], summary: dict[str, Any]
@@ -179,7 +256,7 @@ class ResultsStore:
         if not items:
             return
         with self._lock, self.engine.begin() as conn:
-            conn.execute(insert(findings), [_finding_row(run_id, f) for f in items])
+            _INSERT_FINDINGS(conn, [_finding_row(run_id, f) for f in items])
 
     def add_grade(
         self,
