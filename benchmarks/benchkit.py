@@ -160,11 +160,12 @@ def raise_fd_limit(needed: int) -> int:
 
 @dataclass
 class Window:
-    """CPU of this process and of the target over a wall-clock window."""
+    """CPU of this process, of its event loop (the main thread) and of the target over a wall-clock window."""
 
     wall_s: float
     cpu_pct: float
     target_cpu_pct: float
+    loop_cpu_pct: float = 0.0
 
 
 class WindowClock:
@@ -172,6 +173,7 @@ class WindowClock:
         self._pid = target_pid
         self._wall = time.perf_counter()
         self._cpu = self_cpu_s()
+        self._loop = time.thread_time()  # read in the main thread, where every greenlet runs
         self._target = process_cpu_s(target_pid)
 
     def read(self) -> Window:
@@ -180,6 +182,7 @@ class WindowClock:
             wall_s=wall,
             cpu_pct=100 * (self_cpu_s() - self._cpu) / wall,
             target_cpu_pct=100 * (process_cpu_s(self._pid) - self._target) / wall,
+            loop_cpu_pct=100 * (time.thread_time() - self._loop) / wall,
         )
 
 

@@ -9,17 +9,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 _second: tuple[int, str] = (-1, "")
+_millisecond: tuple[int, str] = (-1, "")
 
 
 def utc_now() -> str:
-    """UTC to the millisecond, e.g. 2026-11-23T14:05:09.123Z (three times a turn, so the part up to the
-    second is formatted once a second)."""
-    global _second
-    now = time.time()
-    whole = int(now)
+    """UTC to the millisecond, e.g. 2026-11-23T14:05:09.123Z.
+
+    Called about three times a turn: under load many calls fall in the same millisecond, which is
+    then formatted once, and the part up to the second once a second.
+    """
+    global _second, _millisecond
+    ms = int(time.time() * 1000)
+    if _millisecond[0] == ms:
+        return _millisecond[1]
+    whole = ms // 1000
     if _second[0] != whole:
         _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
-    return f"{_second[1]}.{int((now - whole) * 1000):03d}Z"
+    text = f"{_second[1]}.{ms % 1000:03d}Z"
+    _millisecond = (ms, text)
+    return text
 
 
 class ErrorKind(StrEnum):

@@ -108,7 +108,11 @@ class HookRunner:
         # Per method, the positions of the hooks that implement it: every reply of every conversation
         # goes through here, and most hooks implement one or two of the six methods.
         self._implementing = {
-            method: [i for i, h in enumerate(hooks) if getattr(type(h), method) is not getattr(Hook, method)]
+            method: [
+                (i, getattr(h, method))
+                for i, h in enumerate(hooks)
+                if getattr(type(h), method) is not getattr(Hook, method)
+            ]
             for method in _METHODS
         }
         self._findings: dict[str, list[Finding]] = {}
@@ -134,12 +138,11 @@ class HookRunner:
         contexts = self._contexts.get(event.session_id)
         if contexts is None:
             return
-        for i in self._implementing[method]:
-            hook = self.hooks[i]
+        for i, call in self._implementing[method]:
             try:
-                getattr(hook, method)(contexts[i], *args)
+                call(contexts[i], *args)
             except Exception:  # a broken hook must not break the conversation it watches
-                log.exception("hook %s failed in %s", hook.name, method)
+                log.exception("hook %s failed in %s", self.hooks[i].name, method)
 
     def _function_hooks(self, event: Event) -> None:
         if isinstance(event, ConversationStarted | ConversationFinished):

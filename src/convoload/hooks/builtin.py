@@ -165,7 +165,8 @@ class PriceDiscussions(_WordsHook):
     }
 
     def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        amounts = _MONEY_RE.findall(f"{turn.user_text} {turn.reply_text or ''}")
+        text = f"{turn.user_text} {turn.reply_text or ''}"
+        amounts = _MONEY_RE.findall(text) if "$" in text else []  # every amount has a currency sign
         asked = self.keywords.found_in(fold(turn.user_text))
         if amounts or asked:
             ctx.report(

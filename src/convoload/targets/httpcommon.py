@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import json
 import socket
 import ssl
 import time
@@ -13,10 +12,11 @@ from typing import Any
 import gevent
 from geventhttpclient import HTTPClient
 from geventhttpclient.url import URL
+from pydantic_core import from_json, to_json
 
 from convoload.conversation.records import ErrorKind
 from convoload.targets.base import Session, TargetError
-from convoload.targets.templating import compile_template, extract, reply_text
+from convoload.targets.templating import compile_template, extract, is_static, reply_text
 
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 
@@ -48,17 +48,25 @@ class HttpEndpoint:
         self.headers = headers
         self.body = body
         self._headers = compile_template(headers)
+        # Most configs send the same headers every turn: rendered once, not per request.
+        self._fixed_headers = self._render_headers({}) if is_static(headers) else None
         self._body = compile_template(body)
         self.timeout_s = timeout_s
         self.connect_timeout_s = connect_timeout_s
         # One TLS context for all clients: loading the CA bundle per conversation costs milliseconds.
         self._ssl = ssl.create_default_context() if self.url.scheme == "https" else None
         self._address = _literal_address(self.url.host, self.url.port)
-        self._clients: dict[str, HTTPClient] = {}
+        self._clients: dict[str, tuple[HTTPClient, gevent.Timeout]] = {}
 
-    def _client(self, session_id: str) -> HTTPClient:
-        client = self._clients.get(session_id)
-        if client is None:
+    def _render_headers(self, values: dict[str, Any]) -> dict[str, str]:
+        headers = {str(k): str(v) for k, v in self._headers(values).items()}
+        headers.setdefault("Content-Type", "application/json")
+        return headers
+
+    def _client(self, session_id: str) -> tuple[HTTPClient, gevent.Timeout]:
+        """The conversation's client, and its request deadline (one timer, restarted per request)."""
+        found = self._clients.get(session_id)
+        if found is None:
             options: dict[str, Any] = {}
             if self._ssl is not None:
                 options["ssl_context_factory"] = lambda *args, **kwargs: self._ssl
@@ -74,31 +82,32 @@ class HttpEndpoint:
                 # pool (a thread hand-off for every conversation's first connection).
                 address = self._address
                 client._connection_pool._resolve = lambda: address
-            self._clients[session_id] = client
-        return client
+            found = self._clients[session_id] = (client, gevent.Timeout(self.timeout_s))
+        return found
 
     def send(self, session_id: str, values: dict[str, Any]) -> tuple[int, bytes, float]:
         """POST the rendered template; returns status, body and elapsed ms. Transport faults raise."""
-        headers = {str(k): str(v) for k, v in self._headers(values).items()}
-        headers.setdefault("Content-Type", "application/json")
-        payload = json.dumps(self._body(values), ensure_ascii=False).encode()
-        client = self._client(session_id)
+        headers = self._fixed_headers or self._render_headers(values)
+        payload = to_json(self._body(values))  # compact UTF-8 JSON, several times faster than json.dumps
+        client, deadline = self._client(session_id)
         started = time.perf_counter()
+        deadline.start()
         try:
-            with gevent.Timeout(self.timeout_s):
-                response = client.request(self.method, self.request_uri, body=payload, headers=headers)
-                try:
-                    declared = int(response.get("content-length") or 0)
-                    if declared > MAX_REPLY_BYTES:
-                        raise TargetError(
-                            ErrorKind.MALFORMED,
-                            f"reply body of {declared} bytes is over the {MAX_REPLY_BYTES} byte limit",
-                            status_code=response.status_code,
-                        )
-                    content = response.read()
-                finally:
-                    response.release()
-        except gevent.Timeout:
+            response = client.request(self.method, self.request_uri, body=payload, headers=headers)
+            try:
+                declared = int(response.get("content-length") or 0)
+                if declared > MAX_REPLY_BYTES:
+                    raise TargetError(
+                        ErrorKind.MALFORMED,
+                        f"reply body of {declared} bytes is over the {MAX_REPLY_BYTES} byte limit",
+                        status_code=response.status_code,
+                    )
+                content = response.read()
+            finally:
+                response.release()
+        except gevent.Timeout as exc:
+            if exc is not deadline:
+                raise  # someone else's (the caller's own deadline, say)
             self.release(session_id)  # the connection may still carry the late answer
             raise TargetError(ErrorKind.TIMEOUT, f"no response within {self.timeout_s:g} s") from None
         except TimeoutError:
@@ -122,6 +131,8 @@ class HttpEndpoint:
             raise TargetError(
                 ErrorKind.CONNECTION_LOST, f"connection broke: {type(exc).__name__}: {exc}"
             ) from None
+        finally:
+            deadline.cancel()
         elapsed_ms = (time.perf_counter() - started) * 1000
         if len(content) > MAX_REPLY_BYTES:
             raise TargetError(ErrorKind.MALFORMED, f"reply body is over the {MAX_REPLY_BYTES} byte limit")
@@ -136,9 +147,10 @@ class HttpEndpoint:
         return response.status_code, content, elapsed_ms
 
     def release(self, session_id: str) -> None:
-        client = self._clients.pop(session_id, None)
-        if client is not None:
-            client.close()
+        found = self._clients.pop(session_id, None)
+        if found is not None:
+            found[1].close()
+            found[0].close()
 
     def close(self) -> None:
         for session_id in list(self._clients):
@@ -176,7 +188,7 @@ def template_values(
 
 def parse_json(content: bytes, what: str) -> Any:
     try:
-        return json.loads(content)
+        return from_json(content)  # what json.loads accepts, at a fraction of its cost (every reply)
     except (ValueError, UnicodeDecodeError):
         snippet = content[:120].decode("utf-8", "replace").replace("\n", " ")
         raise TargetError(ErrorKind.MALFORMED, f"{what} is not valid JSON: {snippet!r}") from None

@@ -31,6 +31,7 @@ from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
+from pydantic_core import from_json
 
 from convoload.conversation.records import ErrorKind
 from convoload.targets.base import TargetError
@@ -224,7 +225,7 @@ class WebhookReceiver:
         if len(raw) > self.max_body_bytes:
             return "oversized", "413 Payload Too Large"
         try:
-            document = json.loads(raw)
+            document = from_json(raw)
         except (ValueError, UnicodeDecodeError):
             document = _MALFORMED
         key = (session_id, int(iteration_text))

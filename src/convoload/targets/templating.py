@@ -50,6 +50,11 @@ def check_template(template: Any, field: str, allowed: frozenset[str] = BASE_PLA
 Renderer = Callable[[Mapping[str, Any]], Any]
 
 
+def is_static(template: Any) -> bool:
+    """True when the template has no placeholder: it renders to itself."""
+    return not any(PLACEHOLDER_RE.search(text) for _, text in _strings(template, ""))
+
+
 def compile_template(template: Any) -> Renderer:
     """The template's placeholders found once; the renderer then only looks values up (once per turn)."""
     if isinstance(template, str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from convoload.textutil import dates_in, fold, has_any
+from convoload.textutil import Keywords, dates_in, fold, has_any
 from convoload.users.playbooks.base import Playbook
 
 _CATEGORY_NAMES = {
@@ -21,16 +21,12 @@ _CATEGORY_NAMES = {
 }
 
 
-def _detect(reply: str) -> str:
-    f = fold(reply)
-    if "cpf" in f and has_any(f, "invalido", "invalida", "invalid", "incorreto", "nao e valido", "not valid"):
-        return "invalid_cpf"
-    if has_any(f, "pix", "cartao", "card", "boleto") and has_any(
-        f, "pagar", "pagamento", "pay", "payment", "forma de"
-    ):
-        return "payment"
-    if has_any(
-        f,
+# Keyword families, built once: every agent reply of every conversation is matched against them.
+_INVALID = Keywords(("invalido", "invalida", "invalid", "incorreto", "nao e valido", "not valid"))
+_PAY_METHODS = Keywords(("pix", "cartao", "card", "boleto"))
+_PAY_WORDS = Keywords(("pagar", "pagamento", "pay", "payment", "forma de"))
+_PERSONAL = Keywords(
+    (
         "nome completo",
         "full name",
         "cpf",
@@ -41,25 +37,14 @@ def _detect(reply: str) -> str:
         "email",
         "dados pessoais",
         "personal details",
-    ):
-        return "personal_data"
-    if has_any(
-        f,
-        "cabana",
-        "cabanas",
-        "cabin",
-        "cabins",
-        "tirolesa",
-        "zipline",
-        "experiencia",
-        "experience",
-        "upgrade",
-    ) and has_any(
-        f, "adicionar", "add", "incluir", "include", "deseja", "quer", "would you like", "gostaria"
-    ):
-        return "upsell"
-    if has_any(
-        f,
+    )
+)
+_EXTRAS = Keywords(
+    ("cabana", "cabanas", "cabin", "cabins", "tirolesa", "zipline", "experiencia", "experience", "upgrade")
+)
+_OFFER = Keywords(("adicionar", "add", "incluir", "include", "deseja", "quer", "would you like", "gostaria"))
+_CLOSED = Keywords(
+    (
         "fechado",
         "fechada",
         "fechados",
@@ -71,16 +56,16 @@ def _detect(reply: str) -> str:
         "sem disponibilidade",
         "esgotado",
         "sold out",
-    ):
-        return "closed"
-    if len(dates_in(reply)) >= 2 and has_any(
-        f, "qual data", "which date", "prefere", "prefer", "disponibilidade", "availability", "available"
-    ):
-        return "offered_dates"
-    if has_any(f, "quantas pessoas", "quantos ingressos", "quantidade", "quantas", "quantos", "how many"):
-        return "quantities"
-    if has_any(
-        f,
+    )
+)
+_CHOOSE_DATE = Keywords(
+    ("qual data", "which date", "prefere", "prefer", "disponibilidade", "availability", "available")
+)
+_QUANTITIES = Keywords(
+    ("quantas pessoas", "quantos ingressos", "quantidade", "quantas", "quantos", "how many")
+)
+_DATE = Keywords(
+    (
         "qual data",
         "para qual data",
         "pra qual data",
@@ -91,10 +76,10 @@ def _detect(reply: str) -> str:
         "which day",
         "data da visita",
         "what day",
-    ):
-        return "date"
-    if has_any(
-        f,
+    )
+)
+_PROMOTIONS = Keywords(
+    (
         "promocoes",
         "promocionais",
         "promocao",
@@ -103,10 +88,11 @@ def _detect(reply: str) -> str:
         "promotional",
         "offers",
         "newsletter",
-    ) and has_any(f, "aceita", "receber", "accept", "receive", "would you like"):
-        return "optin"
-    if has_any(
-        f,
+    )
+)
+_ACCEPT = Keywords(("aceita", "receber", "accept", "receive", "would you like"))
+_HELP = Keywords(
+    (
         "como posso ajudar",
         "posso te ajudar",
         "posso ajudar",
@@ -114,7 +100,31 @@ def _detect(reply: str) -> str:
         "how may i help",
         "what can i do for you",
         "em que posso",
-    ):
+    )
+)
+
+
+def _detect(reply: str) -> str:
+    f = fold(reply)
+    if "cpf" in f and _INVALID.found_in(f):
+        return "invalid_cpf"
+    if _PAY_METHODS.found_in(f) and _PAY_WORDS.found_in(f):
+        return "payment"
+    if _PERSONAL.found_in(f):
+        return "personal_data"
+    if _EXTRAS.found_in(f) and _OFFER.found_in(f):
+        return "upsell"
+    if _CLOSED.found_in(f):
+        return "closed"
+    if len(dates_in(reply)) >= 2 and _CHOOSE_DATE.found_in(f):
+        return "offered_dates"
+    if _QUANTITIES.found_in(f):
+        return "quantities"
+    if _DATE.found_in(f):
+        return "date"
+    if _PROMOTIONS.found_in(f) and _ACCEPT.found_in(f):
+        return "optin"
+    if _HELP.found_in(f):
         return "help"
     return "unknown"
 
