@@ -99,6 +99,19 @@ def test_the_writer_writes_in_slices_and_everything_by_close(db: Path) -> None:
     store.close()
 
 
+def test_a_writer_behind_writes_larger_slices_of_at_most_four_batches(db: Path) -> None:
+    store = CountingStore(f"sqlite:///{db}")
+    store.start_run("run", {})
+    writer = StoreWriter(store, "run", interval_s=3600, max_batch=2)
+    for record in records(100):
+        writer.add(record)
+    writer.close()
+    # A tenth of the backlog, between max_batch and 4 x max_batch: 8 while over 80 wait, then less.
+    assert store.batches[0] == 8 and store.batches[-1] <= 2 and sum(store.batches) == 100
+    assert store.batches == sorted(store.batches, reverse=True)
+    store.close()
+
+
 def test_a_failing_database_is_retried_then_given_up_without_stopping_the_run(db: Path, caplog) -> None:
     store = ResultsStore(f"sqlite:///{db}")
     store.start_run("run", {})

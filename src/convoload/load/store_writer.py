@@ -4,9 +4,10 @@ Writing each conversation as it finished took two transactions and a second seri
 record (about 1.5 ms) in the event loop every conversation shares: conversations ending together
 delayed everyone's next turn. Here a conversation costs an append to a list; a greenlet writes
 what has gathered every `interval_s` (or sooner when `max_batch` are waiting), reusing the
-journal's JSON text, in transactions of at most `max_batch` conversations with the other
-greenlets running between them: one transaction of 50 ten-turn conversations held the event loop
-for over 10 ms. Between transactions it waits for the loop to be idle, for at most `interval_s`;
+journal's JSON text, in transactions of `max_batch` conversations with the other greenlets
+running between them: one transaction of 50 ten-turn conversations held the event loop for over
+10 ms. Only a writer that has fallen behind takes more (a tenth of its backlog, at most four times
+`max_batch`), as each transaction has a fixed cost of about one conversation's rows. Between transactions it waits for the loop to be idle, for at most `interval_s`;
 in a process that is never idle (a saturated one) a backlog over `max_backlog` is written without
 waiting, so the queue, and the memory its records hold, stays bounded and the store current.
 
@@ -71,7 +72,10 @@ class StoreWriter:
     def flush(self) -> None:
         """Write everything queued now, one batch after the other."""
         while self._pending:
-            batch = self._pending[: self.max_batch]
+            # Behind (a saturated process): larger transactions, as each has a fixed cost (begin, the
+            # conversations' statement, commit) of about a conversation's rows; at most 4 x max_batch.
+            size = min(max(self.max_batch, len(self._pending) // 10), 4 * self.max_batch)
+            batch = self._pending[:size]
             del self._pending[: len(batch)]
             try:
                 self.store.add_conversations(self.run_id, batch)
