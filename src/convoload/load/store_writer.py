@@ -7,9 +7,10 @@ what has gathered every `interval_s` (or sooner when `max_batch` are waiting), r
 journal's JSON text, in transactions of `max_batch` conversations with the other greenlets
 running between them: one transaction of 50 ten-turn conversations held the event loop for over
 10 ms. Only a writer that has fallen behind takes more (a tenth of its backlog, at most four times
-`max_batch`), as each transaction has a fixed cost of about one conversation's rows. Between transactions it waits for the loop to be idle, for at most `interval_s`;
-in a process that is never idle (a saturated one) a backlog over `max_backlog` is written without
-waiting, so the queue, and the memory its records hold, stays bounded and the store current.
+`max_batch`), as each transaction has a fixed cost of about one conversation's rows. Between
+transactions it waits for the loop to be idle, for at most `interval_s`; in a process that is never
+idle (a saturated one) a backlog over `max_backlog` is written without waiting, so the queue, and
+the memory its records hold, stays bounded and the store current.
 
 The journal stays the record of truth and is written first, per conversation: a process killed
 outright loses at most the last `interval_s` of database rows, which `convoload report <run>`
