@@ -87,7 +87,8 @@ def run_conversation(
                 usage=message.usage,
             )
             record.turns.append(turn)
-            bus.emit(TurnSent(**ids, iteration=iteration, text=message.text))
+            if bus.wants(TurnSent):  # most runs have no listener (the live transcript is one)
+                bus.emit(TurnSent(**ids, iteration=iteration, text=message.text))
             try:
                 reply = target.send(session, message.text, iteration)
             except TargetError as exc:

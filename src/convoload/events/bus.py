@@ -102,24 +102,41 @@ class EventBus:
 
     def __init__(self) -> None:
         self._handlers: dict[type[Event], list[Handler]] = {}
+        # Per emitted type, its handlers and those of its bases, in order: emit runs several times
+        # a turn, subscriptions change a few times a run.
+        self._dispatch: dict[type[Event], tuple[Handler, ...]] = {}
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> Callable[[], None]:
         """Register `handler`; returns a function that unsubscribes it."""
         self._handlers.setdefault(event_type, []).append(handler)
+        self._dispatch.clear()
 
         def unsubscribe() -> None:
             handlers = self._handlers.get(event_type, [])
             if handler in handlers:
                 handlers.remove(handler)
+                self._dispatch.clear()
 
         return unsubscribe
 
+    def wants(self, event_type: type[Event]) -> bool:
+        """Whether anyone listens to events of this type (to skip building ones nobody reads)."""
+        return bool(self._handlers_of(event_type))
+
     def emit(self, event: Event) -> None:
-        for event_type in type(event).__mro__:
-            for handler in tuple(self._handlers.get(event_type, ())):
-                try:
-                    handler(event)
-                except Exception:
-                    log.exception("event handler %r failed on %s", handler, type(event).__name__)
-            if event_type is Event:
-                break
+        for handler in self._handlers_of(type(event)):
+            try:
+                handler(event)
+            except Exception:
+                log.exception("event handler %r failed on %s", handler, type(event).__name__)
+
+    def _handlers_of(self, event_type: type[Event]) -> tuple[Handler, ...]:
+        found = self._dispatch.get(event_type)
+        if found is None:
+            handlers: list[Handler] = []
+            for base in event_type.__mro__:
+                handlers.extend(self._handlers.get(base, ()))
+                if base is Event:
+                    break
+            found = self._dispatch[event_type] = tuple(handlers)
+        return found
