@@ -138,8 +138,12 @@ def test_configured_words_match_whole_words_and_phrases_ignoring_accents_and_cas
 def test_short_and_fast_responses():
     assert run_hook("short_responses", replies(turn(1, reply="ok")))[0].data["reply"] == "ok"
     assert run_hook("short_responses", replies(turn(1))) == []
-    assert len(run_hook("fast_responses", replies(turn(1, latency=12.0)))) == 1
     assert run_hook("fast_responses", replies(turn(1, latency=800.0))) == []
+    turns = [turn(1, latency=12.0), turn(2, latency=800.0), turn(3, latency=5.0)]
+    (found,) = run_hook("fast_responses", replies(*turns), turns=turns)  # one per conversation
+    assert found.iteration == 3 and found.message == "2 of 3 replies under 100 ms (fastest 5.0 ms, turn 3)"
+    assert found.data == {"count": 2, "replies": 3, "iterations": [1, 3], "fastest_ms": 5.0}
+    assert run_hook("fast_responses", replies(*turns), turns=turns, ms=10)[0].data["iterations"] == [3]
 
 
 def test_engaged_users():

@@ -31,13 +31,14 @@ log = logging.getLogger(__name__)
 
 
 class HookContext:
-    """Where a hook reports; one per conversation."""
+    """Where a hook reports, and keeps its own notes (`state`); one per hook and conversation."""
 
     def __init__(self, hook: Hook, session_id: str, persona: str, sink: list[Finding]) -> None:
         self._hook = hook
         self.session_id = session_id
         self.persona = persona
         self._sink = sink
+        self.state: dict[str, Any] = {}  # the hook's notes on this conversation, gone when it ends
 
     def report(self, message: str, *, iteration: int | None = None, **data: Any) -> None:
         self._sink.append(

@@ -259,19 +259,34 @@ class ShortResponses(Hook):
 
 
 class FastResponses(Hook):
+    """One finding per conversation, not per reply: an agent that answers too fast usually does so on
+    every turn (a canned or cached path), and a finding per turn repeated the same news ten times over,
+    in every report and in the results store."""
+
     name = "fast_responses"
     priority = "quality"
-    description = "a suspiciously fast reply (canned, cached, or not really processed)"
+    description = "replies came suspiciously fast (canned, cached, or not really processed)"
     defaults: ClassVar[dict[str, Any]] = {"ms": 100.0}
 
     def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
         if turn.latency_ms is not None and turn.latency_ms < self.settings["ms"]:
-            ctx.report(
-                f"reply after {turn.latency_ms:.1f} ms (under {self.settings['ms']:g} ms)",
-                iteration=turn.iteration,
-                latency_ms=turn.latency_ms,
-                agent=turn.agent,
-            )
+            ctx.state.setdefault("fast", []).append((turn.iteration, turn.latency_ms))
+
+    def on_conversation_end(self, ctx: HookContext, record: ConversationRecord) -> None:
+        fast: list[tuple[int, float]] = ctx.state.get("fast", [])
+        if not fast:
+            return
+        iteration, fastest = min(fast, key=lambda item: item[1])
+        replies = sum(1 for turn in record.turns if turn.latency_ms is not None) or len(fast)
+        ctx.report(
+            f"{len(fast)} of {replies} replies under {self.settings['ms']:g} ms "
+            f"(fastest {fastest:.1f} ms, turn {iteration})",
+            iteration=iteration,
+            count=len(fast),
+            replies=replies,
+            iterations=[i for i, _ in fast],
+            fastest_ms=fastest,
+        )
 
 
 class EngagedUsers(Hook):
