@@ -116,11 +116,12 @@ class _BulkInsert:
 
     def __init__(self, table: Table, columns: tuple[str, ...]) -> None:
         self.table, self.columns = table, columns
-        self._compiled: dict[int, tuple[str, bool, list[tuple[int, Callable[[Any], Any]]]]] = {}
+        self._compiled: dict[tuple[str, str], tuple[str, bool, list[tuple[int, Callable[[Any], Any]]]]] = {}
 
     def __call__(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
         dialect = conn.dialect
-        compiled = self._compiled.get(id(dialect))
+        key = (dialect.name, dialect.paramstyle)  # what the statement's text depends on
+        compiled = self._compiled.get(key)
         if compiled is None:
             statement = insert(self.table).compile(dialect=dialect, column_keys=list(self.columns))
             if statement.positional and list(statement.positiontup or ()) != list(self.columns):
@@ -134,7 +135,7 @@ class _BulkInsert:
                 and (processor := self.table.c[name].type.bind_processor(dialect)) is not None
             ]
             compiled = (statement.string, bool(statement.positional), processors)
-            self._compiled[id(dialect)] = compiled
+            self._compiled[key] = compiled
         sql, positional, processors = compiled
         if processors:
             rows = [_processed(row, processors) for row in rows]
