@@ -98,6 +98,12 @@ def main() -> None:
             "",
             "",
         ),
+        (
+            "  event-loop CPU per request / per turn",
+            f"{raw['loop_cpu_ms_each']:.3f} / {ours['loop_cpu_ms_each']:.3f} ms",
+            "",
+            "",
+        ),
         ("  ratio at equal harness CPU", f"{cpu_ratio:.2f}", "", ""),
         ("  harness / target CPU, raw", f"{raw['cpu_pct']:.0f}% / {raw['target_cpu_pct']:.0f}%", "", ""),
         ("  harness / target CPU, ours", f"{ours['cpu_pct']:.0f}% / {ours['target_cpu_pct']:.0f}%", "", ""),
