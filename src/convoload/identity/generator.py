@@ -79,7 +79,7 @@ class IdentityFactory:
         last = f"{self._faker.last_name()} {self._faker.last_name()}"
         while last.split()[0] == last.split()[1]:
             last = f"{last.split()[0]} {self._faker.last_name()}"
-        rng = random.Random(f"{self.seed}-{index}")
+        rng = self._faker.random  # seeded for this index above: a second Random would cost as much again
 
         cpf_digits = self._cpf(index)
         phone_number = (self._phone_offset + index * _PHONE_STEP) % _PHONE_SPACE
