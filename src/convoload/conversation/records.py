@@ -222,13 +222,8 @@ class ConversationRecord(BaseModel):
         return out
 
     def to_document(self) -> dict[str, Any]:
-        return {
-            "summary": self.summary(),
-            "identity": self.identity,
-            "messages": self.messages(),
-            "turns": [t.model_dump(mode="json") for t in self.turns],
-            "findings": [f.model_dump(mode="json") for f in self.findings],
-        }
+        turns = [t.model_dump(mode="json") for t in self.turns]
+        return self._document(turns, [f.model_dump(mode="json") for f in self.findings])
 
     def to_json(self) -> bytes:
         """The document as compact UTF-8 JSON: what `to_document` gives, serialised.
@@ -237,14 +232,16 @@ class ConversationRecord(BaseModel):
         dumping them to dicts first; every finished conversation of a load test goes through here).
         Floats under 1e-4 print as 1e-7, not json.dumps's 1e-07.
         """
-        document = {
+        return to_json(self._document(self.turns, self.findings))
+
+    def _document(self, turns: list[Any], findings: list[Any]) -> dict[str, Any]:
+        return {
             "summary": self.summary(),
             "identity": self.identity,
             "messages": self.messages(),
-            "turns": self.turns,
-            "findings": self.findings,
+            "turns": turns,
+            "findings": findings,
         }
-        return to_json(document)
 
     @classmethod
     def from_document(cls, doc: dict[str, Any]) -> ConversationRecord:
