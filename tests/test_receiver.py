@@ -37,7 +37,7 @@ def test_callback_wakes_the_waiting_turn(receiver):
 def test_rejections_are_counted_and_never_reach_a_live_turn(receiver):
     pending = receiver.expect("s1", 1)
     good = receiver.callback_url("s1", 1)
-    forged = good.replace(receiver.secret, "not-the-secret")
+    forged = good.replace(good.split("/")[-3], "not-the-token")
     assert post(forged, {"text": "evil", "messageId": "x"}).status_code == 403
     assert post(receiver.callback_url("s9", 1), {"text": "who?"}).status_code == 404
     assert post(receiver.callback_url("s1", 7), {"text": "wrong turn"}).status_code == 404
@@ -126,5 +126,7 @@ def test_missing_callback_is_a_webhook_timeout(receiver):
 def test_public_url_template(receiver):
     tunnel = WebhookReceiver(public_url="https://abc.tunnel.example/{port}")
     tunnel.port = 5001
-    assert tunnel.callback_url("s", 2) == f"https://abc.tunnel.example/5001/cb/{tunnel.secret}/s/2"
+    base, token, session, iteration = tunnel.callback_url("s", 2).rsplit("/", 3)
+    assert (base, session, iteration) == ("https://abc.tunnel.example/5001/cb", "s", "2")
+    assert len(token) == 22  # the turn's capability token (see tests/security)
     assert receiver.public_url == f"http://127.0.0.1:{receiver.port}"

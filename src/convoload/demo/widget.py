@@ -1,4 +1,9 @@
-"""The widget webhook API as the bundled agents speak it: the inbound body, and the callback client."""
+"""The widget webhook API as the bundled agents speak it: the inbound body, and the callback client.
+
+Callback URLs are capabilities (each opens one turn of one conversation): the agents log them with
+the token masked (`loggable_url`). Asked to (`--sign`), they sign each callback's body the way
+`target.receiver.signature` expects (`parse_signature`, `callback_signer`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,14 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from convoload.config import SignatureConfig
+from convoload.envsecrets import secret_from_env
+from convoload.targets.signatures import CallbackSigner, SignatureScheme
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -56,3 +65,42 @@ async def callback_client(runtime: CallbackRuntime, timeout_s: float) -> AsyncIt
                 task.cancel()
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             runtime.client = None
+
+
+def loggable_url(url: str) -> str:
+    """A callback URL fit for a log line: the path segment after `cb` (convoload's token), any query
+    string and any user:password masked: `http://host/cb/***/session/2`."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for index in range(len(segments) - 1):
+        if segments[index] == "cb":
+            segments[index + 1] = "***"
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    return urlunsplit((parts.scheme, netloc, "/".join(segments), "***" if parts.query else "", ""))
+
+
+def parse_signature(text: str) -> SignatureConfig:
+    """`--sign`: the fields of `target.receiver.signature`, as JSON or `key=value,...`
+    (`secret_env=S,header=X-Slack-Signature,prefix=v0=,timestamp_header=X-Slack-Request-Timestamp`)."""
+    text = text.strip()
+    if text.startswith("{"):
+        return SignatureConfig.model_validate_json(text)
+    fields: dict[str, str] = {}
+    for pair in (part.strip() for part in text.split(",") if part.strip()):
+        key, sep, value = pair.partition("=")  # the first `=`: a prefix such as `v0=` keeps its own
+        if not sep:
+            raise ValueError(f"{pair!r}: expected key=value")
+        fields[key.strip()] = value.strip()
+    return SignatureConfig.model_validate(fields)
+
+
+def callback_signer(signature: SignatureConfig | None) -> CallbackSigner | None:
+    """What signs an agent's callbacks (the secret read from its environment), or None."""
+    if signature is None:
+        return None
+    secret = secret_from_env(signature.secret_env)
+    if not secret:
+        raise ValueError(f"environment variable {signature.secret_env} is not set (the signing secret)")
+    return CallbackSigner(SignatureScheme.of(signature), secret)

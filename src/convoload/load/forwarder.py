@@ -2,12 +2,14 @@
 
 For agents that can only call one address (one ingress, one tunnel, one firewall opening), the
 master — which runs no conversations itself — listens on it. Each worker's callback URLs are
-  {forwarder public URL}/w/{worker index}/cb/{secret}/{session}/{iteration}
+  {forwarder public URL}/w/{worker index}/cb/{token}/{session}/{iteration}
 and the master POSTs the body to that worker's own receiver (the address the worker reported),
-relaying the receiver's status and body unchanged: forged 403, unknown 404, duplicate 409, late
-410, oversized 413 and malformed 400 mean the same here. What the master itself rejects or cannot
-deliver is counted separately (`unknown_worker` 404, `forward_failed` 502, `oversized` 413,
-`bad_method` 405), and all of it appears in the master's aggregate (`run.forwarder_stats`).
+with the headers a callback signature needs, relaying the receiver's status and body unchanged:
+forged 403, unknown 404, duplicate 409, late 410, oversized 413 and malformed 400 mean the same
+here. The master holds no secret: the worker checks the token and the signature. What the master
+itself rejects or cannot deliver is counted separately (`unknown_worker` 404, `forward_failed` 502,
+`oversized` 413, `bad_method` 405, and its server's `slow_client` and `overloaded`), and all of it
+appears in the master's aggregate (`run.forwarder_stats`). Nothing it logs names a callback path.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import gevent
 from geventhttpclient import HTTPClient
 from geventhttpclient.url import URL
 
-from convoload.targets.lean_wsgi import LeanWSGIServer
+from convoload.targets.callback_tokens import redact_callback_tokens
+from convoload.targets.lean_wsgi import ConnectionLimits, LeanWSGIServer
 from convoload.targets.receiver import render_url_template
+from convoload.targets.signatures import environ_key
 
 log = logging.getLogger(__name__)
 
-_ROUTE = re.compile(r"^/w/(\d+)(/.*)$")
+_ROUTE = re.compile(r"^/w/([0-9]{1,6})(/.*)$")  # no absurd worker index: int() of thousands of digits fails
 _MAX_RESPONSE_BYTES = 64 * 1024  # a receiver's answers are tiny JSON documents
 
 
@@ -40,12 +44,17 @@ class CallbackForwarder:
         *,
         timeout_s: float = 10.0,
         max_body_bytes: int = 256 * 1024,
+        limits: ConnectionLimits | None = None,
+        forward_headers: tuple[str, ...] = (),
     ) -> None:
+        """`forward_headers`: request headers passed on to the worker (a callback signature's)."""
         self.host = host
         self.port = port
         self._public_url = public_url
         self.timeout_s = timeout_s
         self.max_body_bytes = max_body_bytes
+        self.limits = limits or ConnectionLimits()
+        self._forward_headers = tuple((name, environ_key(name)) for name in forward_headers)
         self.counters: Counter[str] = Counter()
         self._routes: dict[int, tuple[str, HTTPClient]] = {}
         self._server: LeanWSGIServer | None = None
@@ -53,7 +62,14 @@ class CallbackForwarder:
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> CallbackForwarder:
         if self._server is None:
-            self._server = LeanWSGIServer((self.host, self.port), self._app, log=None, error_log=log)
+            self._server = LeanWSGIServer(
+                (self.host, self.port),
+                self._app,
+                log=None,
+                error_log=log,
+                limits=self.limits,
+                counters=self.counters,
+            )
             self._server.start()
             self.port = self._server.server_port
         return self
@@ -125,6 +141,10 @@ class CallbackForwarder:
         base_url, client = route
         path = URL(base_url).path.rstrip("/") + match.group(2)
         headers = {"Content-Type": environ.get("CONTENT_TYPE") or "application/json"}
+        for name, key in self._forward_headers:
+            value = environ.get(key)
+            if value is not None:
+                headers[name] = value
         try:
             with gevent.Timeout(self.timeout_s):
                 response = client.request("POST", path, body=raw, headers=headers)
@@ -133,7 +153,10 @@ class CallbackForwarder:
                 finally:
                     response.release()
         except (gevent.Timeout, OSError, ValueError, RuntimeError) as exc:
-            log.warning("could not forward a callback to worker %s at %s: %s", match.group(1), base_url, exc)
+            reason = redact_callback_tokens(str(exc))
+            log.warning(
+                "could not forward a callback to worker %s at %s: %s", match.group(1), base_url, reason
+            )
             return _own("forward_failed", 502)
         status = response.status_code
         verdict = "forwarded" if status < 300 else f"worker_{status}"

@@ -2,15 +2,28 @@
 
 Each turn registers a `PendingReply` before its request is sent; the callback
 handler resolves it, which wakes the waiting greenlet at once through a
-`gevent.event.AsyncResult` (no polling). Callback URLs carry a per-run secret:
-  {public_url}/cb/{secret}/{session_id}/{iteration}
-or, when a Locust master forwards callbacks to its workers, the master's
-address for this worker in place of {public_url} (see convoload.load.forwarder).
+`gevent.event.AsyncResult` (no polling). Each callback URL is a capability for
+one turn of one conversation:
+  {public_url}/cb/{token}/{session_id}/{iteration}
+with token = HMAC(run secret, session and turn) (see convoload.targets.callback_tokens),
+or, when a Locust master forwards callbacks to its workers, the master's address for
+this worker in place of {public_url} (see convoload.load.forwarder). A URL learned
+for one conversation opens no other, nor another turn of its own; the run secret is
+never in a URL, and tokens are redacted from callback bodies and error messages.
+With `signature` set, a callback must also carry an HMAC of its body (see
+convoload.targets.signatures).
+
 Anything that is not an expected, fresh callback is rejected and counted in its
 own category, never mixed into a live turn:
-  forged (wrong secret, 403), unknown (no such turn, 404), late (turn already
-  finished, 410), duplicate (same message id twice, 409), oversized (413),
-  malformed (not JSON, 400), bad_method (405).
+  forged (403): a token that is not this turn's (another conversation's URL, another
+    turn's path, a guessed token), or a missing, wrong or stale signature;
+  unknown (404): a path that names no turn (junk, an absurd iteration, a turn not sent);
+  late (410): a valid URL of a turn already finished, e.g. an earlier turn of the same
+    conversation: never accepted into the turn in flight;
+  duplicate (409): the same message id twice; oversized (413); malformed (not JSON, 400);
+  bad_method (405).
+The server itself counts `slow_client` (header block or body not sent in time: the
+connection is closed) and `overloaded` (past max_connections: 503); see lean_wsgi.
 """
 
 from __future__ import annotations
@@ -22,7 +35,6 @@ import json
 import logging
 import os
 import re
-import secrets
 import socket
 import time
 from collections import Counter, OrderedDict
@@ -35,12 +47,15 @@ from pydantic_core import from_json
 
 from convoload.conversation.records import ErrorKind
 from convoload.targets.base import TargetError
-from convoload.targets.lean_wsgi import LeanWSGIServer
+from convoload.targets.callback_tokens import CallbackTokens, redact_callback_tokens_in_bytes
+from convoload.targets.lean_wsgi import ConnectionLimits, LeanWSGIServer
+from convoload.targets.signatures import SignatureVerifier
 from convoload.targets.templating import extract
 
 log = logging.getLogger(__name__)
 
 _FINISHED_MEMORY = 200_000  # finished turns remembered to tell "late" from "unknown"
+_MAX_ITERATION_DIGITS = 9  # int() of 4,300+ digits is an error, and no run has a billion turns
 _MALFORMED = object()
 _URL_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
@@ -80,15 +95,19 @@ class Callback:
 class PendingReply:
     session_id: str
     iteration: int
+    token: bytes = b""  # its callback URL's token: a callback for a waiting turn costs no HMAC
     first: AsyncResult = field(default_factory=AsyncResult)
     more: Event = field(default_factory=Event)
     callbacks: list[Callback] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
     final: bool = False
+    more_to_come: bool = False  # the latest callback said it is not the last (final flag false)
+    cut_short: bool = False  # the turn's time ran out while more was still to come
 
-    def deliver(self, callback: Callback, is_final: bool) -> None:
+    def deliver(self, callback: Callback, final_flag: bool | None) -> None:
         self.callbacks.append(callback)
-        self.final = self.final or is_final
+        self.final = self.final or final_flag is True
+        self.more_to_come = final_flag is False
         if len(self.callbacks) == 1:
             self.first.set(callback)
         else:
@@ -112,9 +131,12 @@ class WebhookReceiver:
         secret: str | None = None,
         worker_index: int | None = None,
         callback_base: str | None = None,
+        signature: SignatureVerifier | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         """`worker_index` fills `{worker_index}` in `public_url` (under Locust workers); `callback_base`
-        replaces the public URL in callback URLs (a master forwarding to us)."""
+        replaces the public URL in callback URLs (a master forwarding to us); `secret` keys the
+        callback tokens (random by default); `signature` requires signed callbacks."""
         self.host = host
         self.port = port
         self._public_url = public_url
@@ -123,7 +145,9 @@ class WebhookReceiver:
         self.max_body_bytes = max_body_bytes
         self.message_id_path = message_id_path
         self.final_path = final_path
-        self.secret = secret or secrets.token_urlsafe(18)
+        self.tokens = CallbackTokens(secret)
+        self.signature = signature
+        self.limits = limits or ConnectionLimits()
         self.counters: Counter[str] = Counter()
         self._pending: dict[tuple[str, int], PendingReply] = {}
         self._finished: OrderedDict[tuple[str, int], tuple[str, ...]] = OrderedDict()
@@ -136,7 +160,13 @@ class WebhookReceiver:
             # A deep listen queue: callbacks arrive in bursts when many turns end together, and gevent's
             # default of 128 overflowed into SYN retransmits (callbacks 1-3 s late) in the benchmarks.
             self._server = LeanWSGIServer(
-                (self.host, self.port), self._app, log=None, error_log=log, backlog=4096
+                (self.host, self.port),
+                self._app,
+                log=None,
+                error_log=log,
+                backlog=4096,
+                limits=self.limits,
+                counters=self.counters,
             )
             self._server.start()
             self.port = self._server.server_port
@@ -156,15 +186,18 @@ class WebhookReceiver:
         return render_url_template(template, host=host, port=self.port, worker_index=self.worker_index)
 
     def callback_url(self, session_id: str, iteration: int) -> str:
+        """The URL that answers this turn, and no other (a capability: never log or store it)."""
         base = self._callback_base or self.callback_base or self.public_url
-        return f"{base}/cb/{self.secret}/{session_id}/{iteration}"
+        pending = self._pending.get((session_id, iteration))
+        token = pending.token if pending is not None else self.tokens.for_turn(session_id, iteration)
+        return f"{base}/cb/{token.decode()}/{session_id}/{iteration}"
 
     # -- the waiting side ---------------------------------------------------------------------------
     def expect(self, session_id: str, iteration: int) -> PendingReply:
         key = (session_id, iteration)
         if key in self._pending:
             raise RuntimeError(f"turn {key} is already waiting for a callback")
-        pending = PendingReply(session_id, iteration)
+        pending = PendingReply(session_id, iteration, self.tokens.for_turn(session_id, iteration))
         self._pending[key] = pending
         return pending
 
@@ -173,19 +206,29 @@ class WebhookReceiver:
     ) -> tuple[list[Callback], float]:
         """Block this greenlet until the turn's reply is complete; returns callbacks and wake delay (ms).
 
-        The reply is complete at the first callback, or, with a quiet period, when
-        no further callback arrived for that long (or one was marked final).
+        The reply is complete at a callback marked final, or at the first callback, or, with a quiet
+        period, when no further callback arrived for that long. A callback whose final flag is
+        explicitly false announces more: the turn then waits for the rest (a reply split into several
+        messages) until one is final or `timeout_s` runs out, and keeps what arrived (`cut_short`).
         """
+        deadline = time.perf_counter() + timeout_s
         try:
             first: Callback = pending.first.get(timeout=timeout_s)
         except gevent.Timeout:
             raise TargetError(ErrorKind.WEBHOOK_TIMEOUT, f"no callback within {timeout_s:g} s") from None
         wake_ms = (time.perf_counter() - first.received_at) * 1000
-        if quiet_period_s > 0:
-            while not pending.final:
+        while not pending.final:
+            if pending.more_to_come:
+                pending.more.clear()
+                if not pending.more.wait(max(0.0, deadline - time.perf_counter())):
+                    pending.cut_short = True
+                    break
+            elif quiet_period_s > 0:
                 pending.more.clear()
                 if not pending.more.wait(quiet_period_s):
                     break
+            else:
+                break
         return list(pending.callbacks), wake_ms
 
     def release(self, pending: PendingReply) -> None:
@@ -210,27 +253,42 @@ class WebhookReceiver:
         if environ.get("REQUEST_METHOD") != "POST":
             return "bad_method", "405 Method Not Allowed"
         parts = environ.get("PATH_INFO", "").strip("/").split("/")
-        if len(parts) != 4 or parts[0] != "cb" or not parts[3].isdigit():
+        if len(parts) != 4 or parts[0] != "cb" or not parts[2]:
             return "unknown", "404 Not Found"
-        _, secret, session_id, iteration_text = parts
+        _, token, session_id, iteration_text = parts
+        # ASCII digits only (str.isdigit also takes "²", which int() refuses), and not too many.
+        if (
+            not (iteration_text.isascii() and iteration_text.isdigit())
+            or len(iteration_text) > _MAX_ITERATION_DIGITS
+        ):
+            return "unknown", "404 Not Found"
         try:
             declared = int(environ.get("CONTENT_LENGTH") or -1)
         except ValueError:
             declared = -1
         if declared > self.max_body_bytes:
             return "oversized", "413 Payload Too Large"
-        if not hmac.compare_digest(secret.encode(), self.secret.encode()):
+        key = (session_id, int(iteration_text))
+        pending = self._pending.get(key)
+        # PATH_INFO is latin-1 text of the path's bytes: encoding it back gives those bytes exactly.
+        if pending is not None:
+            expected = pending.token
+        else:
+            expected = self.tokens.token(session_id.encode("latin-1"), iteration_text.encode())
+        if not hmac.compare_digest(token.encode("latin-1"), expected):
             return "forged", "403 Forbidden"
         raw = environ["wsgi.input"].read(declared if declared >= 0 else self.max_body_bytes + 1)
         if len(raw) > self.max_body_bytes:
             return "oversized", "413 Payload Too Large"
+        if self.signature is not None and not self.signature.verify(environ, raw):
+            return "forged", "403 Forbidden"
+        # An agent that echoes its callback URL must not carry the token into transcripts and reports.
+        raw = redact_callback_tokens_in_bytes(raw)
         try:
             document = from_json(raw)
         except (ValueError, UnicodeDecodeError):
             document = _MALFORMED
-        key = (session_id, int(iteration_text))
         message_id = self._message_id(document, raw)
-        pending = self._pending.get(key)
         if pending is None:
             seen = self._finished.get(key)
             if seen is None:
@@ -241,7 +299,7 @@ class WebhookReceiver:
         if message_id in pending.seen_ids:
             return "duplicate", "409 Conflict"
         pending.seen_ids.add(message_id)
-        pending.deliver(Callback(document, time.perf_counter()), self._is_final(document))
+        pending.deliver(Callback(document, time.perf_counter()), self._final_flag(document))
         return "accepted", "202 Accepted"
 
     def _message_id(self, document: Any, raw: bytes) -> str:
@@ -255,10 +313,12 @@ class WebhookReceiver:
                 pass
         return "sha1:" + hashlib.sha1(raw).hexdigest()
 
-    def _is_final(self, document: Any) -> bool:
+    def _final_flag(self, document: Any) -> bool | None:
+        """The callback's final flag: True (the last), False (more to come), None (no flag)."""
         if not self.final_path:
-            return False
+            return None
         try:
-            return extract(document, self.final_path) is True
+            flag = extract(document, self.final_path)
         except KeyError:
-            return False
+            return None
+        return flag if isinstance(flag, bool) else None

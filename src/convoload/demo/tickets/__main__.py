@@ -10,10 +10,13 @@ import argparse
 import sys
 from datetime import date
 
+from pydantic import ValidationError
+
 from convoload.demo.process import ready_url, serve, start_server_process
 from convoload.demo.tickets.catalog import DEFAULT_CLOSED_DATES
 from convoload.demo.tickets.server import create_app
 from convoload.demo.tickets.settings import TicketServerSettings
+from convoload.demo.widget import parse_signature
 
 
 def _backoff(value: str) -> tuple[float, ...]:
@@ -51,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S,S,S",
         help="waits between callback retries (default 0.2,0.5,1)",
     )
+    parser.add_argument(
+        "--sign",
+        default=None,
+        metavar="SPEC",
+        help="sign callbacks: JSON or key=value,... with target.receiver.signature's fields "
+        "(secret_env required), e.g. secret_env=AGENT_SECRET or "
+        "secret_env=S,header=X-Slack-Signature,prefix=v0=,timestamp_header=X-Slack-Request-Timestamp",
+    )
     return parser
 
 
@@ -70,11 +81,17 @@ def settings_from_args(args: argparse.Namespace, ready_url: str | None = None) -
         season_year=args.season_year,
         retry_backoff_s=args.retry_backoff,
         ready_url=ready_url,
+        signature=parse_signature(args.sign) if args.sign else None,
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        settings_from_args(args)
+    except (ValueError, ValidationError) as exc:  # a bad --sign, its secret not set
+        print(f"invalid settings: {exc}", file=sys.stderr)
+        return 2
     sock = start_server_process(args.host, args.port)
     if sock is None:
         return 2

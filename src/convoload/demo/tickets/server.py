@@ -1,12 +1,15 @@
 """HTTP front-end of the demo ticket assistant: a widget webhook API and a plain chat endpoint.
 
 ``POST /v1/webhooks/widget`` acknowledges at once (202) and later POSTs the reply to the caller's
-webhook, like real chat-widget platforms do; ``POST /v1/chat`` answers synchronously.
+webhook, like real chat-widget platforms do; ``POST /v1/chat`` answers synchronously. With a
+`signature` setting (``--sign``) each callback is signed the way convoload's receiver checks it;
+callback URLs are logged with their token masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -24,7 +27,8 @@ from pydantic import BaseModel
 
 from convoload.demo.tickets.assistant import AssistantReply, TicketAssistant
 from convoload.demo.tickets.settings import TicketServerSettings
-from convoload.demo.widget import NonEmptyStr, WidgetMessage, callback_client
+from convoload.demo.widget import NonEmptyStr, WidgetMessage, callback_client, callback_signer, loggable_url
+from convoload.targets.callback_tokens import redact_callback_tokens
 
 __all__ = ["ChatRequest", "TicketServerSettings", "WidgetMessage", "create_app"]
 
@@ -121,6 +125,7 @@ class _Runtime:
         self.settings = settings
         self.assistant = TicketAssistant(closed_dates=closed, season_year=settings.season_year)
         self.rng = random.Random(settings.seed)
+        self.signer = callback_signer(settings.signature)
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -177,24 +182,33 @@ class _Runtime:
             log.exception("failed to answer widget message %s", ack_id)
 
     async def deliver(self, url: str, payload: dict[str, Any]) -> bool:
-        """POST one callback, retrying transport errors and 429/5xx with a short backoff."""
+        """POST one callback, retrying transport errors and 429/5xx with a short backoff.
+
+        The URL is a capability for one turn: logged only as `loggable_url` shows it.
+        """
         assert self.client is not None
+        body = json.dumps(payload).encode()
+        shown = loggable_url(url)
         waits = (0.0, *self.settings.retry_backoff_s)
         for attempt, wait in enumerate(waits, start=1):
             if wait:
                 await asyncio.sleep(wait)
+            headers = {"Content-Type": "application/json"}
+            if self.signer is not None:  # signed per attempt: a timestamped signature must be fresh
+                headers.update(self.signer.headers(body))
             try:
-                response = await self.client.post(url, json=payload)
+                response = await self.client.post(url, content=body, headers=headers)
             except httpx.HTTPError as exc:
-                log.warning("callback to %s failed (attempt %d): %r", url, attempt, exc)
+                reason = redact_callback_tokens(f"{type(exc).__name__}: {exc}")  # it may quote the URL
+                log.warning("callback to %s failed (attempt %d): %s", shown, attempt, reason)
                 continue
             if response.status_code < 400:
                 return True
             if response.status_code != 429 and response.status_code < 500:
-                log.warning("callback to %s rejected with HTTP %d; dropping", url, response.status_code)
+                log.warning("callback to %s rejected with HTTP %d; dropping", shown, response.status_code)
                 return False
-            log.warning("callback to %s got HTTP %d (attempt %d)", url, response.status_code, attempt)
-        log.error("dropping callback %s to %s after %d attempts", payload["messageId"], url, len(waits))
+            log.warning("callback to %s got HTTP %d (attempt %d)", shown, response.status_code, attempt)
+        log.error("dropping callback %s to %s after %d attempts", payload["messageId"], shown, len(waits))
         return False
 
 

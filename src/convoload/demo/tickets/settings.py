@@ -6,6 +6,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convoload.config import SignatureConfig
+
 
 class TicketServerSettings(BaseModel):
     """Behaviour knobs of the demo server; all of them can be set from the command line."""
@@ -22,6 +24,9 @@ class TicketServerSettings(BaseModel):
     retry_backoff_s: tuple[float, ...] = Field((0.2, 0.5, 1.0), description="Waits between callback retries.")
     callback_timeout_s: float = Field(5.0, gt=0)
     ready_url: str | None = Field(None, description="When set, print 'READY <url>' once started.")
+    signature: SignatureConfig | None = Field(
+        None, description="Sign each callback (target.receiver.signature's fields; the secret from env)."
+    )
 
     def cli_args(self) -> list[str]:
         """Flags for ``python -m convoload.demo.tickets`` reproducing these settings."""
@@ -45,4 +50,6 @@ class TicketServerSettings(BaseModel):
                 args += ["--closed-date", day.isoformat()]
         if self.retry_backoff_s != (0.2, 0.5, 1.0):
             args += ["--retry-backoff", ",".join(repr(x) for x in self.retry_backoff_s)]
+        if self.signature is not None:  # the secret's name only: its value stays in the environment
+            args += ["--sign", self.signature.model_dump_json(exclude_defaults=True)]
         return args
