@@ -6,6 +6,8 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from convoload.envsecrets import redact_value
+
 CONVERSATIONS_CSV = "conversations.csv"
 _COLUMNS = (
     "user_id",
@@ -32,7 +34,7 @@ def write_conversations_csv(run_dir: Path, document: dict[str, Any]) -> Path:
     with tmp.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(_COLUMNS)
-        for c in document["conversations"]:
+        for c in redact_value(document["conversations"]):  # a last guard: the records are redacted
             error = c.get("error") or {}
             writer.writerow(
                 [

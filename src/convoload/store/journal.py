@@ -17,6 +17,7 @@ from typing import Any
 from gevent.monkey import get_original
 
 from convoload.conversation.records import ConversationRecord
+from convoload.envsecrets import redact, redact_json, redact_value
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class RunJournal:
         """Write the record's line (returned, with its newline, for others to reuse)."""
         # Compact JSON from pydantic-core (see `to_json`): at hundreds of conversations per second
         # this runs in the event loop every conversation shares.
-        line = record.to_json() + b"\n"
+        # redact_json: a last guard (secrets are taken out of replies and errors as they come in).
+        line = redact_json(record.to_json()) + b"\n"
         with self._lock:
             if self._fd is None:
                 raise ValueError("the journal is closed")
@@ -106,11 +108,17 @@ class _FileWriter:
 
 
 def write_json(path: Path, document: Any) -> None:
-    write_text_atomic(path, json.dumps(document, ensure_ascii=False, indent=2))
+    """Pretty JSON, atomically, without any known secret (run.json, aggregate.json)."""
+    # Redacted value by value: a replacement in the JSON text could cut through its structure.
+    _replace_atomically(path, json.dumps(redact_value(document), ensure_ascii=False, indent=2))
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write atomically (temp file + rename): a reader never sees half a file."""
+    """Write atomically (temp file + rename): a reader never sees half a file; known secrets redacted."""
+    _replace_atomically(path, redact(text))
+
+
+def _replace_atomically(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

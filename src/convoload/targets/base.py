@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from convoload.conversation.records import ErrorKind
-from convoload.envsecrets import redact
+from convoload.envsecrets import redact, redact_value
 from convoload.identity import Identity
+from convoload.targets.callback_tokens import redact_callback_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +34,29 @@ class TargetReply:
     raw: Any = field(default=None, repr=False)
 
 
+def redact_reply(reply: TargetReply) -> TargetReply:
+    """The reply with every known secret out of its texts and raw documents (changed in place).
+
+    Where the target's data enters the records: what an agent echoes back (the Authorization
+    header it got, say) never reaches a hook, a journal, a report or the store.
+    """
+    parts = (reply.text, reply.agent, reply.raw)
+    clean = redact_value(parts)  # one search for all: the same tuple back when none holds a secret
+    if clean is not parts:
+        reply.text, reply.agent, reply.raw = clean
+        reply.messages = redact_value(reply.messages)  # the text joins them: they hold a secret too
+    return reply
+
+
 class TargetError(Exception):
-    """A classified failure of one turn. Messages are redacted: no secret ever leaves."""
+    """A classified failure of one turn. Messages are redacted: no secret, no callback token ever leaves
+    (an agent's error answer may quote the request, its callback URL included)."""
 
     def __init__(
         self, kind: ErrorKind, message: str, status_code: int | None = None, ack_ms: float | None = None
     ) -> None:
         self.kind = kind
-        self.message = redact(message)
+        self.message = redact_callback_tokens(redact(message))
         self.status_code = status_code
         self.ack_ms = ack_ms
         super().__init__(f"{kind.value}: {self.message}")
