@@ -82,3 +82,54 @@ def test_assess_grades_and_recommends():
     assert (
         "p95 turn latency is 9.0 s" in text and "fell back to the local model" in text and "gave up" in text
     )
+
+
+# -- quality metrics (the test pipeline's scenarios) ------------------------------------------------------
+
+PERFECT = {"coherence": 1.0, "agent_coordination": 1.0, "data_consistency": 1.0, "user_experience": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        (1.0, "A+"),
+        (0.96, "A+"),
+        (0.95, "A"),  # strict, like the success rate: > 0.95 for A+
+        (0.91, "A"),
+        (0.9, "B"),
+        (0.81, "B"),
+        (0.8, "C"),
+        (0.71, "C"),
+        (0.7, "D"),
+        (0.67, "D"),
+        (0.0, "D"),
+    ],
+)
+def test_each_quality_metric_is_graded_on_the_success_bands(value, allowed):
+    from convoload.report.grading import quality_grade, quality_recommendations, share_grade
+
+    for metric in PERFECT:
+        metrics = {**PERFECT, metric: value}
+        assert share_grade(value) == allowed and quality_grade(metrics) == allowed
+        lines = quality_recommendations(metrics)
+        if allowed == "A+":
+            assert lines == []
+        else:
+            head = f"{metric.replace('_', ' ')} is {value:.2f} (grade at most {allowed}): "
+            assert len(lines) == 1 and lines[0].startswith(head)
+
+
+def test_the_lowest_of_the_success_grade_and_the_quality_grades_wins():
+    from convoload.report.grading import quality_grade, quality_recommendations, worst
+
+    # The probe of issue 14: every conversation succeeded, fast, but a third of the replies were errors
+    # and a third of the turns failed or were slow. It was graded A+ with "No action needed".
+    metrics = {**PERFECT, "coherence": 0.67, "user_experience": 0.6667}
+    assert worst(grade(1.0, 0.5), quality_grade(metrics)) == "D"
+    lines = quality_recommendations(metrics)
+    assert [line.split(" is ")[0] for line in lines] == ["user experience", "coherence"]  # lowest first
+    assert "0.67 (grade at most D): 33 % of replies were errors" in lines[1]
+    assert worst(grade(0.85, 0.5), quality_grade({**PERFECT, "data_consistency": 0.93})) == "B"
+    assert worst(grade(1.0, 0.5), quality_grade({**PERFECT, "agent_coordination": 0.93})) == "A"
+    assert worst(grade(1.0, 0.5), quality_grade(PERFECT)) == "A+" and quality_recommendations(PERFECT) == []
+    assert quality_grade({}) == "A+"

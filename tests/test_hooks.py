@@ -242,3 +242,89 @@ def test_each_event_reaches_only_the_hooks_that_implement_its_method():
         )
     )
     assert calls == [("reply", 3), ("reply", 3)]
+
+
+# -- hooks and the run's domain ------------------------------------------------------------------------
+
+REAL_ESTATE_ONLY = {"property_inquiries", "scheduling_requests"}
+
+
+def built(domains, **hooks):
+    return {h.name for h in build_hooks(Config.model_validate({"hooks": hooks}), domains)}
+
+
+def test_real_estate_hooks_run_only_where_the_run_is_about_real_estate():
+    everything = set(BUILTIN_HOOKS)
+    assert {name for name, cls in BUILTIN_HOOKS.items() if cls.domains} == REAL_ESTATE_ONLY
+    assert built({"tickets"}) == everything - REAL_ESTATE_ONLY
+    assert built({"realestate"}) == everything == built({"tickets", "realestate"}) == built(None)
+    assert built({"tickets"}, any_domain=["property_inquiries"]) == everything - {"scheduling_requests"}
+    assert "property_inquiries" not in built(
+        {"realestate"}, any_domain=["property_inquiries"], disabled=["property_inquiries"]
+    )
+
+
+def test_any_domain_names_are_checked_and_off_domain_thresholds_too():
+    with pytest.raises(ConfigError) as info:
+        build_hooks(Config.model_validate({"hooks": {"any_domain": ["property_inquires"]}}), {"tickets"})
+    assert info.value.field == "hooks.any_domain[0]" and "property_inquires" in info.value.message
+    bad = {"thresholds": {"property_inquiries": {"word": ["casa"]}}}
+    with pytest.raises(ConfigError) as info:
+        build_hooks(Config.model_validate({"hooks": bad}), {"tickets"})
+    assert info.value.field == "hooks.thresholds.property_inquiries"
+
+
+# A park-ticket customer who asks about parking spaces ("vaga"), the park's area ("área") and a guided
+# visit uses words the real-estate hooks listen for.
+PARK_VISITOR = [
+    "Oi! Quero ingressos para 12/12, 2 adultos.",
+    "Tem vaga de estacionamento? E qual a área do parque?",
+    "Dá para agendar uma visita guiada?",
+]
+HOME_SEEKER = [
+    "Oi! Quero alugar um apartamento de 2 quartos em Curitiba.",
+    "Aceita pet? Tem vaga de garagem?",
+    "Quero agendar uma visita.",
+]
+
+
+def findings_of_a_run(tmp_path, agent, script, **hooks):
+    from collections import Counter
+
+    from convoload.load.context import RunContext
+    from convoload.load.engine import run_load
+    from convoload.store.journal import read_journal
+
+    demo = {"agent": agent, "reply_delay_s": 0.0, "jitter_s": 0.0, "listings": 200}
+    config = Config.model_validate(
+        {
+            "run": {"seed": 3, "runs_dir": str(tmp_path / agent), "max_iterations": len(script)},
+            "user": {"type": "fixed", "scripts": [script]},
+            "target": {"type": "demo", "demo": demo},
+            "hooks": hooks,
+        }
+    )
+    context = RunContext(config)
+    try:
+        run_load(context, 2, 2)
+    finally:
+        context.close()
+    records = read_journal(context.run_dir / "journal.jsonl")
+    assert len(records) == 2 and all(r.iterations == len(script) for r in records)
+    return Counter(f.hook for r in records for f in r.findings)
+
+
+def test_a_ticket_run_records_no_real_estate_findings(tmp_path):
+    found = findings_of_a_run(tmp_path, "tickets", PARK_VISITOR)
+    assert not REAL_ESTATE_ONLY & set(found), found
+    assert found, "the other hooks watch the run as before"
+
+
+def test_a_real_estate_run_records_them(tmp_path):
+    found = findings_of_a_run(tmp_path, "realestate", HOME_SEEKER)
+    assert found["property_inquiries"] >= 2 and found["scheduling_requests"] >= 2, found
+
+
+def test_any_domain_switches_a_real_estate_hook_on_for_a_ticket_run(tmp_path):
+    found = findings_of_a_run(tmp_path, "tickets", PARK_VISITOR, any_domain=["property_inquiries"])
+    assert found["property_inquiries"] == 2 and "scheduling_requests" not in found, found

@@ -81,6 +81,9 @@ def test_the_four_builtin_scenarios_pass_against_the_bundled_system(tmp_path):
     assert resilience["conversations"] == 12 and resilience["recommendations"] == [
         "No action needed: every check passed."
     ]
+    # Refusing empty and over-long input with a 4xx is this scenario's point: no blow to its quality.
+    assert resilience["findings"]["error_responses"]["count"] == 4
+    assert resilience["integration"]["coherence"] == resilience["integration"]["user_experience"] == 1.0
     overall = document["overall"]
     assert overall["system_healthy_after"] and overall["grade"] == "A+"
     folder = tmp_path / document["pipeline_id"]
@@ -104,3 +107,49 @@ def test_scenario_files_are_validated(tmp_path):
     dup = write(tmp_path / "d.yaml", "- {name: a}\n- {name: a}\n")
     with pytest.raises(ConfigError, match="unique"):
         load_scenarios(dup)
+
+
+def test_quality_metrics_move_the_grade_of_a_scenario_whose_replies_are_apologies(tmp_path):
+    # The bundled assistant with an LLM brain whose provider cannot be reached answers every message with
+    # HTTP 200 and an apology ("our assistant is unavailable right now"). A resilience scenario's own rule
+    # (every message answered, nothing 5xx) is met; its coherence is not, and the grade must say so.
+    import socket
+
+    from convoload.demo.realestate.assistant.launcher import AssistantServer
+    from convoload.demo.realestate.assistant.settings import AssistantSettings
+    from convoload.demo.realestate.catalog.launcher import CatalogServer
+    from convoload.demo.realestate.catalog.settings import CatalogSettings
+    from convoload.pipeline.runner import System
+
+    with socket.socket() as sock:  # a loopback port where nothing listens: the model is down
+        sock.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    scenarios = write(
+        tmp_path / "apologies.yaml",
+        "- name: every_message_answered\n"
+        "  conversations: 2\n"
+        "  success: graceful\n"
+        "  scripts: [['oi, quero alugar um apartamento em Curitiba'], ['Hello! I want to buy a house']]\n",
+    )
+    with ExitStack() as resources:
+        catalog = resources.enter_context(CatalogServer(CatalogSettings(listings=200)))
+        settings = AssistantSettings(
+            catalog_url=catalog.url, brain="llm", llm=("local/down",), local_llm_url=nowhere
+        )
+        assistant = resources.enter_context(AssistantServer(settings))
+        system = System(assistant.chat_url, catalog.url, assistant.url + "/health")
+        document = run_pipeline(load_scenarios(scenarios), system, runs_dir=tmp_path / "runs")
+    scenario = document["scenarios"][0]
+    assert scenario["success_rate"] == 1.0 and scenario["health"] == "healthy"  # by its own rule
+    assert scenario["findings"]["error_responses"]["count"] == 2
+    assert scenario["integration"]["coherence"] == 0.0 and scenario["integration"]["user_experience"] == 1.0
+    assert scenario["grade"] == "D"
+    assert scenario["recommendations"][0].startswith("coherence is 0.00 (grade at most D): 100 % of replies")
+    assert not any(line.startswith("No action needed") for line in scenario["recommendations"])
+    overall = document["overall"]
+    assert overall["grade"] == "D" and overall["system_healthy_after"]
+    assert overall["recommendations"][0] == f"every_message_answered: {scenario['recommendations'][0]}"
+    folder = tmp_path / "runs" / document["pipeline_id"]
+    with open(folder / "scenarios.csv", newline="") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["grade"] == "D" and row["coherence"] == "0.0"

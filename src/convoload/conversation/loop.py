@@ -23,6 +23,7 @@ from convoload.conversation.records import (
     TurnRecord,
     utc_now,
 )
+from convoload.envsecrets import redact
 from convoload.events import (
     AgentChanged,
     ConversationFinished,
@@ -32,7 +33,7 @@ from convoload.events import (
     TurnFailed,
     TurnSent,
 )
-from convoload.targets.base import Session, Target, TargetError
+from convoload.targets.base import Session, Target, TargetError, redact_reply
 from convoload.users.base import SimulatedUser, UserFailure
 
 log = logging.getLogger(__name__)
@@ -67,30 +68,31 @@ def run_conversation(
             try:
                 message = user.next_message(record.turns)
             except UserFailure as exc:
-                record.error = TurnError(kind=exc.kind, message=exc.message)
+                record.error = TurnError(kind=exc.kind, message=redact(exc.message))
                 record.outcome = Outcome.ERROR
                 break
             except Exception as exc:  # a simulated user failing is a fault to count, not a crash
-                record.error = TurnError(kind=ErrorKind.USER, message=f"{type(exc).__name__}: {exc}")
+                record.error = TurnError(kind=ErrorKind.USER, message=redact(f"{type(exc).__name__}: {exc}"))
                 record.outcome = Outcome.ERROR
                 break
             if message is not None and message.usage is not None:
                 record.usage.add(message.usage)
             if message is None or message.stop:
                 record.outcome = Outcome.USER_STOPPED
-                record.stop_reason = user.stop_reason
+                record.stop_reason = user.stop_reason and redact(user.stop_reason)
                 break
             turn = TurnRecord(
                 iteration=iteration,
-                user_text=message.text,
+                user_text=redact(message.text),  # as recorded: what the user said may quote the agent
                 sent_at=utc_now(),
                 usage=message.usage,
             )
             record.turns.append(turn)
             if bus.wants(TurnSent):  # most runs have no listener (the live transcript is one)
-                bus.emit(TurnSent(**ids, iteration=iteration, text=message.text))
+                bus.emit(TurnSent(**ids, iteration=iteration, text=turn.user_text))
             try:
-                reply = target.send(session, message.text, iteration)
+                # Secrets out before anything reads the reply: hooks, goal, records, transcript.
+                reply = redact_reply(target.send(session, message.text, iteration))
             except TargetError as exc:
                 turn.error = TurnError(kind=exc.kind, message=exc.message, status_code=exc.status_code)
                 turn.ack_ms = _us(exc.ack_ms)
@@ -98,6 +100,9 @@ def run_conversation(
                 record.outcome = Outcome.ERROR
                 bus.emit(TurnFailed(**ids, iteration=iteration, error=turn.error, turn=turn))
                 break
+            # The detector reads the messages, not only the joined text: a reply split across several
+            # messages (callbacks) may cut the very link the customer came for.
+            hit = goal(reply.messages or reply.text)
             # Into the field storage at once: these are plain values of the fields' types, and pydantic's
             # per-attribute assignment cost more than the rest of this block, on every turn.
             turn.__dict__.update(
@@ -107,7 +112,8 @@ def run_conversation(
                 replied_at=utc_now(),
                 latency_ms=_us(reply.latency_ms),
                 ack_ms=_us(reply.ack_ms),
-                goal_reached=goal(reply.text),
+                goal_reached=hit is not None,
+                goal_evidence=hit.evidence if hit is not None else None,
             )
             bus.emit(ReplyReceived(**ids, turn=turn, raw=reply.raw))
             if reply.agent and reply.agent != previous_agent:
@@ -129,7 +135,7 @@ def run_conversation(
         raise
     except Exception as exc:
         log.exception("conversation %s failed inside convoload", session.session_id)
-        record.error = TurnError(kind=ErrorKind.INTERNAL, message=f"{type(exc).__name__}: {exc}")
+        record.error = TurnError(kind=ErrorKind.INTERNAL, message=redact(f"{type(exc).__name__}: {exc}"))
         record.outcome = Outcome.ERROR
     finally:
         target.finish(session)

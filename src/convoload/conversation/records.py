@@ -132,6 +132,7 @@ class TurnRecord(BaseModel):
     ack_ms: float | None = None  # send -> acknowledgement (webhook targets)
     error: TurnError | None = None
     goal_reached: bool = False
+    goal_evidence: str | None = None  # what showed the goal reached: the link, the text matched
     usage: Usage | None = None  # what the simulated user spent to write this turn's message (LLM users)
 
 

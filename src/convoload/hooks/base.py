@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from convoload.conversation.records import ConversationRecord, Finding, Priority, TurnRecord
+from convoload.envsecrets import redact, redact_value
 from convoload.events import (
     AgentChanged,
     ConversationFinished,
@@ -41,6 +42,7 @@ class HookContext:
         self.state: dict[str, Any] = {}  # the hook's notes on this conversation, gone when it ends
 
     def report(self, message: str, *, iteration: int | None = None, **data: Any) -> None:
+        # Hooks quote what they saw (replies, raw documents, errors): no secret goes into a finding.
         self._sink.append(
             Finding(
                 hook=self._hook.name,
@@ -48,19 +50,25 @@ class HookContext:
                 session_id=self.session_id,
                 persona=self.persona,
                 iteration=iteration,
-                message=message,
-                data=data,
+                message=redact(message),
+                data=redact_value(data),
             )
         )
 
 
 class Hook:
-    """Subclass, set `name`, `priority` and `defaults` (thresholds), and implement the `on_*` you need."""
+    """Subclass, set `name`, `priority` and `defaults` (thresholds), and implement the `on_*` you need.
+
+    `domains`: the playbooks (`tickets`, `realestate`) whose conversations a built-in hook is about;
+    None for every conversation. A run enables a built-in hook when its personas' playbooks (or the
+    bundled demo agent it talks to) share a domain with it, or when `hooks.any_domain` names it.
+    """
 
     name: ClassVar[str] = "hook"
     priority: ClassVar[Priority] = "quality"
     description: ClassVar[str] = ""
     defaults: ClassVar[dict[str, Any]] = {}
+    domains: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, **thresholds: Any) -> None:
         unknown = set(thresholds) - set(self.defaults)

@@ -1,4 +1,9 @@
-"""The ten built-in hooks (critical, business, quality), each with configurable thresholds."""
+"""The ten built-in hooks (critical, business, quality), each with configurable thresholds.
+
+Most apply to any agent; `scheduling_requests` and `property_inquiries` are about real estate
+(`domains`), so a park-ticket run does not report a "property inquiry" for a customer asking
+about the park's area or parking spaces.
+"""
 
 from __future__ import annotations
 
@@ -192,6 +197,7 @@ class SchedulingRequests(_CustomerAsks):
     name = "scheduling_requests"
     description = "the customer asked to schedule, or a visit/booking was arranged"
     finding = "scheduling requested"
+    domains = frozenset({"realestate"})
     defaults: ClassVar[dict[str, Any]] = {
         "words": [
             "agendar",
@@ -214,6 +220,7 @@ class PropertyInquiries(_CustomerAsks):
     name = "property_inquiries"
     description = "the customer asked about a property"
     finding = "property inquiry"
+    domains = frozenset({"realestate"})
     defaults: ClassVar[dict[str, Any]] = {
         "words": [
             "imovel",

@@ -10,7 +10,6 @@ agent, integration metrics, health, grade, recommendations, and pass^k.
 from __future__ import annotations
 
 import csv
-import os
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,13 +24,24 @@ from convoload.config import Config
 from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.engine import run_load
+from convoload.load.plan import RunPlan
 from convoload.personas import resolve_personas
 from convoload.personas.model import Persona
 from convoload.pipeline.consistency import ConsistencyReport, check
 from convoload.pipeline.model import Scenario
 from convoload.report.aggregate import aggregate, distribution
-from convoload.report.grading import assess, grade, health
+from convoload.report.grading import (
+    assess,
+    grade,
+    health,
+    mark_incomplete,
+    quality_grade,
+    quality_recommendations,
+    worst,
+)
+from convoload.signals import StopRequest
 from convoload.store.journal import read_journal, write_json
+from convoload.store.results.engine import StoreOrigin, check_store_url, pick_store_url
 
 # The hand-offs the assistant's agents may make; anything else is a coordination fault.
 ALLOWED_HANDOFFS = {
@@ -79,28 +89,60 @@ def run_pipeline(
     seed: int = 1,
     on_scenario: Callable[[dict[str, Any]], None] | None = None,
     store_url: str | None = None,
+    stop: StopRequest | None = None,
 ) -> dict[str, Any]:
-    """Run every scenario `repeat` times; runs go to `store_url` (default: CONVOLOAD_DB_URL or local)."""
-    store_url = store_url or os.environ.get("CONVOLOAD_DB_URL")
+    """Run every scenario `repeat` times; runs go to `store_url` (default: CONVOLOAD_DB_URL or local).
+
+    A `stop` request (a signal) ends the scenario under way the way a run's time limit does and skips
+    the rest; the results of what ran are written all the same, marked incomplete.
+    """
+    store_url = checked_store_url(store_url)  # a bad URL fails before the first scenario, not after
     pipeline_id = "pipeline-" + new_run_id()
     folder = runs_dir / pipeline_id
     folder.mkdir(parents=True, exist_ok=True)
     results = []
     all_records: list[ConversationRecord] = []
+    skipped: list[str] = []
     with httpx.Client(timeout=10) as http:
         for scenario in scenarios:
+            if stop is not None and stop.is_set():
+                skipped.append(scenario.name)
+                continue
             repetitions = []
+            finished, planned = 0, scenario.conversations * repeat
             for attempt in range(repeat):
-                records, run_dir = _run_once(scenario, system, folder, seed + attempt, store_url)
+                if stop is not None and stop.is_set():
+                    break
+                records, run_dir, completion = _run_once(
+                    scenario, system, folder, seed + attempt, store_url, stop
+                )
                 repetitions.append((records, run_dir))
                 all_records.extend(records)
+                finished += completion["finished_conversations"]
             result = _scenario_result(scenario, repetitions, system, http)
+            if finished < planned:
+                why = f"stopped by {stop.reason}" if stop is not None and stop.is_set() else "cut short"
+                mark_incomplete(
+                    result,
+                    f"Incomplete: {why}; {finished} of {planned} planned conversations finished. "
+                    "Run the pipeline to the end before acting on this grade.",
+                )
             _store_grades(store_url or f"sqlite:///{folder / 'results.sqlite'}", result, repetitions)
             results.append(result)
             if on_scenario:
                 on_scenario(result)
         healthy_after = _healthy(http, system.health_url)
     overall = _overall(results, all_records, healthy_after)
+    stopped_by = stop.reason if stop is not None and stop.is_set() else None
+    if skipped or any(r.get("complete") is False for r in results):
+        ran = len(results) - sum(1 for r in results if r.get("complete") is False)
+        mark_incomplete(
+            overall,
+            f"Incomplete pipeline{f' (stopped by {stopped_by})' if stopped_by else ''}: {ran} of "
+            f"{len(scenarios)} scenarios ran to the end"
+            + (f"; not started: {', '.join(skipped)}" if skipped else "")
+            + ". Run it to the end before acting on its grade.",
+        )
     document = {
         "pipeline_id": pipeline_id,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -108,6 +150,8 @@ def run_pipeline(
         "system": {"assistant": system.chat_url, "catalog": system.catalog_url},
         "scenarios": results,
         "overall": overall,
+        **({"stopped_by": stopped_by} if stopped_by else {}),
+        **({"skipped_scenarios": skipped} if skipped else {}),
     }
     write_json(folder / "real_test_results.json", document)
     _write_csv(folder / "scenarios.csv", results)
@@ -115,9 +159,26 @@ def run_pipeline(
     return document
 
 
+def checked_store_url(given: str | None = None) -> str | None:
+    """The pipeline's results store (`given`, else $CONVOLOAD_DB_URL, else None: each run's own), checked."""
+    url, origin = pick_store_url(given, StoreOrigin("store_url"), "", StoreOrigin())
+    if url:
+        try:
+            check_store_url(url)
+        except ValueError as exc:
+            raise origin.error(str(exc)) from None
+    return url or None
+
+
 def _run_once(
-    scenario: Scenario, system: System, folder: Path, seed: int, store_url: str | None
-) -> tuple[list[ConversationRecord], Path]:
+    scenario: Scenario,
+    system: System,
+    folder: Path,
+    seed: int,
+    store_url: str | None,
+    stop: StopRequest | None = None,
+) -> tuple[list[ConversationRecord], Path, dict[str, Any]]:
+    """One repetition of a scenario: its records, its run folder and its completion (report.completion)."""
     scripts = scenario.expanded_scripts()
     config = Config.model_validate(
         {
@@ -139,13 +200,16 @@ def _run_once(
             },
         }
     )
-    context = RunContext(config, personas=_personas(scenario))
+    context = RunContext(
+        config, personas=_personas(scenario), plan=RunPlan(conversations=scenario.conversations)
+    )
     try:
-        run_load(context, scenario.conversations, scenario.concurrency or scenario.conversations)
-        context.aggregate()
+        concurrency = scenario.concurrency or scenario.conversations
+        run_load(context, scenario.conversations, concurrency, stop=stop)
+        completion = context.aggregate()["summary"]["completion"]
     finally:
         context.close()
-    return read_journal(context.run_dir / "journal.jsonl"), context.run_dir
+    return read_journal(context.run_dir / "journal.jsonl"), context.run_dir, completion
 
 
 def _personas(scenario: Scenario) -> list[Persona]:
@@ -195,15 +259,22 @@ def _scenario_result(
     success_rate = round(sum(wins) / len(wins), 4) if wins else 0.0
     turns = [t for r in records for t in r.turns]
     p95_s = (document["latency"]["turn_ms"].get("p95") or 0) / 1000
-    error_turns = sum(
-        1 for t in turns if t.error and not (scenario.success == "graceful" and _graceful(t.error))
-    )
+    # In a resilience (graceful) scenario, refusing bad input with a 4xx is the right answer: no error,
+    # and no blow to coherence or user experience.
+    refused = sum(1 for t in turns if scenario.success == "graceful" and t.error and _graceful(t.error))
+    error_turns = sum(1 for t in turns if t.error) - refused
     error_rate = error_turns / len(turns) if turns else 0.0
     by_agent: dict[str, list[float]] = defaultdict(list)
     for t in turns:
         if t.latency_ms is not None and t.error is None:
             by_agent[t.agent or "?"].append(t.latency_ms)
     assessment = assess(_expected_removed(scenario, document, records))
+    integration = {
+        "coherence": _coherence(document, len(turns), refused),
+        "agent_coordination": _coordination(records),
+        "data_consistency": consistency.score,
+        "user_experience": _experience(turns, graceful=scenario.success == "graceful"),
+    }
     result = {
         "name": scenario.name,
         "description": scenario.description,
@@ -212,29 +283,18 @@ def _scenario_result(
         "success_rate": success_rate,
         "latency_ms": document["latency"]["turn_ms"],
         "per_agent": {agent: distribution(values) for agent, values in sorted(by_agent.items())},
-        "integration": {
-            "coherence": _coherence(document, len(turns)),
-            "agent_coordination": _coordination(records),
-            "data_consistency": consistency.score,
-            "user_experience": _experience(turns),
-        },
+        "integration": integration,
         "data_consistency": {
             "checked": consistency.checked,
             "mismatches": [m.__dict__ for m in consistency.mismatches],
         },
         "health": health(success_rate, p95_s, error_rate),
-        "grade": grade(success_rate, p95_s),
+        "grade": worst(grade(success_rate, p95_s), quality_grade(integration)),
         "error_rate": round(error_rate, 4),
-        "recommendations": assessment["recommendations"],
+        "recommendations": _with_quality(assessment["recommendations"], integration),
         "findings": document["findings"]["by_hook"],
         "runs": [str(run_dir) for _, run_dir in repetitions],
     }
-    if consistency.mismatches:
-        result["recommendations"].insert(
-            0,
-            f"{len(consistency.mismatches)} facts the assistant stated do not match "
-            "the catalog: check how listings are rendered.",
-        )
     if len(repetitions) > 1:
         result["pass_k"] = _pass_k(scenario, repetitions, bad_sessions)
     return result
@@ -283,10 +343,19 @@ def _graceful(error: Any) -> bool:
     return error.kind == ErrorKind.HTTP_STATUS and 400 <= (error.status_code or 0) < 500
 
 
-def _coherence(document: dict[str, Any], turns: int) -> float:
+def _with_quality(recommendations: list[str], integration: dict[str, float]) -> list[str]:
+    """The quality metrics' recommendations first; "No action needed" only when there are none."""
+    quality = quality_recommendations(integration)
+    if not quality:
+        return recommendations
+    return quality + [line for line in recommendations if not line.startswith("No action needed")]
+
+
+def _coherence(document: dict[str, Any], turns: int, refused: int = 0) -> float:
+    """Replies that are neither errors nor suspiciously short; `refused` turns (expected 4xx) are fine."""
     by_hook = document["findings"]["by_hook"]
-    bad = sum(by_hook.get(h, {}).get("count", 0) for h in ("error_responses", "short_responses"))
-    return round(max(0.0, 1 - bad / turns), 4) if turns else 1.0
+    bad = sum(by_hook.get(h, {}).get("count", 0) for h in ("error_responses", "short_responses")) - refused
+    return round(min(1.0, max(0.0, 1 - bad / turns)), 4) if turns else 1.0
 
 
 def _coordination(records: list[ConversationRecord]) -> float:
@@ -294,8 +363,13 @@ def _coordination(records: list[ConversationRecord]) -> float:
     return round(sum(1 for m in moves if m in ALLOWED_HANDOFFS) / len(moves), 4) if moves else 1.0
 
 
-def _experience(turns: list[Any]) -> float:
-    good = sum(1 for t in turns if t.error is None and (t.latency_ms or 0) < 5_000)
+def _experience(turns: list[Any], *, graceful: bool = False) -> float:
+    """Turns answered without error in under 5 s; in a graceful scenario a 4xx refusal is an answer."""
+    good = sum(
+        1
+        for t in turns
+        if (t.error is None and (t.latency_ms or 0) < 5_000) or (graceful and t.error and _graceful(t.error))
+    )
     return round(good / len(turns), 4) if turns else 1.0
 
 
@@ -341,10 +415,13 @@ def _overall(
         "latency_ms": latency,
         "integration": integration,
         "health": status,
-        "grade": grade(success_rate, p95_s),
+        "grade": worst(grade(success_rate, p95_s), quality_grade(integration)),
         "system_healthy_after": healthy_after,
         "recommendations": [
-            line for r in results for line in r["recommendations"] if not line.startswith("No action needed")
+            f"{r['name']}: {line}"
+            for r in results
+            for line in r["recommendations"]
+            if not line.startswith("No action needed")
         ]
         or ["No action needed: every check passed."],
     }

@@ -3,10 +3,23 @@
 Grade: A+ (> 95 % success, < 3 s), A (> 90 %, < 5 s), B (> 80 %, < 8 s), C (> 70 %, < 10 s), D otherwise,
 where the time is the p95 turn latency. Health uses the monitoring thresholds: success < 70 % or p95 > 10 s
 or error rate > 20 % is critical; < 85 %, > 5 s or > 10 % is a warning.
+
+Incomplete runs (report.completion: stopped early by a signal or the time limit, killed, or fewer
+conversations finished than planned): the planned conversations that never finished count as not
+reaching the goal (success = reached / max(held, planned)), the grade is at most B, the health at best
+a warning, and the first recommendation says the run is incomplete — never "No action needed".
+
+Quality (the test pipeline's scenarios, which measure it): each quality metric — coherence, agent
+coordination, data consistency, user experience, shares from 0 to 1 — is graded on the success rate's
+bands (> 0.95 A+, > 0.90 A, > 0.80 B, > 0.70 C, else D), and the grade is the lowest of the
+success-and-latency grade and those: one metric at 0.67 makes the scenario a D, whatever its success.
+Every metric at 0.95 or below adds a recommendation naming it, its value and the grade it allows, so
+such a scenario never reads "No action needed".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 Grade = Literal["A+", "A", "B", "C", "D"]
@@ -26,6 +39,47 @@ def grade(success_rate: float, p95_s: float) -> Grade:
         if success_rate > min_success and p95_s < max_seconds:
             return name
     return "D"
+
+
+QUALITY_METRICS: dict[str, str] = {
+    "coherence": "replies were errors, read like an error message or were suspiciously short: read those "
+    "turns (error_responses and short_responses findings)",
+    "agent_coordination": "hand-offs went between agents the system does not allow to hand off: check the "
+    "agents' hand-off instructions (agent_transitions findings)",
+    "data_consistency": "listings the assistant quoted do not match the catalog: check how listings are "
+    "rendered (data_consistency.mismatches)",
+    "user_experience": "turns failed or took 5 s or more: see the errors and the latency per agent",
+}
+
+
+def share_grade(share: float) -> Grade:
+    """The grade a share (0..1) earns on the success rate's bands: > 0.95 A+, ... , D."""
+    for name, min_share, _ in GRADE_BANDS:
+        if share > min_share:
+            return name
+    return "D"
+
+
+def worst(*grades: Grade) -> Grade:
+    return max(grades, key=GRADE_ORDER.index)
+
+
+def quality_grade(metrics: Mapping[str, float]) -> Grade:
+    """The best grade the quality metrics allow: the lowest any of them earns (A+ with none)."""
+    return worst("A+", *(share_grade(value) for value in metrics.values()))
+
+
+def quality_recommendations(metrics: Mapping[str, float]) -> list[str]:
+    """One line per quality metric that holds the grade back (0.95 or below), lowest first."""
+    out = []
+    for name, value in sorted(metrics.items(), key=lambda item: item[1]):
+        if share_grade(value) != "A+":
+            advice = QUALITY_METRICS.get(name, "see the scenario's records")
+            out.append(
+                f"{name.replace('_', ' ')} is {value:.2f} (grade at most {share_grade(value)}): "
+                f"{round((1 - value) * 100)} % of {advice}."
+            )
+    return out
 
 
 def at_least(actual: str, floor: str) -> bool:
@@ -50,15 +104,53 @@ def assess(document: dict[str, Any]) -> dict[str, Any]:
     p95_s = (turns.get("p95") or 0.0) / 1000 if turns.get("count") else 0.0
     total_turns = summary["total_turns"] or 1
     error_rate = summary["failed_turns"] / total_turns
+    incomplete = _incomplete(summary)
+    success = summary["success_rate"] if incomplete is None else incomplete[0]
     result = {
-        "grade": grade(summary["success_rate"], p95_s),
-        "health": health(summary["success_rate"], p95_s, error_rate),
-        "success_rate": summary["success_rate"],
+        "grade": grade(success, p95_s),
+        "health": health(success, p95_s, error_rate),
+        "success_rate": success,
         "p95_turn_s": round(p95_s, 3),
         "error_rate": round(error_rate, 4),
     }
     result["recommendations"] = recommendations(document, p95_s, error_rate)
+    if incomplete is not None:
+        mark_incomplete(result, incomplete[1])
     return result
+
+
+INCOMPLETE_GRADE_CAP: Grade = "B"
+
+
+def mark_incomplete(result: dict[str, Any], advice: str) -> None:
+    """Apply the incomplete-run rule to a verdict (grade, health, recommendations): grade at most B,
+    health at best a warning, `advice` first, never "No action needed"."""
+    if GRADE_ORDER.index(result["grade"]) < GRADE_ORDER.index(INCOMPLETE_GRADE_CAP):
+        result["grade"] = INCOMPLETE_GRADE_CAP
+    if result["health"] == "healthy":
+        result["health"] = "warning"
+    result["complete"] = False
+    others = [r for r in result["recommendations"] if not r.startswith("No action needed")]
+    result["recommendations"] = [advice, *others]
+
+
+def _incomplete(summary: dict[str, Any]) -> tuple[float, str] | None:
+    """For a run that did not do what it planned (see report.completion): the success rate it is graded
+    on, counting the planned conversations that never finished as not reaching the goal, and the
+    recommendation that says so. None for a complete run (or a document that does not say)."""
+    from convoload.report.completion import describe
+
+    completion = summary.get("completion")
+    if not completion or completion.get("complete", True):
+        return None
+    counted = max(summary["total_conversations"], completion.get("planned_conversations") or 0)
+    success = round(summary["successful_conversations"] / counted, 4) if counted else 0.0
+    advice = (
+        f"Incomplete run: {describe(completion)}. Its figures cover only what ran (planned conversations "
+        f"that never finished count as not reached; grade at most {INCOMPLETE_GRADE_CAP}): run it to the "
+        "end before acting on its grade."
+    )
+    return success, advice
 
 
 def recommendations(document: dict[str, Any], p95_s: float, error_rate: float) -> list[str]:
@@ -103,6 +195,8 @@ def recommendations(document: dict[str, Any], p95_s: float, error_rate: float) -
         out.append(
             f"{limit} conversations hit the turn limit without reaching the goal: the flow may be too long."
         )
+    if not out and summary.get("total_conversations") == 0:
+        out.append("No conversation was held: nothing was checked.")
     if not out:
         out.append("No action needed: every check passed.")
     return out

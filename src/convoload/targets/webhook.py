@@ -55,7 +55,13 @@ class WebhookTarget:
             else {"session_id": "{session_id}", "text": "{text}", "webhook": "{webhook_url}"}
         )
         self.endpoint = HttpEndpoint(
-            url, method, headers or {}, body, timeout_s=ack_timeout_s, connect_timeout_s=connect_timeout_s
+            url,
+            method,
+            headers or {},
+            body,
+            timeout_s=ack_timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            variables=variables,
         )
         self.reply_path = reply_path
         self.agent_path = agent_path
@@ -90,7 +96,9 @@ class WebhookTarget:
                 )
                 messages.extend(found)
                 agent = found_agent or agent
-            latency_ms = (callbacks[-1].received_at - started) * 1000
+            # A reply cut short (more was announced, the time ran out) was complete only when we gave up.
+            completed = time.perf_counter() if pending.cut_short else callbacks[-1].received_at
+            latency_ms = (completed - started) * 1000
             return TargetReply(
                 text="\n\n".join(messages),
                 messages=messages,

@@ -5,7 +5,7 @@ It answers like a small agent — questions until turn ``goal_turn`` (3), then a
 turns a fault plan selects. Every run against it has healthy and faulty conversations side by side.
 
 Command line: ``python -m convoload.demo.faulty --host 127.0.0.1 --port 0 [--goal-turn N]
-[--reply-delay S] [--seed N] [--callback-timeout S] [--fault SPEC ...]``; it prints one
+[--reply-delay S] [--seed N] [--callback-timeout S] [--fault SPEC ...] [--sign SPEC]``; it prints one
 ``READY http://HOST:PORT`` line once it accepts connections. In Python::
 
     with FaultyServer(FaultyServerSettings(faults=(Fault(kind="status", every=2, turn=2),))) as target:
@@ -19,7 +19,9 @@ Endpoints
 preset)
     202 ``{status: "queued", messageId}``, then one POST to ``webhook`` with ``{clientIdentifier,
     channelId, messageId, inReplyTo, text, agent, final: true, createdAt}``. Callbacks are sent once,
-    never retried.
+    never retried. With ``--sign`` (the fields of convoload's ``target.receiver.signature``, as JSON or
+    ``key=value,...``; the secret read from the environment variable ``secret_env`` names) each one is
+    signed the way convoload's receiver checks it. Logs show callback URLs with the token masked.
 ``GET /health``
 ``POST /admin/faults`` ``{"faults": [...]}``
     Replace the plan (422 when invalid) and start afresh: conversation numbers, turn counts,
@@ -50,9 +52,16 @@ Kinds:
   and its receiver's 256 KiB callback limit).
 - webhook only: ``no_callback``; ``duplicate`` (the same callback ``copies`` (2) times, one after
   the other); ``late`` (the callback is held ``seconds`` (30), or until ``/admin/flush``);
-  ``forged`` (a callback with a distinct text, ``FORGED_TEXT``, to the callback URL with a wrong
-  secret — ``mode: "secret"``, the segment after ``/cb/`` — or a wrong path — ``mode: "path"``; the
-  genuine callback is withheld unless ``withhold: false``).
+  ``forged`` (a callback with a distinct text, ``FORGED_TEXT``, to this turn's callback URL with a
+  wrong token — ``mode: "secret"``, the segment after ``/cb/`` —, to a wrong path — ``mode: "path"``
+  —, to this turn's path with the token of another conversation's URL, as one leaked from a log —
+  ``mode: "stolen"`` —, or to this conversation's previous callback URL — ``mode: "replay"``; the
+  genuine callback is withheld unless ``withhold: false``). convoload answers them 403, 404, 403
+  and 410 (``forged``, ``unknown``, ``forged``, ``late``).
+- ``split``: the reply cut into ``parts`` (2) messages the way messenger-style agents cut long text,
+  inside its link when it has one (``...PIX: http`` + ``s://pay.example.com/...``): on the webhook API
+  one callback per piece, in order, ``final: false`` on all but the last; on the chat API ``reply`` is
+  the list of pieces. Not a failure: the goal must still be reached in that turn.
 
 On the command line a fault is JSON or ``kind,key=value,...``: ``--fault status,every=3,turn=2,status=503``.
 Connection refused needs no server: use a port where nothing listens.

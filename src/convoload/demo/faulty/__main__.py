@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from convoload.demo.faulty.plan import parse_fault
 from convoload.demo.faulty.settings import FaultyServerSettings
 from convoload.demo.process import ready_url, serve, start_server_process
+from convoload.demo.widget import parse_signature
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPEC",
         help="a fault, as JSON or kind,key=value,... e.g. status,every=3,turn=2,status=503 (repeatable)",
     )
+    parser.add_argument(
+        "--sign",
+        default=None,
+        metavar="SPEC",
+        help="sign callbacks: JSON or key=value,... with target.receiver.signature's fields "
+        "(secret_env required), e.g. secret_env=AGENT_SECRET",
+    )
     return parser
 
 
@@ -45,6 +53,7 @@ def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> Fa
         faults=tuple(parse_fault(spec) for spec in args.fault),
         callback_timeout_s=args.callback_timeout,
         ready_url=ready,
+        signature=parse_signature(args.sign) if args.sign else None,
     )
 
 
@@ -52,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = settings_from_args(args)
-    except (ValueError, ValidationError) as exc:  # a bad --fault, a negative delay
+    except (ValueError, ValidationError) as exc:  # a bad --fault or --sign, a negative delay
         print(f"invalid settings: {exc}", file=sys.stderr)
         return 2
     sock = start_server_process(args.host, args.port)

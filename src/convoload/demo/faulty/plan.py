@@ -24,6 +24,7 @@ FaultKind = Literal[
     "duplicate",
     "late",
     "forged",
+    "split",
 ]
 # Faults that only exist where a reply travels as a callback.
 WEBHOOK_ONLY: frozenset[str] = frozenset({"no_callback", "duplicate", "late", "forged"})
@@ -53,7 +54,12 @@ class Fault(BaseModel):
     seconds: float = Field(30.0, ge=0, description="stall: longest hold; late: delay of the callback.")
     size_bytes: int = Field(5 * 1024 * 1024, ge=1, description="oversized: size of the reply text.")
     copies: int = Field(2, ge=2, description="duplicate: how often the same callback is sent.")
-    mode: Literal["secret", "path"] = Field("secret", description="forged: wrong secret or wrong path.")
+    parts: int = Field(2, ge=2, description="split: messages the reply is cut into, inside its link.")
+    mode: Literal["secret", "path", "stolen", "replay"] = Field(
+        "secret",
+        description="forged: a wrong token, a wrong path, another conversation's token (stolen), or "
+        "the URL of this conversation's previous turn (replay).",
+    )
     withhold: bool = Field(True, description="forged: keep the genuine callback back.")
 
     @model_validator(mode="after")

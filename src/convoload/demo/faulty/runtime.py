@@ -14,6 +14,8 @@ import httpx
 
 from convoload.demo.faulty.plan import Api, Fault, FaultPlan
 from convoload.demo.faulty.settings import FaultyServerSettings
+from convoload.demo.widget import callback_signer, loggable_url
+from convoload.targets.callback_tokens import redact_callback_tokens
 
 log = logging.getLogger("convoload.demo.faulty")
 
@@ -30,6 +32,7 @@ class Turn:
 class FaultyRuntime:
     def __init__(self, settings: FaultyServerSettings) -> None:
         self.settings = settings
+        self.signer = callback_signer(settings.signature)
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.configure(settings.faults)
@@ -46,6 +49,26 @@ class FaultyRuntime:
         self.injections: list[dict[str, Any]] = []
         self.callbacks: Counter[str] = Counter()  # answer status of every callback sent, or "error"
         self.release = asyncio.Event()  # set by flush: held (late) callbacks go out at once
+        # Callback URLs seen, per session: the latest and the one before (what `forged` impostors reuse).
+        self.webhooks: dict[str, str] = {}
+        self.earlier_webhooks: dict[str, str] = {}
+
+    def note_webhook(self, session_id: str, url: str) -> None:
+        previous = self.webhooks.get(session_id)
+        if previous is not None and previous != url:
+            self.earlier_webhooks[session_id] = previous
+        self.webhooks[session_id] = url
+
+    def leaked_webhook(self, session_id: str, mode: str) -> str | None:
+        """The URL a `forged` impostor of `mode` reuses: `stolen`, the latest of another conversation;
+        `replay`, this conversation's previous one. None when there is none (yet)."""
+        if mode == "replay":
+            return self.earlier_webhooks.get(session_id)
+        if mode == "stolen":
+            for other in reversed(self.webhooks):
+                if other != session_id:
+                    return self.webhooks[other]
+        return None
 
     def begin(self, api: Api, session_id: str) -> Turn:
         """Count the request and draw its fault (recorded as injected before anything is answered)."""
@@ -84,10 +107,14 @@ class FaultyRuntime:
     async def post(self, url: str, body: bytes) -> None:
         """Send one callback, once (a faulty sender does not retry), and count how it was answered."""
         assert self.client is not None
+        headers = {"Content-Type": "application/json"}
+        if self.signer is not None:
+            headers.update(self.signer.headers(body))
         try:
-            response = await self.client.post(url, content=body, headers={"Content-Type": "application/json"})
+            response = await self.client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            log.warning("callback to %s failed: %r", url, exc)
+            reason = redact_callback_tokens(f"{type(exc).__name__}: {exc}")  # it may quote the URL
+            log.warning("callback to %s failed: %s", loggable_url(url), reason)
             self.callbacks["error"] += 1
             return
         self.callbacks[str(response.status_code)] += 1

@@ -22,6 +22,7 @@ from convoload.demo.faulty.replies import (
     callback_payload,
     forged_url,
     healthy_reply,
+    split_reply,
 )
 from convoload.demo.faulty.runtime import FaultyRuntime, Turn
 from convoload.demo.faulty.settings import FaultyServerSettings
@@ -89,6 +90,9 @@ def _chat_reply(rt: FaultyRuntime, turn: Turn) -> Response:
     if kind == "oversized":
         assert turn.fault is not None
         text = text + " " + "x" * turn.fault.size_bytes
+    if kind == "split":
+        assert turn.fault is not None
+        return JSONResponse({"reply": split_reply(text, turn.fault.parts), "agent": AGENT})
     return JSONResponse({"reply": text, "agent": AGENT})
 
 
@@ -112,12 +116,20 @@ async def _answer_widget(rt: FaultyRuntime, msg: WidgetMessage, ack_id: str, tur
     if kind == "forged":
         assert fault is not None
         impostor = json.dumps(callback_payload(**ids, text=FORGED_TEXT)).encode()
-        await rt.post(forged_url(msg.webhook, fault.mode), impostor)
+        leaked = rt.leaked_webhook(msg.client_identifier, fault.mode)
+        await rt.post(forged_url(msg.webhook, fault.mode, leaked), impostor)
         if fault.withhold:
             return
     if kind == "late":
         assert fault is not None
         await rt.hold(fault.seconds)
+    if kind == "split":  # one callback per piece, in order; only the last one is final
+        assert fault is not None
+        pieces = split_reply(text, fault.parts)
+        for index, piece in enumerate(pieces):
+            payload = callback_payload(**ids, text=piece, final=index == len(pieces) - 1)
+            await rt.post(msg.webhook, json.dumps(payload).encode())
+        return
     copies = fault.copies if fault is not None and kind == "duplicate" else 1
     for _ in range(copies):  # one after the other, the way a sender retrying after a lost ack does
         await rt.post(msg.webhook, body)
@@ -147,6 +159,7 @@ def create_app(settings: FaultyServerSettings | None = None) -> FastAPI:
     @app.post("/v1/webhooks/widget", status_code=202)
     async def widget(msg: WidgetMessage, request: Request) -> Response:
         turn = rt.begin("webhook", msg.client_identifier)
+        rt.note_webhook(msg.client_identifier, msg.webhook)
         failed = await _ack_fault(request, turn)
         if failed is not None:
             return failed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convoload.config import SignatureConfig
 from convoload.demo.faulty.plan import Fault
 
 
@@ -18,6 +19,9 @@ class FaultyServerSettings(BaseModel):
     faults: tuple[Fault, ...] = Field((), description="The initial fault plan (see the package docs).")
     callback_timeout_s: float = Field(5.0, gt=0, description="Timeout of each callback request.")
     ready_url: str | None = Field(None, description="When set, print 'READY <url>' once started.")
+    signature: SignatureConfig | None = Field(
+        None, description="Sign each callback (target.receiver.signature's fields; the secret from env)."
+    )
 
     def cli_args(self) -> list[str]:
         """Flags for ``python -m convoload.demo.faulty`` reproducing these settings."""
@@ -33,4 +37,6 @@ class FaultyServerSettings(BaseModel):
         ]
         for fault in self.faults:
             args += ["--fault", fault.model_dump_json(exclude_defaults=True)]
+        if self.signature is not None:  # the secret's name only: its value stays in the environment
+            args += ["--sign", self.signature.model_dump_json(exclude_defaults=True)]
         return args
