@@ -138,7 +138,7 @@ def test_flags_replace_the_target(tmp_path, local_app):
     assert "2 (100.00%)" in result.stdout and "Edman" in result.stdout
     bad = cli("run", "--url", "ftp://nowhere", "-n", "1")
     assert bad.returncode == 2 and bad.stderr.strip() == (
-        "error: command line: target: url must start with http:// or https://"
+        "error: --url: must start with http:// or https:// (got 'ftp://nowhere')"
     )
 
 

@@ -6,13 +6,24 @@ environment or a `.env` file next to the config or in the working directory.
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from convoload.envsecrets import load_env_files
+from convoload.envsecrets import load_env_files, secret_from_env
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.personas.loader import load_yaml_mapping
 
@@ -100,6 +111,60 @@ class ForwarderConfig(_Strict):
         return self
 
 
+# Hash functions an HMAC signature may use (the shake_* ones have no fixed digest size).
+HMAC_ALGORITHMS = sorted(a for a in hashlib.algorithms_guaranteed if not a.startswith("shake_"))
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class SignatureConfig(_Strict):
+    """Callbacks must carry an HMAC of their body, as WhatsApp, GitHub and Slack sign their webhooks.
+
+    Signed bytes: the raw body; with `timestamp_header`, `{version}:{timestamp}:{body}` where version
+    is the prefix without its trailing `=` (Slack: `v0:{timestamp}:{body}`; an empty prefix signs
+    `{timestamp}:{body}`), and the timestamp (Unix seconds) must be within `tolerance_s` of our clock.
+    """
+
+    header: str = Field(default="X-Hub-Signature-256", description="request header with the signature")
+    secret_env: str = Field(description="environment variable (or .env entry) with the shared secret")
+    algorithm: str = Field(default="sha256", description=f"HMAC hash: {', '.join(HMAC_ALGORITHMS)}")
+    prefix: str = Field(default="sha256=", description="text before the hex digest, e.g. sha256= or v0=")
+    timestamp_header: str | None = Field(
+        default=None, description="request header with the Unix time signed with the body (Slack)"
+    )
+    tolerance_s: float = Field(default=300.0, gt=0, description="how old (or early) a timestamp may be")
+
+    @field_validator("header", "timestamp_header")
+    @classmethod
+    def _header_name(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_NAME.match(value):
+            raise ValueError(f"{value!r} is not an HTTP header name")
+        return value
+
+    @field_validator("algorithm")
+    @classmethod
+    def _algorithm(cls, value: str) -> str:
+        if value.lower() not in HMAC_ALGORITHMS:
+            raise ValueError(f"{value!r} is not one of {', '.join(HMAC_ALGORITHMS)}")
+        return value.lower()
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not value.isascii() or not value.isprintable():
+            raise ValueError("the prefix must be printable ASCII")
+        return value
+
+    @field_validator("secret_env")
+    @classmethod
+    def _secret_is_set(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        if not secret_from_env(value):  # remembered as a secret: redacted wherever it could show
+            raise ValueError(f"environment variable {value} is not set (the callback signing secret)")
+        return value
+
+
 class ReceiverConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(
@@ -113,6 +178,19 @@ class ReceiverConfig(_Strict):
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     forwarder: ForwarderConfig | None = Field(
         default=None, description="under Locust master/workers: callbacks go to the master, which forwards"
+    )
+    signature: SignatureConfig | None = Field(
+        default=None, description="callbacks must be signed (HMAC of the body); unsigned ones are forged"
+    )
+    header_timeout_s: float = Field(
+        default=5.0, gt=0, description="a callback's request line and headers must arrive within this"
+    )
+    body_timeout_s: float = Field(default=10.0, gt=0, description="... and its body within this after them")
+    idle_timeout_s: float = Field(
+        default=15.0, gt=0, description="kept-alive connections idle this long are closed"
+    )
+    max_connections: int = Field(
+        default=4096, ge=1, description="open connections at most; past it a new one gets 503 at once"
     )
 
     @model_validator(mode="after")
@@ -134,12 +212,15 @@ class DemoConfig(_Strict):
 
 class TargetConfig(_Strict):
     type: Literal["demo", "webhook", "http", "python"] = "demo"
-    url: str | None = None
+    # Before url: the URL's placeholders may name them.
+    variables: dict[str, Any] = Field(default_factory=dict)
+    url: str | None = Field(
+        default=None, description="may use {env.NAME}, target.variables and the body's placeholders"
+    )
     preset: Literal["widget"] | None = None
     method: Literal["POST", "PUT", "PATCH"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     body: Any = None
-    variables: dict[str, Any] = Field(default_factory=dict)
     reply_path: str | None = None
     agent_path: str | None = None
     message_id_path: str | None = None
@@ -154,13 +235,19 @@ class TargetConfig(_Strict):
     receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
+    @field_validator("url")
+    @classmethod
+    def _url_template(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value:  # unknown placeholders, unset variables, no http(s):// host: now, not at the first request
+            from convoload.targets.templating import UrlTemplate
+
+            UrlTemplate(value, info.data.get("variables") or {})
+        return value
+
     @model_validator(mode="after")
     def _check_target(self) -> TargetConfig:
-        if self.type in ("webhook", "http"):
-            if not self.url:
-                raise ValueError(f"a {self.type} target needs 'url'")
-            if not re.match(r"^https?://", self.url):
-                raise ValueError("url must start with http:// or https://")
+        if self.type in ("webhook", "http") and not self.url:
+            raise ValueError(f"a {self.type} target needs 'url'")
         if self.type == "python" and not self.function:
             raise ValueError("a python target needs 'function' (module:function)")
         if self.preset and self.type != "webhook":
@@ -226,6 +313,10 @@ class LLMConfig(_Strict):
 class HooksConfig(_Strict):
     enabled: bool = True
     disabled: list[str] = Field(default_factory=list, description="built-in hooks to leave out")
+    any_domain: list[str] = Field(
+        default_factory=list,
+        description="built-in hooks of one domain to run whatever the run's domain, e.g. property_inquiries",
+    )
     thresholds: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per hook, e.g. slow_responses: {seconds: 3}"
     )
@@ -240,6 +331,15 @@ class StoreConfig(_Strict):
         default=None,
         description="SQLAlchemy URL of the results store; default sqlite:///<runs_dir>/results.sqlite",
     )
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value:  # syntax and driver now; a run checks the file again before it starts
+            from convoload.store.results.engine import check_store_url
+
+            check_store_url(value)
+        return value
 
 
 class Config(_Strict):
@@ -270,23 +370,83 @@ def load_config(path: str | Path | None) -> Config:
     return config.model_copy(update={"source": str(path), "base_dir": path.parent.resolve()})
 
 
-def apply_llm_flags(config: Config, user_mode: str | None, llm: str | None, replay: bool | None) -> Config:
-    """--user-mode, --llm and --replay over the config (shared by the CLI and the locust plugin)."""
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A command-line flag's value for one config field (`value` None: the flag was not given)."""
+
+    flag: str  # as the user typed it, e.g. --max-iterations
+    field: str  # dotted path in the config, e.g. run.max_iterations
+    value: Any
+
+
+def apply_overrides(config: Config, overrides: Iterable[Override], *, base_dir: Path | None = None) -> Config:
+    """The config with the flags' values over it, validated as a whole like the file.
+
+    A flag obeys its field's rules (`--max-iterations 100000` fails as 100000 in the file does) and
+    the checks across fields (`--user-mode fixed` needs user.scripts); an error names the flag.
+    """
+    given = [o for o in overrides if o.value is not None]
+    if not given and base_dir is None:
+        return config
+    data = config.model_dump()
+    for override in given:
+        *sections, key = override.field.split(".")
+        node = data
+        for section in sections:
+            node = node[section]
+        node[key] = override.value
+    data.update(source=config.source, base_dir=base_dir or config.base_dir)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise _flag_error(exc, given, config.source) from None
+
+
+def _flag_error(exc: ValidationError, overrides: list[Override], source: str) -> ConfigError:
+    """The first problem, blamed on the flag whose field it is in (or whose section's check failed)."""
+    error = pydantic_error_to_config_error(source, exc)
+    first = exc.errors()[0]
+    loc = tuple(str(part) for part in first.get("loc", ()))
+
+    def closeness(override: Override) -> int:
+        path = tuple(override.field.split("."))
+        if loc[: len(path)] == path:
+            return len(path)  # the flag's own field
+        return 0 if path[: len(loc)] == loc else -1  # a check of the section it is in
+
+    culprit = max(overrides, key=closeness, default=None)
+    if culprit is None or closeness(culprit) < 0:
+        return error
+    message = error.message
+    if closeness(culprit) > 0 and isinstance(first.get("input"), str | int | float):
+        given = repr(first["input"])
+        message += f" (got {given if len(given) <= 80 else given[:76] + '...'})"
+    return ConfigError(culprit.flag, "", message)
+
+
+def llm_overrides(
+    config: Config, user_mode: str | None, llm: str | None, replay: bool | None
+) -> list[Override]:
+    """--user-mode, --llm and --replay as overrides (shared by the CLI and the locust plugin)."""
+    overrides = [Override("--user-mode", "user.type", user_mode)]
     if llm is not None:
         from convoload.llm.providers import spec_from_label
 
         spec_from_label(llm, field="--llm")  # fail now on a malformed label
-    user = config.user.model_copy(
-        update={k: v for k, v in {"type": user_mode, "llm": llm}.items() if v is not None}
-    )
-    if llm is not None and user_mode is None and user.type == "scripted":
-        user.type = "llm"  # naming a model means: let it play the customers
-    llm_config = config.llm
-    if llm is not None:
-        llm_config = llm_config.model_copy(update={"providers": []})  # --llm replaces the configured chain
-    if replay is not None:
-        llm_config = llm_config.model_copy(update={"replay": replay})
-    return config.model_copy(update={"user": user, "llm": llm_config})
+        overrides += [
+            Override("--llm", "user.llm", llm),
+            Override("--llm", "llm.providers", []),  # --llm replaces the configured chain
+        ]
+        if user_mode is None and config.user.type == "scripted":
+            # Naming a model means: let it play the customers.
+            overrides.append(Override("--llm", "user.type", "llm"))
+    overrides.append(Override("--replay", "llm.replay", replay))
+    return overrides
+
+
+def apply_llm_flags(config: Config, user_mode: str | None, llm: str | None, replay: bool | None) -> Config:
+    """--user-mode, --llm and --replay over the config, validated like the file."""
+    return apply_overrides(config, llm_overrides(config, user_mode, llm, replay))
 
 
 def persona_specs(config: Config) -> list[str]:

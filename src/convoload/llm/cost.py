@@ -8,10 +8,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from convoload.errors import ConfigError
 from convoload.llm.types import TokenUsage
+from convoload.safeyaml import parse_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +30,7 @@ class Price:
 @cache
 def shipped_prices() -> dict[str, Price]:
     text = (resources.files("convoload.llm") / "prices.yaml").read_text(encoding="utf-8")
-    return _parse(yaml.safe_load(text), "prices.yaml")
+    return _parse(parse_yaml(text, "prices.yaml"), "prices.yaml")
 
 
 def load_prices(path: str | Path | None) -> dict[str, Price]:

@@ -16,6 +16,7 @@ from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.llm.providers import PRESETS
 from convoload.monitor.alerts import AlertingConfig
 from convoload.personas.loader import load_yaml_mapping
+from convoload.store.results.engine import check_store_url
 
 
 class _Strict(BaseModel):
@@ -149,6 +150,13 @@ class MonitorConfig(_Strict):
     source: str = Field(default="(defaults)", exclude=True)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value:
+            check_store_url(value)
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
@@ -165,6 +173,21 @@ class MonitorConfig(_Strict):
         """A path from the config, relative to the config file's folder."""
         path = Path(value)
         return path if path.is_absolute() else self.base_dir / path
+
+
+def require_dashboard_token(config: MonitorConfig) -> None:
+    """A dashboard beyond loopback needs its token (CONVOLOAD_DASHBOARD_TOKEN): refused before it starts."""
+    from convoload.envsecrets import secret_from_env
+    from convoload.monitor.dashboard.settings import TOKEN_ENV, is_loopback
+
+    dashboard = config.dashboard
+    if dashboard.enabled and not is_loopback(dashboard.host) and not secret_from_env(TOKEN_ENV):
+        raise ConfigError(
+            config.source,
+            "dashboard.host",
+            f"a dashboard on {dashboard.host} needs a token: set {TOKEN_ENV} (env or .env) "
+            "or bind it to 127.0.0.1",
+        )
 
 
 def load_monitor_config(path: str | Path | None) -> MonitorConfig:

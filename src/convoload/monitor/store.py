@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from convoload.conversation.records import utc_now
-from convoload.store.results.engine import open_engine
+from convoload.store.results.engine import StoreOrigin, open_engine, unreachable
 from convoload.store.results.migrations import LATEST, SchemaVersionError, current_version, migrate
 from convoload.store.results.schema import (
     alerts,
@@ -92,14 +93,21 @@ class DeliveryRow:
 class MonitorStore:
     """Reads and writes of the monitor's tables; each write is one committed transaction."""
 
-    def __init__(self, url: str, *, create: bool = True, read_only: bool = False) -> None:
+    def __init__(
+        self, url: str, *, create: bool = True, read_only: bool = False, origin: StoreOrigin | None = None
+    ) -> None:
         """`read_only`: the dashboard's view; the schema is the monitor's to migrate (a read-only
-        database user is enough), and a database it has not migrated yet is reported, not changed."""
-        self.engine = open_engine(url, create=create)
+        database user is enough), and a database it has not migrated yet is reported, not changed.
+        A bad URL or a database that cannot be opened is a ConfigError naming `origin`."""
+        self.engine = open_engine(url, create=create, origin=origin)
         self.url = self.engine.url.render_as_string(hide_password=True)
         self._lock = threading.Lock()
         if not read_only:
-            migrate(self.engine)
+            try:
+                migrate(self.engine)
+            except SQLAlchemyError as exc:
+                self.engine.dispose()
+                raise unreachable(origin, exc) from None
             return
         with self.engine.connect() as conn:
             version = current_version(conn)

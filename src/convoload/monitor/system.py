@@ -16,6 +16,7 @@ from convoload.config import DEMO_GOALS, DEMO_PERSONAS, Config, load_config
 from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN
 from convoload.monitor.config import Component, MonitorConfig
 from convoload.pipeline.runner import System, start_system
+from convoload.store.results.engine import StoreOrigin, pick_store_url
 
 
 @dataclass
@@ -26,9 +27,24 @@ class Watched:
     bundled: dict[str, str]  # the bundled system's parts and their URLs, when the monitor started it
 
 
-def store_url(config: MonitorConfig) -> str:
+def _store(config: MonitorConfig) -> tuple[str, StoreOrigin]:
     runs = Path(config.runs_dir).resolve()
-    return config.store_url or os.environ.get("CONVOLOAD_DB_URL") or f"sqlite:///{runs / 'results.sqlite'}"
+    return pick_store_url(
+        config.store_url,
+        StoreOrigin(config.source, "store_url"),
+        f"sqlite:///{runs / 'results.sqlite'}",
+        StoreOrigin(config.source, "runs_dir"),
+    )
+
+
+def store_url(config: MonitorConfig) -> str:
+    """store_url, else $CONVOLOAD_DB_URL, else <runs_dir>/results.sqlite."""
+    return _store(config)[0]
+
+
+def store_origin(config: MonitorConfig) -> StoreOrigin:
+    """Where `store_url(config)` came from, for errors about it."""
+    return _store(config)[1]
 
 
 def resolve(config: MonitorConfig, resources: ExitStack) -> Watched:

@@ -7,12 +7,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.personas.model import Persona
 from convoload.personas.text_facts import persona_from_text
+from convoload.safeyaml import parse_yaml
 from convoload.textutil import fold
 
 PERSONA_SUFFIXES = (".yaml", ".yml", ".txt")
@@ -32,15 +32,8 @@ def read_text_file(path: Path) -> str:
 
 
 def load_yaml_mapping(path: Path) -> dict:
-    """Read a YAML file that must hold a mapping; errors name the file (and line)."""
-    text = read_text_file(path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(str(path), "", f"invalid YAML{where}: {problem}") from None
+    """Read a YAML file that must hold a mapping; errors name the file (and line). Alias bombs are refused."""
+    data = parse_yaml(read_text_file(path), str(path))
     if data is None:
         raise ConfigError(str(path), "", "file is empty")
     if not isinstance(data, dict):

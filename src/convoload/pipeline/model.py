@@ -6,12 +6,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from convoload.config import GoalConfig
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.personas.loader import read_text_file
+from convoload.safeyaml import parse_yaml
 
 
 class Repeat(BaseModel):
@@ -61,17 +61,12 @@ _SCENARIOS = TypeAdapter(list[Scenario])
 
 def builtin_scenarios() -> list[Scenario]:
     text = (resources.files("convoload.pipeline") / "scenarios.yaml").read_text(encoding="utf-8")
-    return _SCENARIOS.validate_python(yaml.safe_load(text))
+    return _SCENARIOS.validate_python(parse_yaml(text, "scenarios.yaml"))
 
 
 def load_scenarios(path: str | Path) -> list[Scenario]:
     path = Path(path)
-    try:
-        data = yaml.safe_load(read_text_file(path))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(str(path), "", f"invalid YAML{where}") from None
+    data = parse_yaml(read_text_file(path), str(path))
     if isinstance(data, dict) and "scenarios" in data:
         data = data["scenarios"]
     if not isinstance(data, list):

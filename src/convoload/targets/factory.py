@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoload.config import Config, config_error
+from convoload.config import Config, ReceiverConfig, SignatureConfig, config_error
+from convoload.envsecrets import secret_from_env
 from convoload.targets.base import Target
 from convoload.targets.http import HttpTarget
+from convoload.targets.lean_wsgi import ConnectionLimits
 from convoload.targets.python import PythonTarget, import_callable
 from convoload.targets.receiver import WebhookReceiver
-from convoload.targets.templating import BASE_PLACEHOLDERS, TemplateError, check_template
+from convoload.targets.signatures import SignatureScheme, SignatureVerifier
+from convoload.targets.templating import BASE_PLACEHOLDERS, TemplateError, UrlTemplate, check_template
 from convoload.targets.webhook import PRESETS, WebhookTarget
 
 
@@ -39,9 +42,11 @@ def build_target(
     body = t.body if t.body is not None else preset.get("body")
     all_variables = {**(variables or {}), **t.variables}
     allowed = BASE_PLACEHOLDERS | frozenset(all_variables)
+    target_url = url or t.url or ""
     try:
         check_template(t.headers, "target.headers", allowed)
         check_template(body, "target.body", allowed)
+        UrlTemplate(target_url, all_variables, field="target.url")
     except TemplateError as exc:
         raise config_error(config, exc.field, str(exc)) from None
     if body is not None and "{channel_id}" in str(body) and "channel_id" not in all_variables:
@@ -54,7 +59,6 @@ def build_target(
         "variables": all_variables,
         "connect_timeout_s": t.connect_timeout_s,
     }
-    target_url = url or t.url or ""
     if kind == "http":
         return HttpTarget(
             target_url,
@@ -77,6 +81,8 @@ def build_target(
         final_path=t.final_path or preset.get("final_path"),
         worker_index=worker_index,
         callback_base=callback_base,
+        signature=signature_verifier(config),
+        limits=connection_limits(t.receiver),
     )
     try:
         receiver.start()
@@ -99,3 +105,32 @@ def build_target(
         quiet_period_s=t.quiet_period_s,
         **common,
     )
+
+
+def connection_limits(settings: ReceiverConfig) -> ConnectionLimits:
+    """The receiver's (and the forwarding master's) limits on slow clients and open connections."""
+    return ConnectionLimits(
+        header_timeout_s=settings.header_timeout_s,
+        body_timeout_s=settings.body_timeout_s,
+        idle_timeout_s=settings.idle_timeout_s,
+        max_connections=settings.max_connections,
+    )
+
+
+def signature_verifier(config: Config) -> SignatureVerifier | None:
+    """What checks callback signatures, when `target.receiver.signature` asks for them."""
+    signature = config.target.receiver.signature
+    if signature is None:
+        return None
+    secret = secret_from_env(signature.secret_env)
+    if not secret:  # checked when the config was loaded; the environment changed since
+        field, name = "target.receiver.signature.secret_env", signature.secret_env
+        raise config_error(config, field, f"environment variable {name} is not set")
+    return SignatureVerifier(SignatureScheme.of(signature), secret, signature.tolerance_s)
+
+
+def signature_headers(signature: SignatureConfig | None) -> tuple[str, ...]:
+    """The request headers a callback signature needs (what a forwarding master passes on)."""
+    if signature is None:
+        return ()
+    return tuple(h for h in (signature.header, signature.timestamp_header) if h)

@@ -26,7 +26,13 @@ class HttpTarget:
     ) -> None:
         body = body if body is not None else {"session_id": "{session_id}", "text": "{text}"}
         self.endpoint = HttpEndpoint(
-            url, method, headers or {}, body, timeout_s=timeout_s, connect_timeout_s=connect_timeout_s
+            url,
+            method,
+            headers or {},
+            body,
+            timeout_s=timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            variables=variables,
         )
         self.reply_path = reply_path
         self.agent_path = agent_path

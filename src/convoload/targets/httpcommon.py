@@ -15,8 +15,9 @@ from geventhttpclient.url import URL
 from pydantic_core import from_json, to_json
 
 from convoload.conversation.records import ErrorKind
+from convoload.envsecrets import redact_snippet
 from convoload.targets.base import Session, TargetError
-from convoload.targets.templating import compile_template, extract, is_static, reply_text
+from convoload.targets.templating import UrlTemplate, compile_template, extract, is_static, reply_text
 
 MAX_REPLY_BYTES = 4 * 1024 * 1024
 
@@ -41,9 +42,15 @@ class HttpEndpoint:
         *,
         timeout_s: float,
         connect_timeout_s: float,
+        variables: dict[str, Any] | None = None,
     ) -> None:
-        self.url = URL(url)
+        """`url` may hold placeholders (see UrlTemplate); `variables` are the target's."""
+        template = UrlTemplate(url, variables, field="target.url")
+        fixed = template.fixed_url
+        self.url = URL(fixed or template.origin + "/")
+        # Most URLs are the same for every request: their path is worked out once.
         self.request_uri = self.url.request_uri
+        self._request_uri = None if fixed else template.request_uri
         self.method = method
         self.headers = headers
         self.body = body
@@ -90,10 +97,11 @@ class HttpEndpoint:
         headers = self._fixed_headers or self._render_headers(values)
         payload = to_json(self._body(values))  # compact UTF-8 JSON, several times faster than json.dumps
         client, deadline = self._client(session_id)
+        request_uri = self.request_uri if self._request_uri is None else self._request_uri(values)
         started = time.perf_counter()
         deadline.start()
         try:
-            response = client.request(self.method, self.request_uri, body=payload, headers=headers)
+            response = client.request(self.method, request_uri, body=payload, headers=headers)
             try:
                 declared = int(response.get("content-length") or 0)
                 if declared > MAX_REPLY_BYTES:
@@ -137,7 +145,7 @@ class HttpEndpoint:
         if len(content) > MAX_REPLY_BYTES:
             raise TargetError(ErrorKind.MALFORMED, f"reply body is over the {MAX_REPLY_BYTES} byte limit")
         if response.status_code >= 400:
-            snippet = content[:200].decode("utf-8", "replace").replace("\n", " ")
+            snippet = redact_snippet(content, 200).replace("\n", " ")
             raise TargetError(
                 ErrorKind.HTTP_STATUS,
                 f"HTTP {response.status_code}: {snippet}",
@@ -190,7 +198,7 @@ def parse_json(content: bytes, what: str) -> Any:
     try:
         return from_json(content)  # what json.loads accepts, at a fraction of its cost (every reply)
     except (ValueError, UnicodeDecodeError):
-        snippet = content[:120].decode("utf-8", "replace").replace("\n", " ")
+        snippet = redact_snippet(content, 120).replace("\n", " ")
         raise TargetError(ErrorKind.MALFORMED, f"{what} is not valid JSON: {snippet!r}") from None
 
 

@@ -15,6 +15,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from convoload.envsecrets import secret_from_env
 
@@ -48,6 +49,55 @@ def check_template(template: Any, field: str, allowed: frozenset[str] = BASE_PLA
 
 
 Renderer = Callable[[Mapping[str, Any]], Any]
+_ORIGIN_RE = re.compile(r"(https?://[^/?#]*)(.*)", re.DOTALL)
+
+
+class UrlTemplate:
+    """A target URL with placeholders, like the body's.
+
+    What is fixed for the whole run ({env.NAME}, target.variables) is filled in once, as it is (a
+    variable may hold a whole base URL); what changes per conversation or turn ({session_id},
+    {identity.phone}, {iteration}, ...) is percent-encoded into the path or query of each request,
+    never the host: one connection per conversation goes to one server.
+    """
+
+    def __init__(self, template: str, variables: Mapping[str, Any] | None = None, field: str = "url") -> None:
+        variables = variables or {}
+        check_template(template, field, BASE_PLACEHOLDERS | frozenset(variables))
+        pieces = PLACEHOLDER_RE.split(template)  # text, name, text, name, ..., text
+        texts, names = [pieces[0]], []
+        for name, text in zip(pieces[1::2], pieces[2::2], strict=True):
+            if name.startswith("env.") or (name in variables and name not in BASE_PLACEHOLDERS):
+                texts[-1] += str(_lookup(name, variables)) + text
+            else:
+                names.append(name)
+                texts.append(text)
+        match = _ORIGIN_RE.fullmatch(texts[0])
+        if match is None:
+            raise TemplateError(field, "must start with http:// or https://")
+        if names and not match.group(2):
+            raise TemplateError(
+                field, f"{{{names[0]}}} changes per conversation: use it in the path or query, not the host"
+            )
+        if not match.group(1).partition("://")[2]:
+            raise TemplateError(field, "has no host")
+        self.origin = match.group(1)  # scheme://host[:port], the same for every request
+        rest = match.group(2)
+        texts[0] = rest if rest.startswith("/") else "/" + rest
+        self._texts, self._names = texts, names
+
+    @property
+    def fixed_url(self) -> str | None:
+        """The whole URL when nothing in it changes per request, else None."""
+        return None if self._names else self.origin + self._texts[0]
+
+    def request_uri(self, values: Mapping[str, Any]) -> str:
+        """Path and query of one request, per-conversation values percent-encoded."""
+        out = [self._texts[0]]
+        for name, text in zip(self._names, self._texts[1:], strict=True):
+            out.append(quote(str(_lookup(name, values)), safe=""))
+            out.append(text)
+        return "".join(out)
 
 
 def is_static(template: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -34,6 +35,8 @@ PAGE_CSP = (
 # opaque origin that cannot call this dashboard's API with the user's cookie.
 REPORT_CSP = "sandbox allow-scripts"
 MAX_HOURS = 24 * 90
+JOB_ID = re.compile(r"[0-9]{1,19}")
+MAX_JOB_ID = 2**63 - 1  # the largest id a BIGINT column holds
 
 
 class StoreUnavailable(Exception):
@@ -151,8 +154,11 @@ def create_app(settings: DashboardSettings, *, ready_url: str | None = None) -> 
         return Response(render_metrics(store.get()), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/reports/{job_id}")
-    def report(job_id: int) -> FileResponse:
-        path = safe_report_path(job_report(store.get(), job_id), settings.runs_root)
+    def report(job_id: str) -> FileResponse:
+        # Any id that is not a job's (junk, a number no database column holds) has no report: 404.
+        if not JOB_ID.fullmatch(job_id) or int(job_id) > MAX_JOB_ID:
+            raise HTTPException(404, detail="no such report")
+        path = safe_report_path(job_report(store.get(), int(job_id)), settings.runs_root)
         if path is None:
             raise HTTPException(404, detail=f"no report for job {job_id}")
         return FileResponse(path, headers={"Content-Security-Policy": REPORT_CSP})

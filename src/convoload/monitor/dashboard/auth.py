@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -52,7 +52,7 @@ class TokenAuth:
                 return _unauthorized()
             # Drop the token from the address bar (and history) right away; the cookie carries on.
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            target = request.url.path + (f"?{urlencode(rest)}" if rest else "")
+            target = same_origin_path(request.scope) + (f"?{urlencode(rest)}" if rest else "")
             redirect = RedirectResponse(target, status_code=303)
             redirect.set_cookie(
                 COOKIE,
@@ -71,6 +71,20 @@ class TokenAuth:
         if cookie is not None and _same(cookie, self.cookie):
             return None
         return _unauthorized()
+
+
+def same_origin_path(scope: Scope) -> str:
+    """The request's path as a redirect that cannot leave this host.
+
+    Built from the raw (still percent-encoded) path, re-encoded so that no backslash, control or
+    space character survives, with one leading slash: `//evil`, `/\\evil`, `/%2F%2Fevil` or an
+    absolute-form target (`GET http://evil/ HTTP/1.1`) would otherwise send a browser to another host.
+    """
+    raw = scope.get("raw_path") or scope["path"].encode()
+    if not raw.startswith(b"/"):  # absolute-form (RFC 9112 3.2.2): only its path is ours
+        raw = urlsplit(raw).path
+    path = quote(raw, safe="/%:@!$&'()*+,;=-._~")
+    return "/" + path.lstrip("/")
 
 
 def _unauthorized() -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Annotated
 
 import typer
@@ -10,11 +9,11 @@ from rich.console import Console
 from rich.table import Table
 
 from convoload.store.results.compare import MetricDelta
+from convoload.store.results.engine import ENV_DB_URL, StoreOrigin, pick_store_url
 from convoload.store.results.stats import RunRow
 from convoload.store.results.store import ResultsStore
 
 DEFAULT_DB_URL = "sqlite:///runs/results.sqlite"
-ENV_DB_URL = "CONVOLOAD_DB_URL"
 
 runs_app = typer.Typer(help="Stored load-test runs: list, show, compare.", no_args_is_help=True)
 
@@ -24,13 +23,15 @@ DbOption = Annotated[
 ]
 
 
-def db_url(option: str | None) -> str:
-    return option or os.environ.get(ENV_DB_URL) or DEFAULT_DB_URL
+def db_url(option: str | None) -> tuple[str, StoreOrigin]:
+    """The database `--db` names, else $CONVOLOAD_DB_URL's, else the default; and where it came from."""
+    return pick_store_url(option, StoreOrigin("--db"), DEFAULT_DB_URL, StoreOrigin("results store"))
 
 
 def _open(option: str | None) -> ResultsStore:
     # Reading never creates a database: a wrong --db should say so, not show an empty list.
-    return ResultsStore(db_url(option), create=False)
+    url, origin = db_url(option)
+    return ResultsStore(url, create=False, origin=origin)
 
 
 def _ms(value: float | None) -> str:

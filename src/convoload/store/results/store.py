@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic_core import to_json
 from sqlalchemy import JSON, Connection, Table, case, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from convoload.conversation.records import ConversationRecord, TurnRecord, utc_now
 from convoload.errors import ConfigError
@@ -23,7 +24,14 @@ from convoload.hooks.model import Finding
 from convoload.report.aggregate import distribution
 from convoload.store.results.checkpoint import Checkpointer
 from convoload.store.results.compare import Comparison, compare_runs
-from convoload.store.results.engine import RawJSON, open_engine, sqlite_path
+from convoload.store.results.engine import (
+    RawJSON,
+    StoreOrigin,
+    is_busy,
+    open_engine,
+    sqlite_path,
+    unreachable,
+)
 from convoload.store.results.migrations import migrate
 from convoload.store.results.schema import conversations, findings, grades, runs, turns
 from convoload.store.results.stats import RunRow, run_rows
@@ -179,18 +187,32 @@ class GradeRow:
 
 
 class ResultsStore:
-    def __init__(self, url: str, *, create: bool = True, background_checkpoints: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        create: bool = True,
+        background_checkpoints: bool = False,
+        origin: StoreOrigin | None = None,
+    ) -> None:
         """Open (and migrate) the database at `url`; with `create=False` a missing SQLite file is an error.
 
         `background_checkpoints`: a SQLite file's WAL is checkpointed by a native thread rather
         than by whichever commit crosses the threshold (for writers in a load run's event loop).
+        A bad URL or a database that cannot be opened is a ConfigError naming `origin`.
         """
         path = sqlite_path(url)
         manual = background_checkpoints and path is not None
-        self.engine = open_engine(url, create=create, manual_checkpoints=manual)
+        self.engine = open_engine(url, create=create, manual_checkpoints=manual, origin=origin)
         self.url = self.engine.url.render_as_string(hide_password=True)
         self._lock = threading.Lock()
-        migrate(self.engine)
+        try:
+            migrate(self.engine)
+        except SQLAlchemyError as exc:
+            self.engine.dispose()
+            if is_busy(exc):
+                raise  # another process is migrating the same SQLite file: the caller tries again
+            raise unreachable(origin, exc) from None
         self._checkpointer = Checkpointer(path) if manual and path is not None else None
 
     # -- writing ---------------------------------------------------------------------------------
