@@ -7,17 +7,28 @@ monkey.patch_all()  # first of all: conversations run in gevent greenlets under 
 import json  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated, Any  # noqa: E402
+from typing import TYPE_CHECKING, Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: E402
 
-from convoload.config import Config, TargetConfig, apply_llm_flags, load_config  # noqa: E402
+from convoload.config import (  # noqa: E402
+    Config,
+    Override,
+    apply_llm_flags,
+    apply_overrides,
+    llm_overrides,
+    load_config,
+)
 from convoload.errors import ConfigError, ConvoloadError, pydantic_error_to_config_error  # noqa: E402
 from convoload.report.grading import GRADE_ORDER  # noqa: E402
 from convoload.store.results.cli import runs_app  # noqa: E402
+
+if TYPE_CHECKING:
+    from convoload.load.context import RunContext
+    from convoload.signals import GracefulStop
 
 app = typer.Typer(
     help="Persona-driven multi-turn load testing for conversational AI agents.\n\n"
@@ -77,14 +88,14 @@ PresetOpt = Annotated[
 ]
 RampUpOpt = Annotated[
     float | None,
-    typer.Option("--ramp-up", min=0, help="Spread the first conversations over this many seconds."),
+    typer.Option("--ramp-up", help="Spread the first conversations over this many seconds."),
 ]
 UserModeOpt = Annotated[
     str | None,
     typer.Option(
         "--user-mode",
-        help="Who plays the customers: scripted (offline, free), llm, or mixed (the "
-        "persona's fixed steps, then the LLM).",
+        help="Who plays the customers: scripted (offline, free), llm, mixed (the "
+        "persona's fixed steps, then the LLM), or fixed (the config's user.scripts).",
     ),
 ]
 LlmOpt = Annotated[
@@ -104,8 +115,19 @@ ReplayOpt = Annotated[
     ),
 ]
 MaxIterOpt = Annotated[
-    int | None, typer.Option("--max-iterations", min=1, help="Turns before giving up (default 15).")
+    int | None, typer.Option("--max-iterations", help="Turns before giving up (default 15, at most 500).")
 ]
+
+
+# The run settings each flag sets, for the flag's name in errors.
+_RUN_FLAGS = {
+    "conversations": "--conversations",
+    "concurrency": "--concurrency",
+    "seed": "--seed",
+    "max_iterations": "--max-iterations",
+    "ramp_up_s": "--ramp-up",
+    "runs_dir": "--runs-dir",
+}
 
 
 def _apply_overrides(
@@ -119,27 +141,34 @@ def _apply_overrides(
     user_mode: str | None = None,
     llm: str | None = None,
     replay: bool | None = None,
+    extra: list[Override] | None = None,
     **run_values: Any,
 ) -> Config:
-    """Command-line flags win over the config file; they are validated like the file."""
+    """Command-line flags win over the config file; they are validated like the file (errors name the flag).
+
+    `run_values` are run settings by field name (see _RUN_FLAGS); `extra` any other flag's field.
+    """
     run_values["runs_dir"] = str(runs_dir) if runs_dir else None
-    update: dict[str, Any] = {
-        "run": config.run.model_copy(update={k: v for k, v in run_values.items() if v is not None})
-    }
-    if personas:
-        update["personas"] = list(personas)
-        update["base_dir"] = Path.cwd()
+    overrides = [Override(_RUN_FLAGS[k], f"run.{k}", v) for k, v in run_values.items()]
     if url or target_type or preset:
         kind = target_type or config.target.type
         if kind in ("demo", "python") and url:
             kind = "webhook" if preset else "http"
-        flags = {"url": url, "type": kind, "preset": preset}
-        data = {**config.target.model_dump(), **{k: v for k, v in flags.items() if v is not None}}
-        try:
-            update["target"] = TargetConfig.model_validate(data)
-        except ValidationError as exc:
-            raise pydantic_error_to_config_error("command line", exc, prefix="target") from None
-    return apply_llm_flags(config.model_copy(update=update), user_mode, llm, replay)
+        type_flag = "--type" if target_type else "--url" if url else "--preset"
+        overrides += [
+            Override(type_flag, "target.type", kind),
+            Override("--url", "target.url", url),
+            Override("--preset", "target.preset", preset),
+        ]
+    overrides.append(Override("--personas", "personas", list(personas) if personas else None))
+    overrides += extra or []
+    overrides += llm_overrides(config, user_mode, llm, replay)
+    return apply_overrides(config, overrides, base_dir=Path.cwd() if personas else None)
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise ConfigError("--port", "", f"{port} is not a port (0-65535; 0 picks a free one)")
 
 
 def _check_grade_floor(floor: str | None) -> None:
@@ -165,74 +194,114 @@ def _execute(
     duration_s: float | None = None,
     stress: dict[str, Any] | None = None,
 ) -> dict:
-    """One run: a fixed number of conversations, or (with `stress`) users for a duration."""
-    from convoload.events import ConversationFinished
+    """One run: a fixed number of conversations, or (with `stress`) users for a duration.
+
+    The first SIGINT or SIGTERM ends it the way its time limit would (see convoload.signals): the
+    records, aggregate, report and summary are written, then the process exits 130 or 143.
+    """
     from convoload.load.context import RunContext
+    from convoload.load.plan import RunPlan
+    from convoload.signals import GracefulStop
+
+    if stress:
+        peak = max([stress["users"], *(n for _, n in stress["steps"])])
+        plan = RunPlan(users=peak, duration_s=stress["duration_s"], profile=stress["profile"])
+    else:
+        plan = RunPlan(conversations=config.run.conversations, duration_s=duration_s)
+    with GracefulStop() as stopping:  # from here on a signal ends the run with its records complete
+        context = RunContext(config, pinned_persona=persona, plan=plan)
+        try:
+            document = _run_and_report(
+                context,
+                stopping,
+                transcript=transcript,
+                progress=progress,
+                duration_s=duration_s,
+                stress=stress,
+            )
+        finally:
+            context.close()
+    if stopping.exit_code is not None:
+        raise typer.Exit(stopping.exit_code)
+    return document
+
+
+def _run_and_report(
+    context: "RunContext",
+    stopping: "GracefulStop",
+    *,
+    transcript: bool,
+    progress: bool,
+    duration_s: float | None,
+    stress: dict[str, Any] | None,
+) -> dict:
+    from convoload.events import ConversationFinished
     from convoload.load.engine import run_for, run_load
     from convoload.report.console import TranscriptPrinter, print_summary
     from convoload.report.html import write_html_report
 
-    context = RunContext(config, pinned_persona=persona)
-    try:
-        shape = (
-            f"{stress['users']} users for {stress['duration_s']:g} s ({stress['profile']})"
-            if stress
-            else f"{config.run.conversations} conversations, {config.run.concurrency} at a time"
+    config = context.config
+    shape = (
+        f"{stress['users']} users for {stress['duration_s']:g} s ({stress['profile']})"
+        if stress
+        else f"{config.run.conversations} conversations, {config.run.concurrency} at a time"
+    )
+    console.print(f"[bold]convoload[/] run [cyan]{context.run_id}[/] · {shape} · seed {context.seed}")
+    if context.demo_components:
+        parts = ", ".join(f"{k} {v}" for k, v in context.demo_components.items())
+        console.print(f"demo real-estate system: {parts}")
+    elif context.demo_url:
+        console.print(f"demo agent at {context.demo_url} (webhook widget API)")
+    if transcript:
+        TranscriptPrinter(console, context.bus)
+    bar = None
+    if progress:
+        bar = Progress(
+            TextColumn("conversations"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         )
-        console.print(f"[bold]convoload[/] run [cyan]{context.run_id}[/] · {shape} · seed {context.seed}")
-        if context.demo_components:
-            parts = ", ".join(f"{k} {v}" for k, v in context.demo_components.items())
-            console.print(f"demo real-estate system: {parts}")
-        elif context.demo_url:
-            console.print(f"demo agent at {context.demo_url} (webhook widget API)")
-        if transcript:
-            TranscriptPrinter(console, context.bus)
-        bar = None
-        if progress:
-            bar = Progress(
-                TextColumn("conversations"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console,
-                transient=True,
+        task = bar.add_task("run", total=None if stress else config.run.conversations)
+        context.bus.subscribe(ConversationFinished, lambda _e: bar.advance(task))
+        bar.start()
+    try:
+        if stress:
+            result = run_for(
+                context,
+                stress["users"],
+                stress["duration_s"],
+                steps=stress["steps"],
+                ramp_up_s=stress["ramp_up_s"],
+                drain_s=stress["drain_s"],
+                stop=stopping.request,
             )
-            task = bar.add_task("run", total=None if stress else config.run.conversations)
-            context.bus.subscribe(ConversationFinished, lambda _e: bar.advance(task))
-            bar.start()
-        try:
-            if stress:
-                result = run_for(
-                    context,
-                    stress["users"],
-                    stress["duration_s"],
-                    steps=stress["steps"],
-                    ramp_up_s=stress["ramp_up_s"],
-                    drain_s=stress["drain_s"],
-                )
-            else:
-                result = run_load(
-                    context,
-                    config.run.conversations,
-                    config.run.concurrency,
-                    duration_s=duration_s,
-                    ramp_up_s=config.run.ramp_up_s,
-                )
-        finally:
-            if bar is not None:
-                bar.stop()
-        document = context.aggregate()
-        print_summary(console, document, result.stats)
-        report = write_html_report(context.run_dir)
-        console.print(f"records: {context.run_dir}  (aggregate.json, journal.jsonl, conversations/)")
-        console.print(f"report: {report}")
-        if result.interrupted:
-            err_console.print(
-                "[yellow]stopped early: unfinished conversations are recorded as interrupted[/]"
+        else:
+            result = run_load(
+                context,
+                config.run.conversations,
+                config.run.concurrency,
+                duration_s=duration_s,
+                ramp_up_s=config.run.ramp_up_s,
+                stop=stopping.request,
             )
-        return document
     finally:
-        context.close()
+        if bar is not None:
+            bar.stop()
+    document = context.aggregate()
+    print_summary(console, document, result.stats)
+    report = write_html_report(context.run_dir)
+    console.print(f"records: {context.run_dir}  (aggregate.json, journal.jsonl, conversations/)")
+    console.print(f"report: {report}")
+    if result.interrupted:
+        why = f" by {context.stopped_by}" if context.stopped_by else ""
+        err_console.print(
+            f"[yellow]stopped early{why}: unfinished conversations are recorded as interrupted[/]",
+            highlight=False,
+        )
+    return document
 
 
 def _execute_on_workers(
@@ -244,10 +313,17 @@ def _execute_on_workers(
     duration_s: float | None,
     flags: dict[str, Any],
 ) -> dict:
-    """`run --workers N`: Locust's master and N workers as processes on loopback; the merged summary."""
+    """`run --workers N`: Locust's master and N workers as processes on loopback; the merged summary.
+
+    SIGINT or SIGTERM is passed on to the master (its workers cut off what is under way, it writes the
+    merged aggregate); a second one to every process, then this one exits at once.
+    """
+    import subprocess
+
     from convoload.load.distributed import run_arguments, run_cluster
     from convoload.report.console import print_summary
     from convoload.report.grading import assess
+    from convoload.signals import GracefulStop
 
     options, master = run_arguments(
         config=str(config_path.resolve()) if config_path else None,
@@ -264,16 +340,33 @@ def _execute_on_workers(
         f"[bold]convoload[/] run on {workers} Locust workers · {config.run.conversations} conversations, "
         f"{config.run.concurrency} at a time"
     )
-    result = run_cluster(
-        workers, options, [*master, "--exit-code-on-error", "0"], runs_dir=config.run.runs_dir
-    )
-    document = result.aggregate()
-    if document is None or result.exit_code not in (0,):
-        err_console.print(f"the distributed run failed (exit {result.exit_code}); logs in {result.run_dir}")
-        raise typer.Exit(result.exit_code or 1)
-    document.setdefault("assessment", assess(document))
-    print_summary(console, document)
-    console.print(f"records: {result.run_dir}  (aggregate.json; each worker's records in worker-<k>/)")
+    processes: list[subprocess.Popen[bytes]] = []
+
+    def pass_on(signum: int) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    with GracefulStop(before_exit=pass_on) as stopping:
+        result = run_cluster(
+            workers,
+            options,
+            [*master, "--exit-code-on-error", "0"],
+            runs_dir=config.run.runs_dir,
+            stop=stopping.request,
+            started=processes,
+        )
+        document = result.aggregate()
+        if document is None or (result.exit_code not in (0,) and stopping.exit_code is None):
+            err_console.print(
+                f"the distributed run failed (exit {result.exit_code}); logs in {result.run_dir}"
+            )
+            raise typer.Exit(stopping.exit_code or result.exit_code or 1)
+        document.setdefault("assessment", assess(document))
+        print_summary(console, document)
+        console.print(f"records: {result.run_dir}  (aggregate.json; each worker's records in worker-<k>/)")
+    if stopping.exit_code is not None:
+        raise typer.Exit(stopping.exit_code)
     return document
 
 
@@ -292,20 +385,17 @@ def demo(
         typer.Option(
             "--conversations",
             "-n",
-            min=1,
             help="Conversations per agent (default: one per persona; personas take turns).",
         ),
     ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-c", min=1, help="Conversations at once.")
-    ] = 5,
+    concurrency: Annotated[int, typer.Option("--concurrency", "-c", help="Conversations at once.")] = 5,
     persona: PersonaOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     reply_delay: Annotated[
         float, typer.Option(help="Ticket agent reply delay in seconds (plus jitter).")
     ] = 0.3,
-    listings: Annotated[int, typer.Option(min=100, help="Real-estate catalog size.")] = 10_000,
+    listings: Annotated[int, typer.Option(help="Real-estate catalog size (at least 100).")] = 10_000,
     user_mode: UserModeOpt = None,
     llm: LlmOpt = None,
     replay: ReplayOpt = None,
@@ -322,7 +412,8 @@ def demo(
     tickets: starts the ticket-booking agent (answers through webhook callbacks)
     and runs Kataryna, Talliz and Edman until each gets a payment link. Prints the
     live transcript and the summary, and says where the records are. Exit code 1
-    if any conversation missed its goal. With --user-mode llm and no key
+    if any conversation missed its goal; 130 / 143 when Ctrl-C or SIGTERM ended it (as
+    for `convoload run`). With --user-mode llm and no key
     configured, the customers are played through the bundled local LLM provider.
     """
     from convoload.config import DEMO_PERSONAS
@@ -333,22 +424,27 @@ def demo(
     agents = ["realestate", "tickets"] if agent == "all" else [agent]
     if persona is not None:
         agents = [a for a in agents if fold(persona) in DEMO_PERSONAS[a]] or agents
-    failed = False
-    for name in agents:
-        config = _apply_overrides(
+    configs = [  # every flag checked before the first agent runs
+        _apply_overrides(
             load_config(None),
-            conversations=conversations or len(DEMO_PERSONAS[name]),
+            conversations=conversations if conversations is not None else len(DEMO_PERSONAS[name]),
             concurrency=concurrency,
             seed=seed,
             runs_dir=runs_dir,
             user_mode=user_mode,
             llm=llm,
             replay=replay,
+            extra=[
+                Override("--agent", "run.persona_assignment", "round_robin"),
+                Override("--agent", "target.demo.agent", name),
+                Override("--reply-delay", "target.demo.reply_delay_s", reply_delay),
+                Override("--listings", "target.demo.listings", listings),
+            ],
         )
-        config.run.persona_assignment = "round_robin"
-        config.target.demo.agent = name  # type: ignore[assignment]
-        config.target.demo.reply_delay_s = reply_delay
-        config.target.demo.listings = listings
+        for name in agents
+    ]
+    failed = False
+    for config in configs:
         document = _execute(config, persona=persona, transcript=not quiet, progress=quiet)
         summary = document["summary"]
         failed = failed or summary["successful_conversations"] != summary["total_conversations"]
@@ -361,11 +457,11 @@ def run(
     config_path: ConfigOpt = None,
     conversations: Annotated[
         int | None,
-        typer.Option("--conversations", "-n", min=1, help="Conversations to run (default from config: 10)."),
+        typer.Option("--conversations", "-n", help="Conversations to run (default from config: 10)."),
     ] = None,
     concurrency: Annotated[
         int | None,
-        typer.Option("--concurrency", "-c", min=1, help="Conversations at once (default from config: 3)."),
+        typer.Option("--concurrency", "-c", help="Conversations at once (default from config: 3)."),
     ] = None,
     persona: PersonaOpt = None,
     personas: PersonasOpt = None,
@@ -417,6 +513,10 @@ def run(
     Shows a progress bar and, at the end, the summary: goal-reached rate,
     iterations, exact latency percentiles per request type and persona, errors by
     kind, cost. Records go to runs/<run-id>/.
+
+    Ctrl-C or SIGTERM ends the run as -t does: conversations under way are recorded
+    as interrupted, the aggregate, report and summary are written (the run is marked
+    incomplete), exit code 130 / 143. A second signal exits at once.
     """
     config = _apply_overrides(
         load_config(config_path),
@@ -494,7 +594,7 @@ def stress(
     llm: LlmOpt = None,
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
-    listings: Annotated[int, typer.Option(min=100, help="Real-estate catalog size.")] = 10_000,
+    listings: Annotated[int, typer.Option(help="Real-estate catalog size (at least 100).")] = 10_000,
     grade_floor: Annotated[
         str | None, typer.Option("--grade-floor", help="Exit 1 when the run's grade is below this.")
     ] = None,
@@ -504,7 +604,8 @@ def stress(
     Every user starts a new conversation (new persona and identity) as soon as the last one
     ends. When the time is up no new conversation starts and those under way get --drain
     seconds to finish. The summary adds the grade, health and recommendations; records and
-    the results store are written as for `convoload run`.
+    the results store are written as for `convoload run`. Ctrl-C or SIGTERM ends it at once,
+    without the drain, as for `convoload run` (exit 130 / 143).
     """
     from convoload.config import DEMO_PERSONAS
 
@@ -513,6 +614,7 @@ def stress(
     _check_grade_floor(grade_floor)
     if agent not in DEMO_PERSONAS:
         raise ConfigError("--agent", "", f"{agent!r} is not one of {', '.join(DEMO_PERSONAS)}")
+    bundled = config_path is None and url is None
     config = _apply_overrides(
         load_config(config_path),
         personas=personas,
@@ -523,10 +625,11 @@ def stress(
         runs_dir=runs_dir,
         user_mode=user_mode,
         llm=llm,
+        extra=[
+            Override("--agent", "target.demo.agent", agent if bundled else None),
+            Override("--listings", "target.demo.listings", listings if bundled else None),
+        ],
     )
-    if config_path is None and url is None:
-        config.target.demo.agent = agent  # type: ignore[assignment]
-        config.target.demo.listings = listings
     first = users if profile != "spike" else max(1, users // 5)
     steps = [(0.4 * duration, users), (0.7 * duration, first)] if profile == "spike" else []
     plan = {
@@ -560,8 +663,25 @@ def _print_job(name: str, state: str, summary: dict[str, Any] | None) -> None:
             parts.append(f"grade {summary['grade']}")
         if name == "health":
             parts += [f"{k} {'up' if v['up'] else 'DOWN'}" for k, v in summary.items()]
+        if name == "daily" and summary.get("report"):
+            parts.append(f"report {summary['report']}")
         line += "  " + ", ".join(parts) if parts else ""
     console.print(line, highlight=False, markup=False)
+
+
+def _alert_printer(out: Console) -> Any:
+    """Prints each alert of a notification as it fires or resolves, whatever channels are configured."""
+    from datetime import datetime
+
+    from convoload.monitor.alerts import Notification
+    from convoload.monitor.alerts.render import notice_line
+
+    def print_alerts(notification: Notification) -> None:
+        for alert in notification.alerts:
+            line = f"{datetime.now():%H:%M:%S} {'alert':<9} {notice_line(alert, repeat=notification.repeat)}"
+            out.print(line, highlight=False, markup=False, soft_wrap=True)
+
+    return print_alerts
 
 
 @app.command()
@@ -590,12 +710,15 @@ def monitor(
     rate, response times, errors, transitions, fallbacks, tokens and cost over the metrics window);
     health checks every 5 minutes (agent, catalog API, LLM providers); a mini stress test every 30
     minutes; the pipeline every 2 hours; and at 02:00 the comprehensive test, which writes
-    daily_report_YYYYMMDD.json and .html. Alert rules fire after their `for` duration and notify
-    the log, e-mail, Slack or a webhook. The dashboard (with /metrics for Prometheus) is served on
-    127.0.0.1:8089 by default. Runs until SIGTERM or Ctrl-C; finished results are never lost.
+    daily_report_YYYYMMDD.json and .html (-2, -3, ... for more the same day). Alert rules fire after
+    their `for` duration, are printed here as they fire and resolve, and notify the log
+    (logs/alerts.log), e-mail, Slack or a webhook. The dashboard (with /metrics for Prometheus) is served on
+    127.0.0.1:8089 by default. Runs until SIGTERM or Ctrl-C (exit 143 / 130): jobs under way end
+    then, their runs recorded as interrupted; finished results are never lost.
     """
     from convoload.monitor.config import load_monitor_config
     from convoload.monitor.service import JOBS, Monitor
+    from convoload.signals import GracefulStop
 
     if once is not None and once not in JOBS:
         raise ConfigError("--once", "", f"{once!r} is not one of {', '.join(JOBS)}")
@@ -605,13 +728,23 @@ def monitor(
         for name in ("collect", "health", "stress", "pipeline"):
             getattr(config.schedule, name).enabled = False
         config.schedule.daily.enabled = False
-    service = Monitor(config, on_job=None if once else _print_job)
+    # Alerts are printed as they happen; with --once on stderr, so that stdout stays the job's JSON.
+    service = Monitor(
+        config,
+        on_job=None if once else _print_job,
+        on_alert=_alert_printer(err_console if once else console),
+    )
     if once is not None:
         service.start()
-        try:
-            summary = service.run_job(once)
-        finally:
-            service.shutdown()
+        with GracefulStop(service.stop_request) as stopping:  # a signal ends the job, recorded; 130/143
+            try:
+                summary = service.run_job(once)
+            finally:
+                service.shutdown()
+        if stopping.exit_code is not None:
+            if summary is not None:
+                console.print_json(json.dumps(summary, default=str))
+            raise typer.Exit(stopping.exit_code)
         if summary is None:
             err_console.print(f"job {once} failed (see {config.logs.dir}/errors.log)")
             raise typer.Exit(1)
@@ -628,9 +761,11 @@ def monitor(
         console.print(f"dashboard: {service.dashboard_url}  (Prometheus: {service.dashboard_url}/metrics)")
     for job, when in sorted(service.next_runs().items(), key=lambda kv: str(kv[1])):
         console.print(f"  {job:<9} next {when:%Y-%m-%d %H:%M:%S %Z}" if when else f"  {job:<9} paused")
-    console.print("Ctrl-C or SIGTERM stops it.")
+    console.print("Ctrl-C or SIGTERM stops it (a second one at once).")
     service.serve()
     console.print("monitor stopped; every finished result is in the store.")
+    if service.exit_code is not None:
+        raise typer.Exit(service.exit_code)
 
 
 @app.command()
@@ -661,18 +796,25 @@ def pipeline(
     resilience (empty, gibberish, very long, injection and mixed-language input).
     Per scenario and overall: success rate, latency percentiles, per-agent latency,
     integration metrics (coherence, agent coordination, data consistency, user
-    experience), health, grade (A+ > 95 % / < 3 s ... D) and recommendations. Writes
-    real_test_results.json and scenarios.csv in runs/pipeline-<id>/.
+    experience), health, grade (A+ > 95 % / < 3 s ... D; each integration metric, graded
+    on the same bands, caps it) and recommendations. Writes real_test_results.json and
+    scenarios.csv in runs/pipeline-<id>/. Ctrl-C or SIGTERM ends the scenario under way and
+    skips the rest; the results of what ran are written, marked incomplete (exit 130 / 143).
     """
     from contextlib import ExitStack
 
     from convoload.pipeline.model import builtin_scenarios, load_scenarios
-    from convoload.pipeline.runner import run_pipeline, start_system
+    from convoload.pipeline.runner import checked_store_url, run_pipeline, start_system
     from convoload.report.console import print_pipeline
+    from convoload.signals import GracefulStop
 
     _check_grade_floor(grade_floor)
+    checked_store_url()  # $CONVOLOAD_DB_URL: before the system starts
     scenarios = load_scenarios(scenarios_path) if scenarios_path else builtin_scenarios()
     with ExitStack() as resources:
+        # A signal ends the scenario under way as its time limit would and skips the rest; the
+        # results of what ran are written and printed, then the exit code is 130 or 143.
+        stopping = resources.enter_context(GracefulStop())
         system = start_system(resources, listings)
         if not json_output:
             console.print(
@@ -690,11 +832,14 @@ def pipeline(
             else lambda r: console.print(
                 f"  {r['name']}: {r['successful']}/{r['conversations']} · grade {r['grade']} · {r['health']}"
             ),
+            stop=stopping.request,
         )
-    if json_output:
-        sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-    else:
-        print_pipeline(console, document)
+        if json_output:
+            sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        else:
+            print_pipeline(console, document)
+    if stopping.exit_code is not None:
+        raise typer.Exit(stopping.exit_code)
     _enforce_grade_floor(document["overall"]["grade"], grade_floor, what="overall grade")
 
 
@@ -782,6 +927,32 @@ def locustfile() -> None:
     sys.stdout.write(str(resources.files("convoload.load") / "locustfile.py") + "\n")
 
 
+SignOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sign",
+        help="Sign each callback as target.receiver.signature expects: its fields as JSON or "
+        "key=value,... with secret_env (the variable holding the secret) required, e.g. "
+        "secret_env=AGENT_SECRET (X-Hub-Signature-256: sha256=...).",
+    ),
+]
+
+
+def _sign_args(sign: str | None) -> list[str]:
+    """`--sign` for a bundled agent, checked now: a bad spec or an unset secret is a one-line error."""
+    if sign is None:
+        return []
+    from convoload.demo.widget import parse_signature
+
+    try:
+        parse_signature(sign)
+    except ValidationError as exc:
+        raise pydantic_error_to_config_error("--sign", exc) from None
+    except ValueError as exc:
+        raise ConfigError("--sign", "", str(exc)) from None
+    return ["--sign", sign]
+
+
 @app.command("serve-faulty")
 def serve_faulty(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -791,7 +962,8 @@ def serve_faulty(
         typer.Option(
             "--fault",
             help="A fault, as JSON or kind,key=value,... (repeatable). Kinds: status, stall, drop, "
-            "malformed, empty, oversized; webhook only: no_callback, duplicate, late, forged. Selectors: "
+            "malformed, empty, oversized, split (parts=N: the reply cut inside its link); webhook only: "
+            "no_callback, duplicate, late, forged. Selectors: "
             "every=N (conversation), turn=K, rate=0.2, times=N, api=chat|webhook. "
             "E.g. status,every=3,turn=2,status=503",
         ),
@@ -799,16 +971,18 @@ def serve_faulty(
     goal_turn: Annotated[int, typer.Option(help="Turn from which replies carry the payment link.")] = 3,
     reply_delay: Annotated[float, typer.Option(help="Seconds before each reply.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the rate selectors.")] = 0,
+    sign: SignOpt = None,
 ) -> None:
     """Serve a target that breaks on purpose, to see how your config and reports handle faults.
 
     Endpoints: POST /v1/chat {session_id, message} (synchronous), POST /v1/webhooks/widget (the widget
     preset; the reply comes as a callback), POST /admin/faults (replace the fault plan), GET /admin/stats
     (what was injected, per session and turn), GET /health. See src/convoload/demo/faulty/__init__.py.
+    Runs until Ctrl-C or SIGTERM (exit 130 / 143), which is passed on to the server process and waited for.
     """
-    import subprocess
-
+    _check_port(port)  # before the server process starts
     from convoload.demo.faulty.plan import parse_fault
+    from convoload.demo.process import serve_in_foreground
 
     for spec in fault or []:
         try:
@@ -821,10 +995,8 @@ def serve_faulty(
     args += ["--goal-turn", str(goal_turn), "--reply-delay", str(reply_delay), "--seed", str(seed)]
     for spec in fault or []:
         args += ["--fault", spec]
-    try:
-        raise typer.Exit(subprocess.call(args))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    args += _sign_args(sign)
+    raise typer.Exit(serve_in_foreground(args))  # SIGTERM/SIGINT: passed on and waited for; 143/130
 
 
 @app.command("serve-demo")
@@ -834,12 +1006,16 @@ def serve_demo(
     reply_delay: Annotated[float, typer.Option(help="Reply delay in seconds.")] = 0.3,
     jitter: Annotated[float, typer.Option(help="Random extra delay, up to this many seconds.")] = 0.2,
     split_messages: Annotated[bool, typer.Option(help="Send each reply bubble as its own callback.")] = False,
+    sign: SignOpt = None,
 ) -> None:
-    """Serve the demo ticket-booking agent in the foreground (until Ctrl-C).
+    """Serve the demo ticket-booking agent in the foreground, until Ctrl-C or SIGTERM (exit 130 / 143).
+
+    The signal is passed on to the server process, which is waited for: none is left listening.
 
     Endpoints: POST /v1/webhooks/widget (webhook API), POST /v1/chat (synchronous), GET /health.
     """
-    import subprocess
+    _check_port(port)  # before the server process starts
+    from convoload.demo.process import serve_in_foreground
 
     args = [
         sys.executable,
@@ -856,10 +1032,8 @@ def serve_demo(
     ]
     if split_messages:
         args.append("--split-messages")
-    try:
-        raise typer.Exit(subprocess.call(args))
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
+    args += _sign_args(sign)
+    raise typer.Exit(serve_in_foreground(args))  # SIGTERM/SIGINT: passed on and waited for; 143/130
 
 
 @app.command()

@@ -316,7 +316,7 @@ def test_a_master_stopped_while_it_waits_for_its_workers_still_writes_the_run(tm
     master.send_signal(signal.SIGTERM)
     _, rest = master.communicate(timeout=TIMEOUT_S)
     output = "".join(lines) + rest
-    assert master.returncode == 0, output[-3000:]
+    assert master.returncode == 143, output[-3000:]  # ended by SIGTERM, as a shell reports it
     aggregate = json.loads((tmp_path / "runs" / "lonely" / "aggregate.json").read_text())
     assert aggregate["summary"]["total_conversations"] == 0
     assert aggregate["run"]["distributed"]["workers"] == []

@@ -25,7 +25,7 @@ from typing import IO, Any, ClassVar, NoReturn, Self
 
 READY_PREFIX = "READY "
 
-__all__ = ["READY_PREFIX", "ServerProcess", "bind_socket", "package_root", "ready_url"]
+__all__ = ["READY_PREFIX", "ServerProcess", "bind_socket", "package_root", "ready_url", "serve_in_foreground"]
 
 
 def package_root() -> str:
@@ -93,6 +93,43 @@ def _exit_with_parent() -> None:
         os._exit(1)  # it did not stop in time
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve_in_foreground(command: Sequence[str]) -> int:
+    """Run a bundled server (``python -m <module> ...``) as this process's child until it exits.
+
+    What ``convoload serve-demo`` and ``serve-faulty`` do. SIGTERM and SIGINT are passed on to the server
+    and waited for, so that it never outlives this process, still listening, reparented to PID 1; a
+    second signal kills it. The child runs in a session of its own (a terminal's Ctrl-C reaches it
+    once, through here) and, like every server ServerProcess starts, exits when this process dies
+    without passing anything on (kill -9). Returns 128 + the signal when one ended it (130, 143), else
+    the server's exit code.
+    """
+    from convoload.signals import exit_code, install
+
+    env = {**os.environ, _PARENT_WATCH_ENV: "1"}
+    child = subprocess.Popen(list(command), stdin=subprocess.PIPE, env=env, start_new_session=True)
+    received: list[int] = []
+
+    def pass_on(signum: int) -> None:
+        if child.poll() is None:
+            if received:  # the second signal: no more waiting
+                child.kill()
+            else:
+                child.send_signal(signum)
+        received.append(signum)
+
+    undo = install(pass_on)
+    try:
+        code = child.wait()
+    finally:
+        undo()
+        if child.poll() is None:  # we are leaving on an exception: never without the server
+            child.kill()
+            child.wait()
+        if child.stdin is not None:
+            child.stdin.close()
+    return exit_code(received[0]) if received else code
 
 
 class ServerProcess:

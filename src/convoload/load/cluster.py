@@ -8,8 +8,10 @@ report (so numbers travel with the request statistics, on the same ordered conne
   worker → master  convoload_ready      {host, pid, run_id, run_dir, receiver_url, meta}
   worker → master  convoload_failed     {error}: the worker could not set up (e.g. a config error)
   worker → master  report["convoload"]  {entries, target_stats}: every Locust report (3 s)
-  master → worker  convoload_drain      the test is stopping
-  worker → master  convoload_drained    {entries, target_stats}: users stopped, all journaled
+  master → worker  convoload_drain      {now}: the test is stopping (now: the signal that stops it:
+                                        cut off what is under way at once)
+  worker → master  convoload_drained    {entries, target_stats}: users stopped, all journaled (also
+                                        sent by a worker that leaves on its own, e.g. on SIGTERM)
 
 Entries are the worker aggregator's (see report.aggregate): each is sent exactly once, so the
 master's aggregate equals the sum of the workers'. Locust's master stops a test without waiting
@@ -114,7 +116,16 @@ class WorkerLink:
         if self.context is not None:
             data[REPORT_KEY] = _payload(self.context)
 
+    def send_last_numbers(self) -> None:
+        """After this worker stopped its users on its own: what the master has not had yet."""
+        self.runner.send_message(DRAINED, _payload(self.context) if self.context is not None else {})
+
     def _on_drain(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
+        reason = (msg.data or {}).get("now")
+        if reason:  # the master was told to stop (a signal): no waiting
+            self.environment.stop_timeout = 0
+            if self.context is not None:
+                self.context.stop_early(f"the master's {reason}")
         # Runner.stop lets running conversations finish for the stop timeout, then cuts them off;
         # either way each is journaled (and its entry taken) before it returns.
         self.runner.stop()
@@ -188,6 +199,7 @@ class MasterHub:
         self._ending = False
         self._started = False
         self._exiting = False
+        self.stopped_by: str | None = None  # what ended the run early (a signal)
         # Headless, Locust's master waits for its workers *before* it installs its SIGTERM handler,
         # so a SIGTERM then (run_cluster sends one when a worker dies) would kill it with no
         # aggregate. Until the test starts, this one ends the run properly; afterwards Locust's does.
@@ -285,8 +297,18 @@ class MasterHub:
         gevent.spawn(self.runner.quit if headless else self.runner.stop)
 
     # -- the end ------------------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def stop_early(self, reason: str) -> None:
+        """The run is being ended before it was done (a signal): workers cut off what is under way."""
+        self.stopped_by = self.stopped_by or reason
+
     def _terminated_before_start(self) -> None:
         if not self._started:
+            self.environment.process_exit_code = self.environment.process_exit_code or 128 + signal.SIGTERM
+            self.stop_early("SIGTERM")
             self.exit_before_start()
 
     def exit_before_start(self) -> None:
@@ -317,7 +339,7 @@ class MasterHub:
         self._waiting = {w.index for w in targets}
         self._all_drained.clear()
         for info in targets:
-            self.runner.send_message(DRAIN, {}, client_id=info.client_id)
+            self.runner.send_message(DRAIN, {"now": self.stopped_by}, client_id=info.client_id)
         timeout = (self.environment.stop_timeout or 0) + _DRAIN_MARGIN_S
         if not self._all_drained.wait(timeout):
             log.error(
@@ -326,6 +348,15 @@ class MasterHub:
                 sorted(self._waiting),
                 timeout,
             )
+
+    def plan(self) -> dict[str, Any]:
+        options = self.environment.parsed_options
+        plan = {
+            "conversations": self.conversations,
+            "users": getattr(options, "num_users", None),
+            "duration_s": getattr(options, "run_time", None) or None,
+        }
+        return {k: v for k, v in plan.items() if v is not None}
 
     def meta(self) -> dict[str, Any]:
         first = next((w.meta for _, w in sorted(self.workers.items()) if w.meta), {})
@@ -346,8 +377,14 @@ class MasterHub:
                     "records": "each worker's journal, on its machine (workers[].records)",
                 },
                 "target_stats": dict(sorted(target_stats.items())),
+                # The whole run's plan and end, not the first worker's (its share, still running).
+                "plan": self.plan(),
+                "status": "ended",
             }
         )
+        meta.pop("stopped_by", None)
+        if self.stopped_by is not None:
+            meta["stopped_by"] = self.stopped_by
         if self.forwarder is not None:
             meta["forwarder_stats"] = self.forwarder.stats()
             meta["distributed"]["forwarder_url"] = self.forwarder.public_url
@@ -357,6 +394,9 @@ class MasterHub:
         """The merged aggregate (and run.json, conversations.csv) in the master's run folder."""
         meta = self.meta()
         document = self.aggregator.document(meta)
+        summary = document["summary"]
+        ended_well = summary["completion"]["complete"] and not summary["interrupted_conversations"]
+        document["run"]["status"] = meta["status"] = "finished" if ended_well else "interrupted"
         document["assessment"] = assess(document)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / META_NAME, meta)

@@ -25,23 +25,25 @@ from convoload.config import DEMO_GOALS, Config, config_error, persona_specs
 from convoload.conversation.goals import GoalDetector, RegexGoal, build_goal
 from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import ConversationRecord
+from convoload.envsecrets import redact_value
 from convoload.errors import ConfigError
 from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMError, LLMFallback
 from convoload.hooks.base import HookRunner
-from convoload.hooks.factory import build_hooks
+from convoload.hooks.factory import build_hooks, run_domains
 from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
 from convoload.llm.factory import build_chain, needs_local_server, provider_specs
 from convoload.load.placement import IndexSpaceError, Placement
+from convoload.load.plan import RunPlan
 from convoload.load.store_writer import StoreWriter
 from convoload.personas import PersonaPicker, resolve_personas
 from convoload.personas.model import Persona
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
 from convoload.report.tables import write_conversations_csv
-from convoload.store.journal import AGGREGATE_NAME, RunJournal, write_json
+from convoload.store.journal import AGGREGATE_NAME, META_NAME, RunJournal, write_json
 from convoload.store.results import RawJSON, ResultsStore
-from convoload.store.results.engine import DB_FILE_NAME
+from convoload.store.results.engine import DB_FILE_NAME, StoreOrigin, check_store_url, pick_store_url
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
 from convoload.targets.http import HttpTarget
@@ -85,17 +87,21 @@ class RunContext:
         start_index: int = 0,
         personas: list[Persona] | None = None,
         placement: Placement | None = None,
+        plan: RunPlan | None = None,
     ) -> None:
         """`personas` replaces the config's (already resolved ones, e.g. a pipeline's adjusted copies).
 
         `placement` makes this process one Locust worker of a distributed run: its run id, folder,
         conversation indices and receiver follow from its worker index (the seed must be the
         master's, already in `config`), and its aggregate keeps the entries the master merges.
+        `plan` (what the run set out to do) goes into run.json, so that even a killed run says how
+        far it got.
         """
         self.config = config
         self.placement = placement
         self.run_id = placement.worker_run_id if placement else run_id or new_run_id()
         self.seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
+        self._store_url = self._checked_store_url(config)  # a bad URL fails now, before anything starts
         self.personas = personas if personas is not None else self._load_personas(config)
         try:
             self.picker = PersonaPicker(self.personas, seed=self.seed, pinned=pinned_persona)
@@ -107,6 +113,8 @@ class RunContext:
         # Numbers only: records live in the journal, not in memory.
         self.aggregator = Aggregator(record_entries=placement is not None)
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.plan = plan
+        self.stopped_by: str | None = None  # what ended the run early (a signal, the time limit)
         self._next_index = placement.first_index if placement else start_index
         self._stop_index = placement.stop_index if placement else None
         self._index_lock = threading.Lock()
@@ -123,20 +131,21 @@ class RunContext:
             self._resources.close()  # e.g. stop the demo server we may already have started
             raise
         self._resources.callback(self.target.close)
-        runs_dir = Path(config.run.runs_dir)
-        if not runs_dir.is_absolute():
-            runs_dir = Path.cwd() / runs_dir
-        self.runs_dir = runs_dir
-        self.run_dir = placement.run_dir(runs_dir) if placement else runs_dir / self.run_id
+        self.runs_dir = self._runs_dir(config)
+        self.run_dir = placement.run_dir(self.runs_dir) if placement else self.runs_dir / self.run_id
+        self._graded = False
+        try:  # the database first: one that cannot be opened leaves no run folder behind
+            self.store = self._open_store()
+        except BaseException:
+            self._resources.close()
+            raise
         self.journal = RunJournal(self.run_dir, meta=self.meta())
         self._resources.callback(self.journal.close)
-        self._graded = False
-        self.store = self._open_store(config)
         self.store_writer = StoreWriter(self.store, self.run_id) if self.store is not None else None
         if self.store_writer is not None:  # closed (its last rows written) before the store
             self._resources.callback(self.store_writer.close)
         # Hooks first: their findings must be on a record before it is journaled.
-        self.hooks = HookRunner(self.bus, build_hooks(config))
+        self.hooks = HookRunner(self.bus, build_hooks(config, run_domains(config, self.personas)))
         self.bus.subscribe(ConversationFinished, self._on_finished)
         self.bus.subscribe(LLMCalled, self._on_llm_call)
         self.bus.subscribe(
@@ -187,6 +196,7 @@ class RunContext:
             jitter_s=demo.jitter_s,
             split_messages=demo.split_messages,
             seed=self.seed,
+            signature=config.target.receiver.signature,  # the bundled agent signs as our receiver expects
         )
         server = DemoTicketServer(settings)
         self._resources.enter_context(server)
@@ -251,7 +261,10 @@ class RunContext:
             "started_at": self.started_at,
             "seed": self.seed,
             "config": self.config.source,
-            "target": {"type": target.type, "url": self.demo_url or target.url or target.function},
+            "target": {
+                "type": target.type,
+                "url": redact_value(self.demo_url or target.url or target.function),
+            },
             "personas": [p.name for p in self.personas],
             "user": self.config.user.type,
             "llm": self.llm_labels,
@@ -259,6 +272,8 @@ class RunContext:
             "goal": self.goal.description,
             "max_iterations": self.config.run.max_iterations,
             **({"cluster": self.placement.meta()} if self.placement else {}),
+            **({"plan": self.plan.as_meta()} if self.plan else {}),
+            "status": "running",  # until aggregate(): a run.json that still says so was killed
         }
 
     # -- running ------------------------------------------------------------------------------------
@@ -325,15 +340,34 @@ class RunContext:
             attempts=event.attempts,
         )
 
-    def _open_store(self, config: Config) -> ResultsStore | None:
+    @staticmethod
+    def _runs_dir(config: Config) -> Path:
+        runs_dir = Path(config.run.runs_dir)
+        return runs_dir if runs_dir.is_absolute() else Path.cwd() / runs_dir
+
+    @staticmethod
+    def _checked_store_url(config: Config) -> tuple[str, StoreOrigin] | None:
+        """The store's URL (store.url, else $CONVOLOAD_DB_URL, else the runs folder's file), checked."""
         if not config.store.enabled:
             return None
-        url = (
-            config.store.url
-            or os.environ.get("CONVOLOAD_DB_URL")
-            or f"sqlite:///{self.runs_dir / DB_FILE_NAME}"
+        default = f"sqlite:///{RunContext._runs_dir(config) / DB_FILE_NAME}"
+        url, origin = pick_store_url(
+            config.store.url,
+            StoreOrigin(config.source, "store.url"),
+            default,
+            StoreOrigin(config.source, "run.runs_dir"),
         )
-        store = _when_not_busy(lambda: ResultsStore(url, background_checkpoints=True))
+        try:
+            check_store_url(url)
+        except ValueError as exc:
+            raise origin.error(str(exc)) from None
+        return url, origin
+
+    def _open_store(self) -> ResultsStore | None:
+        if self._store_url is None:
+            return None
+        url, origin = self._store_url
+        store = _when_not_busy(lambda: ResultsStore(url, background_checkpoints=True, origin=origin))
         self._resources.callback(store.close)
         _when_not_busy(lambda: store.start_run(self.run_id, self.meta()))
         return store
@@ -345,16 +379,28 @@ class RunContext:
             self.store_writer.add(event.record, RawJSON(line[:-1].decode()))
 
     # -- finishing ----------------------------------------------------------------------------------
+    def stop_early(self, reason: str) -> None:
+        """The run was ended before it was done (by a signal, the time limit): it is incomplete."""
+        self.stopped_by = self.stopped_by or reason
+
     def aggregate(self) -> dict[str, Any]:
         meta = {
             **self.meta(),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "target_stats": self.target.stats(),
+            "status": "ended",
+            **({"stopped_by": self.stopped_by} if self.stopped_by else {}),
         }
         document = self.aggregator.document(meta)
+        summary = document["summary"]
+        ended_well = summary["completion"]["complete"] and not summary["interrupted_conversations"]
+        document["run"]["status"] = "finished" if ended_well else "interrupted"
         document["assessment"] = assess(document)
+        # Built from redacted records; this catches the rest (the target's URL, LLM errors) for the
+        # store, the files and the terminal alike.
+        document = redact_value(document)
         if self.store is not None:
-            status = "interrupted" if document["summary"]["interrupted_conversations"] else "finished"
+            status = document["run"]["status"]
             if self.store_writer is not None:
                 self.store_writer.flush()  # the run's row is finished after its conversations
             try:
@@ -376,6 +422,7 @@ class RunContext:
             document["summary"]["llm"].setdefault("fallbacks", {})
             document["summary"]["llm"].setdefault("errors", {})
         write_json(self.run_dir / AGGREGATE_NAME, document)
+        write_json(self.run_dir / META_NAME, document["run"])  # how the run ended, for `convoload report`
         write_conversations_csv(self.run_dir, document)
         return document
 

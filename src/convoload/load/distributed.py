@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from convoload.load.context import new_run_id
+from convoload.signals import StopRequest
 from convoload.store.journal import AGGREGATE_NAME
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -133,6 +134,8 @@ def run_cluster(
     env: dict[str, str] | None = None,
     output: IO[str] | None = None,
     timeout_s: float | None = None,
+    stop: StopRequest | None = None,
+    started: list[subprocess.Popen[bytes]] | None = None,
 ) -> ClusterResult:
     """Run master + `workers` workers to the end; returns when every process has exited.
 
@@ -140,6 +143,11 @@ def run_cluster(
     own (users, spawn rate, run time, --csv/--html...); `runs_dir` is given to every process as
     --runs-dir (pass the config's run.runs_dir or the user's flag). A worker that fails ends the
     run; Ctrl-C stops it the way Locust does.
+
+    The processes run in a session of their own, so a terminal's Ctrl-C reaches only this process. A
+    `stop` request (this process got SIGINT or SIGTERM) passes that signal on to the master, which
+    ends the run as on its own signal: workers cut off what is under way, the merged aggregate is
+    written. `started` gets the processes (master first), for a caller that must signal them too.
     """
     if workers < 1:
         raise ValueError("workers must be >= 1")
@@ -154,11 +162,19 @@ def run_cluster(
     )
     environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     logs = [(run_dir / f"worker-{k}.log").open("w", encoding="utf-8") for k in range(workers)]
-    master = subprocess.Popen(master_cmd, cwd=base, env=environment, stdout=output, stderr=output)
+    master = subprocess.Popen(
+        master_cmd, cwd=base, env=environment, stdout=output, stderr=output, start_new_session=True
+    )
     procs = [
-        subprocess.Popen(cmd, cwd=base, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        subprocess.Popen(
+            cmd, cwd=base, env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         for cmd, log in zip(worker_cmds, logs, strict=True)
     ]
+    if started is not None:
+        started.extend([master, *procs])
+    if stop is not None:
+        stop.on_set(lambda: master.send_signal(stop.signum or signal.SIGTERM))
     failed: list[int] = []
 
     def watch(proc: subprocess.Popen[bytes]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,10 +25,10 @@ from typing import Any, NoReturn
 import gevent
 from gevent.event import Event
 from locust import events
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
 from rich.console import Console
 
-from convoload.config import Config, apply_llm_flags, load_config
+from convoload.config import Config, Override, apply_overrides, llm_overrides, load_config
 from convoload.errors import ConvoloadError
 from convoload.load.cluster import ClusterError, MasterHub, WorkerLink
 from convoload.load.context import RunContext, new_run_id
@@ -35,7 +36,10 @@ from convoload.load.forwarder import CallbackForwarder
 from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
 from convoload.load.placement import Placement, index_block
+from convoload.load.plan import RunPlan
 from convoload.load.user import ConversationBudget, ConversationUser, LoadState
+from convoload.signals import exit_code, exit_now, install, say, signal_name
+from convoload.targets.factory import connection_limits, signature_headers
 
 __all__ = ["ConversationUser"]
 
@@ -54,9 +58,8 @@ def _add_options(parser: Any) -> None:
     group.add_argument("--max-iterations", type=int, default=None, help="Turns per conversation (default 15)")
     group.add_argument(
         "--user-mode",
-        choices=["scripted", "llm", "mixed"],
         default=None,
-        help="Who plays the customers (default scripted)",
+        help="Who plays the customers: scripted (default), llm, mixed or fixed (the config's user.scripts)",
     )
     group.add_argument(
         "--llm", default=None, help="PROVIDER/MODEL for LLM users, e.g. gemini/gemini-2.5-flash"
@@ -90,20 +93,20 @@ def _stop_timeout_given() -> bool:
 
 
 def _config(options: Any, seed: int | None = None) -> Config:
-    """The config with this command line's convoload options over it (`seed` over both)."""
+    """The config with this command line's convoload options over it (`seed` over both).
+
+    The options are validated by their config fields' rules, as `convoload run`'s flags are.
+    """
     config = load_config(getattr(options, "convoload_config", None))
-    overrides = {
-        k: v
-        for k, v in {
-            "seed": seed if seed is not None else options.seed,
-            "runs_dir": options.runs_dir,
-            "max_iterations": options.max_iterations,
-        }.items()
-        if v is not None
-    }
-    if overrides:
-        config = config.model_copy(update={"run": config.run.model_copy(update=overrides)})
-    return apply_llm_flags(config, options.user_mode, options.llm, True if options.replay else None)
+    overrides = [
+        Override("--seed", "run.seed", seed if seed is not None else options.seed),
+        Override("--runs-dir", "run.runs_dir", options.runs_dir),
+        Override("--max-iterations", "run.max_iterations", options.max_iterations),
+        # The whole test's count, split across workers: it obeys run.conversations' rules.
+        Override("--conversations", "run.conversations", options.conversations),
+        *llm_overrides(config, options.user_mode, options.llm, True if options.replay else None),
+    ]
+    return apply_overrides(config, overrides)
 
 
 def _fail(message: str) -> NoReturn:
@@ -121,6 +124,7 @@ def _keep_conversations_running(environment: Any, config: Config) -> None:
 def _setup(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
     if getattr(environment, "convoload", None) is not None or hasattr(environment, "convoload_master"):
         return
+    _watch_signals(environment)
     if isinstance(runner, MasterRunner):
         _setup_master(environment, environment.parsed_options)
     elif isinstance(runner, WorkerRunner):
@@ -129,10 +133,55 @@ def _setup(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
         _setup_standalone(environment, environment.parsed_options)
 
 
+def _watch_signals(environment: Any) -> None:
+    """SIGTERM and SIGINT end the test the way its run time does, but at once: conversations under way
+    are cut off and recorded as interrupted, the aggregate and summary are written, and the process
+    exits 143 or 130. A second signal exits at once (see convoload.signals).
+
+    Locust ends the process on either signal itself (its SIGTERM handler; KeyboardInterrupt, which this
+    handler raises in the main greenlet as Python's own would): this one says how, before that
+    shutdown gets to read it (every quitting listener of ours yields once first).
+    """
+
+    def received(signum: int) -> None:
+        if getattr(environment, "convoload_signal", None) is not None:
+            exit_now(signum)
+        environment.convoload_signal = signum
+        environment.process_exit_code = exit_code(signum)
+        environment.stop_timeout = 0  # no conversation is waited for
+        name = signal_name(signum)
+        say(f"{name}: stopping; conversations under way are recorded as interrupted (again to exit at once)")
+        state: LoadState | None = getattr(environment, "convoload", None)
+        if state is not None:
+            state.context.stop_early(name)
+        hub: MasterHub | None = getattr(environment, "convoload_master", None)
+        if hub is not None:
+            hub.stop_early(name)
+        if signum == signal.SIGINT:
+            if hub is not None and not hub.started:
+                hub.exit_before_start()  # Locust's wait for its workers does not handle Ctrl-C
+            else:
+                event_loop = gevent.get_hub()  # raised in the main greenlet, as gevent does it
+                event_loop.loop.run_callback(event_loop.parent.throw, KeyboardInterrupt)
+
+    install(received)
+
+
+def _signalled(environment: Any) -> bool:
+    """Whether a signal is ending this process (after letting a pending handler of ours run)."""
+    gevent.sleep(0)  # Locust's SIGTERM handler and ours are woken together: ours runs at this yield
+    return getattr(environment, "convoload_signal", None) is not None
+
+
 def _setup_standalone(environment: Any, options: Any) -> None:
     try:
         config = _config(options)
-        context = RunContext(config, pinned_persona=options.persona, run_id=options.run_id)
+        plan = RunPlan(
+            conversations=options.conversations,
+            users=getattr(options, "num_users", None),
+            duration_s=getattr(options, "run_time", None) or None,
+        )
+        context = RunContext(config, pinned_persona=options.persona, run_id=options.run_id, plan=plan)
     except ConvoloadError as exc:
         _fail(str(exc))
     bridge_to_locust(context.bus, environment.events)
@@ -189,12 +238,17 @@ def _start_forwarder(config: Config) -> CallbackForwarder | None:
     settings = config.target.receiver.forwarder
     if settings is None or not _uses_webhooks(config):
         return None
+    receiver = config.target.receiver
+    signature = receiver.signature
     forwarder = CallbackForwarder(
         settings.host,
         settings.port,
         settings.public_url,
         timeout_s=settings.timeout_s,
-        max_body_bytes=config.target.receiver.max_body_bytes,
+        max_body_bytes=receiver.max_body_bytes,
+        limits=connection_limits(receiver),
+        # The worker checks signatures: the master passes on what they need, and holds no secret.
+        forward_headers=signature_headers(signature),
     )
     try:
         forwarder.start()
@@ -230,7 +284,12 @@ def _setup_worker(environment: Any, options: Any) -> None:
             callback_base=setup["callback_base"],
             conversations=setup["conversations"],
         )
-        context = RunContext(config, pinned_persona=options.persona, placement=placement)
+        context = RunContext(
+            config,
+            pinned_persona=options.persona,
+            placement=placement,
+            plan=RunPlan(conversations=placement.conversations),
+        )
     except ConvoloadError as exc:
         # The master ends the test (exit code 2) when told; this worker then quits with it.
         sys.stderr.write(f"error: {exc}\n")
@@ -242,10 +301,21 @@ def _setup_worker(environment: Any, options: Any) -> None:
     environment.convoload = LoadState(context, ConversationBudget(total=placement.conversations))
     pending.set()
     link.attach(context)
+    # Registered after Locust's own (which tells the master this worker quits), so it runs before it.
+    environment.events.quitting.add_listener(lambda environment, **_: _leave(environment, link))
     sys.stderr.write(
         f"convoload worker {placement.worker_index} of run {placement.run_id}: conversation indices "
         f"{first}-{stop - 1}; records in {context.run_dir}\n"
     )
+
+
+def _leave(environment: Any, link: WorkerLink) -> None:
+    """A worker quitting on its own (a signal): its users stopped (under way: interrupted), everything
+    journaled, its last numbers sent to the master before Locust tells the master it quits."""
+    _signalled(environment)
+    if environment.runner.state in (STATE_SPAWNING, STATE_RUNNING):
+        environment.runner.stop()
+        link.send_last_numbers()
 
 
 _HEAP = LoadHeap()
@@ -285,7 +355,16 @@ def _finish(environment: Any, **_kwargs: Any) -> None:
     from convoload.report.console import print_summary
 
     console = Console(stderr=True)
+    signalled = _signalled(environment)
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
+    running = environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING)
+    if signalled and running:
+        # Locust quits only after its quitting listeners: stop first, so that what is under way is
+        # recorded (a master drains its workers) before the aggregate and the summary.
+        if hub is not None:
+            environment.runner.stop(send_stop_to_client=False)
+        else:
+            environment.runner.stop()
     if hub is not None:
         document = hub.write()
         if hub.forwarder is not None:

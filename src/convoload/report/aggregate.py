@@ -26,6 +26,7 @@ from itertools import pairwise
 from typing import Any
 
 from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome, Usage
+from convoload.report.completion import completion
 
 PERCENTILES = (50, 90, 95, 99)
 # Request types in our reports: Locust's (MESSAGE, WEBHOOK, CONVERSATION, LLM) plus the acknowledgement.
@@ -326,6 +327,7 @@ class Aggregator:
             summary["llm"]["by_provider"] = self._by_provider()
             summary["llm"]["fallbacks"] = dict(self.llm_fallbacks)
             summary["llm"]["errors"] = dict(sorted(self.llm_errors.items()))
+        summary["completion"] = completion(meta or {}, summary)  # planned vs finished, how the run ended
         latency = {
             "turn_ms": distribution(t.turn_ms),
             "ack_ms": distribution(t.ack_ms),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,8 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
         if not (conversations / name).is_file():
             write_json(conversations / name, record.to_document())
     document = aggregate(records, meta)
+    if meta.get("status") == "running":  # killed: it never got to say how it ended
+        document["run"]["status"] = "interrupted"
     document["assessment"] = assess(document)
     write_json(run_dir / AGGREGATE_NAME, document)
     write_conversations_csv(run_dir, document)
@@ -56,17 +57,18 @@ def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = Non
     Returns the number of conversations put back; None when no database has the run.
     """
     from convoload.store.results import ResultsStore
-    from convoload.store.results.engine import DB_FILE_NAME
+    from convoload.store.results.engine import DB_FILE_NAME, MissingDatabase, StoreOrigin, pick_store_url
 
     run_dir = Path(run_dir).resolve()
-    url = url or os.environ.get("CONVOLOAD_DB_URL")
-    urls = [url] if url else [f"sqlite:///{folder / DB_FILE_NAME}" for folder in run_dir.parents[:2]]
+    url, origin = pick_store_url(url, StoreOrigin("--db"), "", StoreOrigin())
+    candidates = [f"sqlite:///{folder / DB_FILE_NAME}" for folder in run_dir.parents[:2]]
+    urls = [(url, origin)] if url else [(candidate, StoreOrigin(candidate)) for candidate in candidates]
     run_id = document["run"].get("run_id") or run_dir.name
     records = read_journal(run_dir / JOURNAL_NAME)
-    for candidate in urls:
+    for candidate, where in urls:
         try:
-            store = ResultsStore(candidate, create=False)
-        except ConfigError:  # no database file there
+            store = ResultsStore(candidate, create=False, origin=where)
+        except MissingDatabase:  # no database file there; any other problem with a URL is an error
             continue
         with store:
             restored = store.restore_from_journal(run_id, records, document["summary"])
