@@ -152,7 +152,11 @@ def test_the_daily_report_worst_case_wins(tmp_path: Path) -> None:
     assert report["metrics"]["success_ratio"]["last"] == 0.99
     assert report["availability"] == {"agent": 0.5}
     assert report["overall"]["health"] == "critical"  # the agent was down half the day
-    assert report["recommendations"] == [{"text": "Cache the catalog lookups.", "times": 1}]
+    assert report["recommendations"] == [  # the day's own trouble first, then the runs' advice
+        {"text": "agent was down in 1 of 2 health checks: see api.log.", "times": 1},
+        {"text": "Monitor jobs failed: see failed_jobs and errors.log.", "times": 1},
+        {"text": "Cache the catalog lookups.", "times": 1},
+    ]
     assert report["failed_jobs"][0]["error"] == "RuntimeError: catalog gone"
     store.close()
 

@@ -1,13 +1,15 @@
 """The daily report: every job and run of the last 24 hours, overall health, consolidated advice.
 
-Written by the daily job as `daily_report_YYYYMMDD.json` (named after the day it is written) and
-an HTML page beside it, both built from the results store alone.
+Written by the daily job as `daily_report_YYYYMMDD.json` (named after the day it is written; a
+second report the same day is `daily_report_YYYYMMDD-2.json`, and so on) and an HTML page beside
+it, both built from the results store alone.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ TRENDS = {
     "response_time_p95_s": "convoload_response_time_p95_seconds",
     "concurrent_users": "convoload_concurrent_users",
 }
+NO_ACTION = "No action needed"  # how a run's recommendations begin when it found nothing to fix
 
 
 def _iso(moment: datetime) -> str:
@@ -79,14 +82,12 @@ def build_daily_report(
     uptime = {name: round(sum(v) / len(v), 4) for name, v in sorted(availability.items())}
     deliveries = [d for d in store.deliveries(limit=100_000) if since <= d.at <= until]
     advice: Counter[str] = Counter()
-    for job in jobs:
-        for line in (job.summary or {}).get("recommendations") or []:
-            if not line.startswith("No action needed"):
-                advice[line] += 1
-    for part in (comprehensive or {}).values():
-        for line in part.get("recommendations") or []:
-            if not line.startswith("No action needed"):
-                advice[line] += 1
+    quiet = 0  # runs that found nothing to fix
+    for summary in [*(job.summary or {} for job in jobs), *(comprehensive or {}).values()]:
+        for lines in _recommendations(summary):
+            fixes = [line for line in lines if not line.startswith(NO_ACTION)]
+            advice.update(fixes)
+            quiet += not fixes
     levels = [status, *(r["health"] for r in runs if r["health"] in LEVELS)]
     success, p95, errors = trends["success_ratio"], trends["response_time_p95_s"], trends["error_ratio"]
     if success["count"]:
@@ -98,12 +99,20 @@ def build_daily_report(
     ]
     if failed_jobs:
         levels.append("warning")
+    overall = _worst(levels)
+    recommendations = _day_advice(availability, failed_jobs, status) + [
+        {"text": text, "times": n} for text, n in advice.most_common()
+    ]
+    if not recommendations and overall == "healthy":
+        recommendations = [{"text": f"{NO_ACTION}: every check passed.", "times": quiet}]
+    elif not recommendations:  # e.g. a low success rate in the probes, which give no advice of their own
+        recommendations = [{"text": f"Overall health is {overall}: read the metrics and runs.", "times": 0}]
     return {
         "date": now.strftime("%Y-%m-%d"),
         "generated_at": _iso(now),
         "period": {"from": since, "to": until, "hours": hours},
         "overall": {
-            "health": _worst(levels),
+            "health": overall,
             "status_now": status,
             "components_now": components or {},
         },
@@ -123,18 +132,60 @@ def build_daily_report(
         },
         "comprehensive": comprehensive or {},
         "failed_jobs": failed_jobs,
-        "recommendations": [{"text": text, "times": n} for text, n in advice.most_common()]
-        or [{"text": "No action needed: every check passed.", "times": 0}],
+        "recommendations": recommendations,
     }
 
 
+def _recommendations(summary: dict[str, Any]) -> list[list[str]]:
+    """Each run's recommendations in a job summary: its own, or (daily job) those of its parts."""
+    found = [summary["recommendations"]] if isinstance(summary.get("recommendations"), list) else []
+    for part in summary.values():
+        if isinstance(part, dict) and isinstance(part.get("recommendations"), list):
+            found.append(part["recommendations"])
+    return found
+
+
+def _day_advice(
+    availability: dict[str, list[float]], failed_jobs: list[dict[str, Any]], status: str
+) -> list[dict[str, Any]]:
+    """What the day itself calls for beyond the runs' advice: downtime, failed jobs, alerts firing now.
+
+    `times` counts the failed health checks, the failed jobs, the alert status (once).
+    """
+    out = []
+    for name, values in sorted(availability.items()):
+        down = sum(1 for v in values if v < 1.0)
+        if down:
+            text = f"{name} was down in {down} of {len(values)} health checks: see api.log."
+            out.append({"text": text, "times": down})
+    if failed_jobs:
+        out.append(
+            {"text": "Monitor jobs failed: see failed_jobs and errors.log.", "times": len(failed_jobs)}
+        )
+    if status != "healthy":
+        out.append({"text": f"Alerts are {status} now: see the active alerts.", "times": 1})
+    return out
+
+
 def write_daily_report(store: MonitorStore, folder: Path, *, now: datetime, **kwargs: Any) -> Path:
-    """Write `daily_report_YYYYMMDD.json` and `.html` into `folder`; returns the JSON's path."""
+    """Write `daily_report_YYYYMMDD[-N].json` and `.html` into `folder`; returns the JSON's path."""
     document = build_daily_report(store, now=now, **kwargs)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"daily_report_{now.strftime('%Y%m%d')}.json"
+    path = _claim(folder, f"daily_report_{now.strftime('%Y%m%d')}")
     write_json(path, document)
     env = Environment(loader=PackageLoader("convoload.monitor", "templates"), autoescape=select_autoescape())
     html = env.get_template("daily_report.html.j2").render(report=document)
     path.with_suffix(".html").write_text(html, encoding="utf-8")
     return path
+
+
+def _claim(folder: Path, stem: str) -> Path:
+    """The first free `stem.json`, `stem-2.json`, ...: created at once, so no report overwrites another."""
+    for n in count(1):
+        path = folder / f"{stem}{'' if n == 1 else f'-{n}'}.json"
+        try:
+            path.open("x").close()
+        except FileExistsError:
+            continue
+        return path
+    raise AssertionError("unreachable")

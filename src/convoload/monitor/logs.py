@@ -1,6 +1,8 @@
-"""The monitor's four log files, rotated, one event per line in `key=value` form (easy to grep).
+"""The monitor's log files, rotated, one event per line in `key=value` form (easy to grep).
 
   agents.log       every synthetic conversation: persona, outcome, the agents it went through
+  alerts.log       every alert notice of the `log` channel at its level (firing, resolved), and
+                   every retry or failure of a notification channel
   api.log          every health check and every failed call to the agent
   errors.log       everything at ERROR or above, from any part of convoload
   performance.log  the metrics of each collection, and how long each job took
@@ -19,7 +21,8 @@ from convoload.envsecrets import redact
 AGENTS = logging.getLogger("convoload.monitor.agents")
 API = logging.getLogger("convoload.monitor.api")
 PERFORMANCE = logging.getLogger("convoload.monitor.performance")
-LOG_FILES = ("agents.log", "api.log", "errors.log", "performance.log")
+ALERTS = logging.getLogger("convoload.alerts")
+LOG_FILES = ("agents.log", "alerts.log", "api.log", "errors.log", "performance.log")
 
 
 class _RedactingFormatter(logging.Formatter):
@@ -52,20 +55,21 @@ def setup_logs(folder: Path, *, max_bytes: int, backups: int) -> list[logging.Ha
 
     routes = [
         (AGENTS, handler("agents.log", logging.INFO)),
+        (ALERTS, handler("alerts.log", logging.INFO)),
         (API, handler("api.log", logging.INFO)),
         (PERFORMANCE, handler("performance.log", logging.INFO)),
         (logging.getLogger("convoload"), handler("errors.log", logging.ERROR)),
     ]
     for logger, h in routes:
         logger.addHandler(h)
-    for logger in (AGENTS, API, PERFORMANCE, logging.getLogger("convoload.monitor")):
+    for logger in (AGENTS, ALERTS, API, PERFORMANCE, logging.getLogger("convoload.monitor")):
         logger.setLevel(logging.INFO)
     logging.getLogger("convoload").setLevel(logging.INFO)
     return [h for _, h in routes]
 
 
 def close_logs(handlers: list[logging.Handler]) -> None:
-    for logger in (AGENTS, API, PERFORMANCE, logging.getLogger("convoload")):
+    for logger in (AGENTS, ALERTS, API, PERFORMANCE, logging.getLogger("convoload")):
         for h in handlers:
             logger.removeHandler(h)
     for h in handlers:

@@ -12,7 +12,6 @@ Everything lands in the results store as it happens; the dashboard (its own proc
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,14 +34,16 @@ from convoload.config import Config
 from convoload.envsecrets import redact
 from convoload.events import ConversationFinished, ConversationStarted, EventBus
 from convoload.load.context import RunContext, new_run_id
+from convoload.load.plan import RunPlan
 from convoload.monitor import logs
-from convoload.monitor.alerts import Alert, AlertManager, Dispatcher
-from convoload.monitor.config import MonitorConfig
+from convoload.monitor.alerts import Alert, AlertManager, Dispatcher, Notification
+from convoload.monitor.config import MonitorConfig, require_dashboard_token
 from convoload.monitor.daily import write_daily_report
 from convoload.monitor.health import ComponentStatus, check_component, check_provider
 from convoload.monitor.store import MonitorStore, Sample
-from convoload.monitor.system import Watched, resolve, store_url
+from convoload.monitor.system import Watched, resolve, store_origin, store_url
 from convoload.monitor.window import ConversationWindow
+from convoload.signals import StopRequest, exit_code, exit_now, install, say, signal_name
 
 log = logging.getLogger("convoload.monitor")
 JOBS = ("collect", "health", "stress", "pipeline", "daily")
@@ -58,13 +59,17 @@ class Monitor:
         *,
         clock: Callable[[], float] = time.time,
         on_job: Callable[[str, str, dict[str, Any] | None], None] | None = None,
+        on_alert: Callable[[Notification], None] | None = None,
     ) -> None:
-        """`on_job(name, "started" | "ok" | "failed", summary)` hears of every job (the CLI prints it)."""
+        """`on_job(name, "started" | "ok" | "failed", summary)` hears of every job, `on_alert` of every
+        notification (firing, resolved, repeated) as the rules produce it; the CLI prints both."""
         self.config = config
         self.on_job = on_job
+        self.on_alert = on_alert
         self.clock = clock
         self.runs_dir = Path(config.runs_dir).resolve()
-        self.store = MonitorStore(store_url(config))
+        require_dashboard_token(config)  # before anything starts: a refused dashboard leaves nothing behind
+        self.store = MonitorStore(store_url(config), origin=store_origin(config))
         self.window = ConversationWindow(config.window_s, clock)
         self.manager = AlertManager(config.alerting, clock=clock)
         self.dispatcher = Dispatcher.from_config(config.alerting.channels)
@@ -88,6 +93,8 @@ class Monitor:
         self._peak = 0
         self._log_handlers: list[logging.Handler] = []
         self._stopping = False
+        self._stop_runs = StopRequest()  # set at shutdown: the jobs' load tests end early
+        self.signum: int | None = None  # the signal that stopped serve()
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -117,14 +124,35 @@ class Monitor:
         log.info(logs.logfmt(event="monitor_started", store=self.store.url, dashboard=self.dashboard_url))
 
     def serve(self) -> None:
-        """After `start`: run until SIGTERM or SIGINT (or `request_stop`), then shut down gracefully."""
-        handlers = [gevent.signal_handler(s, self.request_stop) for s in (signal.SIGTERM, signal.SIGINT)]
+        """After `start`: run until SIGTERM or SIGINT (or `request_stop`), then shut down gracefully.
+
+        A second signal exits at once (see convoload.signals); `exit_code` says which signal ended it.
+        """
+        undo = install(self._signalled)
         try:
             self._stop.wait()
         finally:
-            for h in handlers:
-                h.cancel()
-            self.shutdown()
+            try:
+                self.shutdown()  # a second signal during it exits at once
+            finally:
+                undo()
+
+    def _signalled(self, signum: int) -> None:
+        if self.signum is not None:
+            exit_now(signum)
+        self.signum = signum
+        say(f"{signal_name(signum)}: stopping; jobs under way end now, recorded (again to exit at once)")
+        self.request_stop()
+
+    @property
+    def stop_request(self) -> StopRequest:
+        """Set at shutdown (or by a caller's signal handler): the jobs' load tests end early, recorded."""
+        return self._stop_runs
+
+    @property
+    def exit_code(self) -> int | None:
+        """130 or 143 when SIGINT or SIGTERM stopped the monitor, else None."""
+        return exit_code(self.signum) if self.signum is not None else None
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -132,12 +160,13 @@ class Monitor:
     def shutdown(self, grace_s: float = 30.0) -> None:
         """Stop scheduling, let running jobs wrap up (load jobs are told to stop now), record everything."""
         self._stopping = True
+        # Jobs under way end the way a load test's time limit ends it: conversations under way are cut
+        # off and recorded as interrupted, and each job records its (incomplete) run and its result.
+        reason = signal_name(self.signum) if self.signum is not None else "the monitor's shutdown"
+        self._stop_runs.set(reason, self.signum)
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         running = dict(self._running)
-        for name, greenlet in running.items():
-            if name in HEAVY:  # a load test ends early: conversations under way are recorded as interrupted
-                greenlet.kill(KeyboardInterrupt, block=False)
         gevent.joinall(list(running.values()), timeout=grace_s)
         for greenlet in running.values():
             greenlet.kill(block=True, timeout=5)
@@ -254,9 +283,14 @@ class Monitor:
         plan = self.config.schedule.collect
         context = self._probe_context()
         pool = gevent.pool.Pool(plan.concurrency)
-        for _ in range(plan.conversations):
-            pool.spawn(context.converse, context.claim_index())
-        pool.join()
+        try:
+            for _ in range(plan.conversations):
+                if self._stop_runs.is_set():
+                    break
+                pool.spawn(context.converse, context.claim_index())
+            gevent.wait([self._stop_runs.event, gevent.spawn(pool.join)], count=1)
+        finally:
+            pool.kill()  # a shutdown: conversations under way are recorded as interrupted
         metrics = self.window.metrics()
         totals = self.window.totals
         peak, self._peak = self._peak, self._in_flight
@@ -365,7 +399,9 @@ class Monitor:
         parts: dict[str, Any] = {}
         if self.watched is not None and self.watched.pipeline is not None:
             parts["pipeline"] = self._pipeline(plan.pipeline_repeat)[0]
-        parts["stress"] = self._stress(plan.stress_users, plan.stress_duration_s, "ramp", 60.0, "daily")[0]
+        if not self._stop_runs.is_set():  # stopped during the pipeline: report what ran
+            stress = self._stress(plan.stress_users, plan.stress_duration_s, "ramp", 60.0, "daily")
+            parts["stress"] = stress[0]
         zone = ZoneInfo(self.config.timezone) if self.config.timezone else None
         now = datetime.fromtimestamp(self.clock(), tz=zone or UTC).astimezone(zone)
         path = write_daily_report(
@@ -377,7 +413,8 @@ class Monitor:
             components={n: s.up for n, s in self.components.items()},
             comprehensive=parts,
         )
-        return {"report": path.name, **parts}, None, str(path.with_suffix(".html"))
+        log.info(logs.logfmt(event="daily_report", path=path, html=path.with_suffix(".html")))
+        return {"report": str(path), **parts}, None, str(path.with_suffix(".html"))
 
     # -- job parts ---------------------------------------------------------------------------------
 
@@ -388,13 +425,19 @@ class Monitor:
         from convoload.report.html import write_html_report
 
         assert self.watched is not None
-        context = RunContext(self._agent_config(kind), run_id=f"{kind}-{new_run_id()}")
+        context = RunContext(
+            self._agent_config(kind),
+            run_id=f"{kind}-{new_run_id()}",
+            plan=RunPlan(users=users, duration_s=duration_s, profile=profile),
+        )
         self._watch_bus(context.bus, record=False)
         try:
             first = users if profile != "spike" else max(1, users // 5)
             steps = [(0.4 * duration_s, users), (0.7 * duration_s, first)] if profile == "spike" else []
             ramp = duration_s / 2 if profile == "ramp" else 0.0
-            run_for(context, first, duration_s, steps=steps, ramp_up_s=ramp, drain_s=drain_s)
+            run_for(
+                context, first, duration_s, steps=steps, ramp_up_s=ramp, drain_s=drain_s, stop=self._stop_runs
+            )
             document = context.aggregate()
             report = write_html_report(context.run_dir)
         finally:
@@ -410,6 +453,7 @@ class Monitor:
             "grade": assessment["grade"],
             "health": assessment["health"],
             "recommendations": assessment["recommendations"],
+            "complete": document["summary"]["completion"]["complete"],
         }
         return summary, context.run_id, str(report)
 
@@ -428,6 +472,7 @@ class Monitor:
             runs_dir=self.runs_dir / "pipeline",
             repeat=repeat,
             store_url=store_url(self.config),
+            stop=self._stop_runs,
         )
         overall = document["overall"]
         summary = {
@@ -521,6 +566,11 @@ class Monitor:
             notifications = self.manager.evaluate(self.values)
             self._save_alerts()
         for notification in notifications:
+            if self.on_alert is not None:
+                try:
+                    self.on_alert(notification)
+                except Exception:  # a listener must not stop the notifications
+                    log.exception("on_alert listener failed")
             self._deliveries.spawn(self._deliver, notification)
 
     def _save_alerts(self) -> None:
@@ -536,7 +586,7 @@ class Monitor:
         self.status = status
         self.store.add_samples([Sample("convoload_health_status", STATUS_LEVEL[status])])
 
-    def _deliver(self, notification: Any) -> None:
+    def _deliver(self, notification: Notification) -> None:
         for result in self.dispatcher.send(notification):
             self.store.add_delivery(
                 channel=result.channel,

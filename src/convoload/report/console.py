@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed, TurnSent
+from convoload.report.completion import describe
 
 _PERSONA_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
 
@@ -27,6 +30,10 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
     overview.add_column(style="bold")
     overview.add_column()
     overview.add_row("total", str(summary["total_conversations"]))
+    completion = summary.get("completion")
+    if completion and (completion.get("planned_conversations") is not None or not completion["complete"]):
+        text = describe(completion) + ("" if completion["complete"] else ": incomplete")
+        overview.add_row("planned", f"[{'green' if completion['complete'] else 'bold red'}]{escape(text)}[/]")
     overview.add_row("goal reached", f"{summary['successful_conversations']} ({summary['success_rate_pct']})")
     assessment = document.get("assessment")
     if assessment:
@@ -232,23 +239,43 @@ class TranscriptPrinter:
         )
 
 
+_HEALTH_COLOURS = {"healthy": "green", "warning": "yellow", "critical": "red"}
+_QUALITY = (
+    ("coherence", "coherence"),
+    ("coordination", "agent_coordination"),
+    ("data", "data_consistency"),
+    ("experience", "user_experience"),
+)
+
+
 def print_pipeline(console: Console, document: dict[str, Any]) -> None:
+    """The pipeline's results: one table when it fits the terminal, else a block per scenario."""
+    table = _pipeline_table(document)
+    natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+    else:  # squeezed, the table's eleven columns would break every name and number
+        _print_pipeline_blocks(console, document)
+    o = document["overall"]
+    console.print("[bold]Recommendations[/]")
+    for line in o["recommendations"]:
+        console.print(f"  • {line}", markup=False)
+    console.print(f"results: {document['folder']}/real_test_results.json (and scenarios.csv)")
+
+
+def _pipeline_table(document: dict[str, Any]) -> Table:
     table = Table(title="Pipeline", title_justify="left")
     for column in (
         "scenario",
         "success",
         "p50",
         "p95",
-        "coherence",
-        "coordination",
-        "data",
-        "experience",
+        *(q for q, _ in _QUALITY),
         "health",
         "grade",
         "pass^k",
     ):
-        table.add_column(column)
-    colour = {"healthy": "green", "warning": "yellow", "critical": "red"}
+        table.add_column(column, no_wrap=True)
     for r in document["scenarios"]:
         i = r["integration"]
         pass_k = f"{r['pass_k']['value']:.2f} (k={r['pass_k']['k']})" if "pass_k" in r else "-"
@@ -257,11 +284,8 @@ def print_pipeline(console: Console, document: dict[str, Any]) -> None:
             f"{r['successful']}/{r['conversations']}",
             _ms(r["latency_ms"].get("p50")),
             _ms(r["latency_ms"].get("p95")),
-            f"{i['coherence']:.2f}",
-            f"{i['agent_coordination']:.2f}",
-            f"{i['data_consistency']:.2f}",
-            f"{i['user_experience']:.2f}",
-            f"[{colour[r['health']]}]{r['health']}[/]",
+            *(f"{i[key]:.2f}" for _, key in _QUALITY),
+            f"[{_HEALTH_COLOURS[r['health']]}]{r['health']}[/]",
             r["grade"],
             pass_k,
         )
@@ -271,16 +295,28 @@ def print_pipeline(console: Console, document: dict[str, Any]) -> None:
         f"{o['successful']}/{o['conversations']}",
         _ms(o["latency_ms"].get("p50")),
         _ms(o["latency_ms"].get("p95")),
-        *(
-            f"{o['integration'][k]:.2f}"
-            for k in ("coherence", "agent_coordination", "data_consistency", "user_experience")
-        ),
-        f"[{colour[o['health']]}]{o['health']}[/]",
+        *(f"{o['integration'][key]:.2f}" for _, key in _QUALITY),
+        f"[{_HEALTH_COLOURS[o['health']]}]{o['health']}[/]",
         f"[bold]{o['grade']}[/]",
         "",
     )
-    console.print(table)
-    console.print("[bold]Recommendations[/]")
-    for line in o["recommendations"]:
-        console.print(f"  • {line}", markup=False)
-    console.print(f"results: {document['folder']}/real_test_results.json (and scenarios.csv)")
+    return table
+
+
+def _print_pipeline_blocks(console: Console, document: dict[str, Any]) -> None:
+    """Three short lines per scenario (name, grade, health; success and latency; quality)."""
+    console.print("[bold]Pipeline[/]")
+    for r in [*document["scenarios"], {**document["overall"], "name": "overall"}]:
+        head = Text(r["name"], style="bold") + Text("  ") + Text(r["grade"], style="bold")
+        head += Text("  ") + Text(r["health"], style=_HEALTH_COLOURS[r["health"]])
+        numbers = [
+            f"success {r['successful']}/{r['conversations']}",
+            f"p50 {_ms(r['latency_ms'].get('p50'))}",
+            f"p95 {_ms(r['latency_ms'].get('p95'))}",
+        ]
+        if "pass_k" in r:
+            numbers.append(f"pass^{r['pass_k']['k']} {r['pass_k']['value']:.2f}")
+        quality = [f"{label} {r['integration'][key]:.2f}" for label, key in _QUALITY]
+        console.print(head)
+        console.print("  " + " · ".join(numbers), markup=False, highlight=False)
+        console.print("  " + " · ".join(quality), markup=False, highlight=False)

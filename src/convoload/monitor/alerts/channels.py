@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from convoload.envsecrets import secret_from_env
+from convoload.envsecrets import env_value, secret_from_env
 from convoload.monitor.alerts.model import (
+    Alert,
     ChannelConfig,
     EmailChannelConfig,
     LogChannelConfig,
@@ -27,7 +28,13 @@ from convoload.monitor.alerts.model import (
     WebhookChannelConfig,
 )
 from convoload.monitor.alerts.redaction import protect_logger, remember, remember_url, safe_url
-from convoload.monitor.alerts.render import alert_line, alertmanager_payload, slack_payload, text_body, title
+from convoload.monitor.alerts.render import (
+    alertmanager_payload,
+    notice_line,
+    slack_payload,
+    text_body,
+    title,
+)
 
 logger = logging.getLogger("convoload.alerts")
 
@@ -52,35 +59,61 @@ class Channel(ABC):
     def deliver(self, notification: Notification) -> None: ...
 
 
-def _env(name: str, what: str) -> str:
-    value = secret_from_env(name)
+def _env(name: str, what: str, *, secret: bool = True) -> str:
+    # A user name is no secret: scrubbing a common word ("alerts") would mangle every later log line.
+    value = secret_from_env(name) if secret else env_value(name)
     if not value:
         raise ChannelError(f"environment variable {name} ({what}) is not set", retry=False)
-    remember(value)
+    if secret:
+        remember(value)
     return value
 
 
+def _written(log: logging.Logger, level: int) -> bool:
+    """Whether a record at `level` reaches a handler that takes it (as `Logger.callHandlers` decides)."""
+    if not log.isEnabledFor(level):
+        return False
+    found = False
+    current: logging.Logger | None = log
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            if level >= handler.level:
+                return True
+        current = current.parent if current.propagate else None
+    return not found and logging.lastResort is not None and level >= logging.lastResort.level
+
+
 class LogChannel(Channel):
-    """One record per alert on `convoload.alerts`: critical ERROR, warning WARNING, resolved INFO."""
+    """One record per alert on `convoload.alerts`: critical ERROR, warning WARNING, resolved INFO.
+
+    The monitor writes them to `logs/alerts.log`. A level that no handler takes fails the delivery
+    instead of counting a notice nobody will ever read as delivered.
+    """
 
     def __init__(self, config: LogChannelConfig) -> None:
         super().__init__(config)
 
     def deliver(self, notification: Notification) -> None:
-        for alert in notification.alerts:
-            if alert.state == "resolved":
-                level = logging.INFO
-            else:
-                level = logging.ERROR if alert.severity == "critical" else logging.WARNING
-            again = " (repeat)" if notification.repeat else ""
+        levels = [_level(alert) for alert in notification.alerts]
+        unwritten = sorted({logging.getLevelName(level) for level in levels if not _written(logger, level)})
+        if unwritten:
+            raise ChannelError(
+                f"no log handler takes {'/'.join(unwritten)} records of {logger.name}", retry=False
+            )
+        for alert, level in zip(notification.alerts, levels, strict=True):
             logger.log(
                 level,
-                "%s%s %s",
-                alert.state.upper(),
-                again,
-                alert_line(alert),
+                "%s",
+                notice_line(alert, repeat=notification.repeat),
                 extra={"alert_fingerprint": alert.fingerprint, "alert_group": notification.group_key},
             )
+
+
+def _level(alert: Alert) -> int:
+    if alert.state == "resolved":
+        return logging.INFO
+    return logging.ERROR if alert.severity == "critical" else logging.WARNING
 
 
 class EmailChannel(Channel):
@@ -103,7 +136,7 @@ class EmailChannel(Channel):
 
     def deliver(self, notification: Notification) -> None:
         cfg = self.config
-        username = _env(cfg.username_env, "SMTP username") if cfg.username_env else None
+        username = _env(cfg.username_env, "SMTP username", secret=False) if cfg.username_env else None
         password = _env(cfg.password_env, "SMTP password") if cfg.password_env else ""
         msg = self.message(notification)
         context = ssl.create_default_context(cafile=cfg.ca_file) if cfg.tls != "none" else None

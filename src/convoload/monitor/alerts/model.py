@@ -56,7 +56,8 @@ class RuleConfig(_Strict):
     for_s: float = Field(default=0.0, ge=0, description="how long a breach lasts before the alert fires")
     labels: dict[str, str] = Field(default_factory=dict)
     capture_label: str = Field(default="component", pattern=_LABEL_NAME)
-    summary: str = "{alertname}: {metric} is {value:g} ({op} {threshold:g})"
+    # Without the rule's name: every message already shows it beside the summary.
+    summary: str = "{metric} is {value:g} ({op} {threshold:g})"
     description: str = ""
 
     @property

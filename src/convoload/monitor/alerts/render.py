@@ -26,10 +26,18 @@ def title(notification: Notification) -> str:
     return f"[{status.upper()}:{count}] {names}".rstrip()
 
 
-def alert_line(alert: Alert) -> str:
+def alert_line(alert: Alert, *, named: bool = True) -> str:
+    """`[WARNING] name (labels): summary`; `named=False` when the heading already names the rule."""
     extra = {k: v for k, v in sorted(alert.labels.items()) if k not in ("alertname", "severity")}
-    where = " (" + ", ".join(f"{k}={v}" for k, v in extra.items()) + ")" if extra else ""
-    return f"[{alert.severity.upper()}] {alert.name}{where}: {alert.annotations.get('summary') or alert.name}"
+    where = ", ".join(f"{k}={v}" for k, v in extra.items())
+    who = f"{alert.name} ({where})" if named and where else alert.name if named else where
+    summary = alert.annotations.get("summary") or f"value {alert.value:g}, threshold {alert.threshold:g}"
+    return f"[{alert.severity.upper()}] {who + ': ' if who else ''}{summary}"
+
+
+def notice_line(alert: Alert, *, repeat: bool = False) -> str:
+    """One alert as the log channel and the monitor's terminal say it: `FIRING [WARNING] name: summary`."""
+    return f"{alert.state.upper()}{' (repeat)' if repeat else ''} {alert_line(alert)}"
 
 
 def _when(alert: Alert) -> str:
@@ -75,7 +83,9 @@ def slack_payload(notification: Notification) -> dict[str, Any]:
     if len(notification.alerts) > len(shown):
         context = f"and {len(notification.alerts) - len(shown)} more alerts; {context}"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _mrkdwn(context)[:3000]}]})
-    summaries = "; ".join(alert_line(a) for a in shown)
+    # The heading names the rule when grouped by it: the preview (phone push) says it once.
+    named = "alertname" not in notification.group_labels
+    summaries = "; ".join(alert_line(a, named=named) for a in shown)
     return {"text": f"{head}: {summaries}"[:3000], "blocks": blocks}
 
 

@@ -115,7 +115,7 @@ def build_status(
         "stale_after_s": stale_after_s,
         "last_sample_at": last_at,
         "last_sample_age_s": age,
-        "metrics": _cards(latest),
+        "metrics": _cards(latest, now, stale_after_s),
         "transitions": _transitions(latest),
         "alerts": [_alert(a) for a in alerts],
         "alert_counts": {
@@ -143,11 +143,23 @@ def series_document(
     return {"name": name, "hours": hours, "since": since, "series": list(grouped.values())}
 
 
-def _cards(latest: list[Sample]) -> list[dict[str, Any]]:
+def _cards(latest: list[Sample], now: datetime, stale_after_s: float) -> list[dict[str, Any]]:
+    """The current value of each card, `stale` when the newest collection did not measure it.
+
+    Every collection writes its cards at once; one with no value then (e.g. no p95 in an empty
+    window) keeps its older sample, which must not read as current: it is marked stale with its time.
+    """
     unlabelled = {s.name: s for s in latest if not s.labels}
+    shown = [unlabelled[c.metric] for c in CARDS if c.metric in unlabelled]
+    collected = max((parse_ts(s.at) for s in shown if s.at), default=now)  # the newest collection
     cards = []
     for card in CARDS:
         sample = unlabelled.get(card.metric)
+        age, stale = None, False
+        if sample is not None and sample.at:
+            at = parse_ts(sample.at)
+            age = (now - at).total_seconds()
+            stale = at < collected or age > stale_after_s
         cards.append(
             {
                 "key": card.key,
@@ -156,6 +168,8 @@ def _cards(latest: list[Sample]) -> list[dict[str, Any]]:
                 "unit": card.unit,
                 "value": sample.value if sample else None,
                 "at": sample.at if sample else None,
+                "age_s": age,
+                "stale": stale,
             }
         )
     return cards

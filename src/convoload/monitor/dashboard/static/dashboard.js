@@ -91,9 +91,15 @@
   }
 
   function renderMetrics(s) {
+    // A stale card keeps its last value, greyed, with its time: the newest collection had none.
     replace("metrics", ...s.metrics.map((m) =>
-      el("div", { class: "card", "data-metric": m.key, "data-value": m.value === null ? "" : m.value },
-        el("div", { class: "label" }, m.label), el("div", { class: "value" }, fmt(m.value, m.unit)))));
+      el("div", {
+        class: "card", "data-metric": m.key, "data-value": m.value === null ? "" : m.value,
+        "data-stale": String(m.stale),
+      },
+      el("div", { class: "label" }, m.label), el("div", { class: "value" }, fmt(m.value, m.unit)),
+      m.stale ? el("div", { class: "label stale" }, "stale: last value ", when(m.at),
+        " (" + duration(m.age_s) + " ago)") : null)));
   }
 
   function renderAlerts(s) {

@@ -1,0 +1,88 @@
+"""The pipeline's terminal output: readable at 80 columns (a block per scenario), one table when wide."""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from convoload.pipeline.model import Scenario
+from convoload.pipeline.runner import run_pipeline, start_system
+from convoload.report.console import print_pipeline
+
+SCENARIOS = [
+    Scenario(name="basic_user_journey", conversations=1, personas=["renata"]),
+    Scenario(
+        name="error_handling_resilience_with_mixed_language_input",
+        conversations=1,
+        success="graceful",
+        scripts=[["", "hello, tudo bem?"]],
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    with ExitStack() as resources:
+        system = start_system(resources, 300)
+        return run_pipeline(SCENARIOS, system, runs_dir=tmp_path_factory.mktemp("runs"), repeat=2)
+
+
+def _render(document: dict[str, Any], width: int) -> list[str]:
+    console = Console(width=width, record=True, color_system=None)
+    print_pipeline(console, document)
+    return console.export_text().splitlines()
+
+
+def _words(lines: list[str]) -> set[str]:
+    return {w for line in lines for w in re.split(r"[\s│┃·]+", line) if w}
+
+
+def test_every_scenario_reads_whole_in_80_columns(document: dict[str, Any]) -> None:
+    lines = _render(document, 80)
+    assert max(len(line) for line in lines) <= 80
+    words = _words(lines)
+    for r in [*document["scenarios"], document["overall"]]:
+        name = r.get("name", "overall")
+        assert name in words, name
+        block = lines[[line.split()[:1] for line in lines].index([name]) :][:3]
+        assert re.search(rf"^{name}\s+{re.escape(r['grade'])}\s+{r['health']}$", block[0]), block
+        assert f"success {r['successful']}/{r['conversations']} " in block[1], block
+        assert "coherence" in block[2] and "experience" in block[2], block
+    assert sum("pass^2 1.00" in line for line in lines) == len(document["scenarios"])
+
+
+def test_a_wide_terminal_gets_one_table(document: dict[str, Any]) -> None:
+    lines = _render(document, 200)
+    header = next(line for line in lines if "scenario" in line)
+    assert re.split(r"[\s┃]+", header.strip(" ┃")) == [
+        "scenario",
+        "success",
+        "p50",
+        "p95",
+        "coherence",
+        "coordination",
+        "data",
+        "experience",
+        "health",
+        "grade",
+        "pass^k",
+    ]
+    for r in document["scenarios"]:
+        row = next(line for line in lines if f" {r['name']} " in line)
+        cells = [c.strip() for c in row.strip("│").split("│")]
+        assert (cells[0], cells[1], cells[9]) == (
+            r["name"],
+            f"{r['successful']}/{r['conversations']}",
+            r["grade"],
+        )
+    assert max(len(line) for line in lines) <= 200
+
+
+def test_folder_is_printed(document: dict[str, Any]) -> None:
+    text = "".join(_render(document, 200))
+    assert str(Path(document["folder"]) / "real_test_results.json") in text
