@@ -183,6 +183,23 @@ def has_order(reply: str) -> bool:
     return "Pedido" in reply and "https://" in reply
 
 
+def test_the_ticket_agent_in_split_mode_pays_in_the_same_turn_without_a_quiet_period(tmp_path):
+    # One callback per message (summary, then the link), `final: false` on all but the last: with the
+    # default quiet period of 0 the turn waits for the final one, so no piece is `late` and no
+    # conversation needs an extra turn for its link.
+    demo = {"reply_delay_s": 0.01, "jitter_s": 0.005, "split_messages": True}
+    context, _, document = run(make_config(tmp_path, type="demo", demo=demo))
+    summary = document["summary"]
+    assert summary["successful_conversations"] == 6 and summary["errors_by_kind"] == {}
+    stats = document["run"]["target_stats"]
+    assert stats.get("callbacks_late", 0) == 0 and stats["callbacks_accepted"] > summary["total_turns"]
+    for record in read_journal(context.run_dir / "journal.jsonl"):
+        last = record.turns[-1]
+        assert last.goal_evidence is not None and last.goal_evidence.startswith("https://")
+        assert last.goal_evidence in last.reply_messages[-1] and len(last.reply_messages) == 2
+        assert not any(t.goal_evidence for t in record.turns[:-1])
+
+
 def test_utc_now_is_iso_8601_utc_to_the_millisecond():
     before = datetime.now(UTC).replace(microsecond=0) - timedelta(milliseconds=1)
     stamp = utc_now()
