@@ -1125,13 +1125,28 @@ def llm_check(config_path: ConfigOpt = None, llm: LlmOpt = None) -> None:
 
 
 def main() -> None:
+    try:  # typer vendors click from 0.2x on; older releases use click itself
+        from typer._click import exceptions as click
+    except ImportError:
+        from click import exceptions as click
+
     try:
-        app()
+        code = app(prog_name="convoload", standalone_mode=False)
     except ConvoloadError as exc:
         sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
         sys.exit(2)
-    except KeyboardInterrupt:
+    except click.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        # A bad flag reads like a bad config field: one line naming it (the usage is one --help away).
+        where = f"{exc.ctx.command_path}: " if isinstance(exc, click.UsageError) and exc.ctx else ""
+        message = " ".join(exc.format_message().split())
+        sys.stderr.write(f"error: {where}{message}\n")
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -179,3 +179,31 @@ def test_locust_plugin_options_are_validated_like_the_file(tmp_path, flags, expe
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and errors[0].startswith(expected), result.stderr[-3000:]
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["run", "--workers", "0"], "--workers"),
+        (["run", "--fail-under", "300"], "--fail-under"),
+        (["run", "--bogus-flag"], "--bogus-flag"),
+        (["run", "--conversations", "many"], "--conversations"),
+        (["report"], "run_dir"),
+    ],
+)
+def test_flags_the_config_does_not_know_are_one_line_too(monkeypatch, capsys, args, words):
+    """Errors of the command line itself (range, type, unknown flag) read like a config field's."""
+    code, stderr = run_main(monkeypatch, capsys, *args)
+    line = error_line(code, stderr)
+    assert line.startswith(f"convoload {args[0]}: ") and words in line, line
+
+
+def test_no_command_still_shows_the_help(monkeypatch, capsys):
+    from convoload.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["convoload"])
+    with pytest.raises(SystemExit):
+        main()
+    shown = capsys.readouterr()
+    assert "Usage: convoload" in shown.out + shown.err
+    assert "Traceback" not in shown.err
