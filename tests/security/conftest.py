@@ -1,21 +1,19 @@
-"""Servers the security tests attack through: the faulty target (its impostor callbacks)."""
+"""Fixtures of the security tests: the faulty target (impostor callbacks), the processes a test starts."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from convoload.demo.faulty import FaultyServer, FaultyServerSettings
-from tests.faults.harness import GOAL_TURN
-
-
-@pytest.fixture(scope="session")
-def faulty_server() -> Iterator[FaultyServer]:
-    with FaultyServer(FaultyServerSettings(goal_turn=GOAL_TURN)) as server:
-        yield server
+from tests.faults.conftest import faulty, faulty_server  # noqa: F401 - the fixtures, for this folder
+from tests.security.processes import Processes
 
 
 @pytest.fixture
-def faulty(faulty_server: FaultyServer) -> FaultyServer:
-    """The faulty target with an empty plan and fresh counters; each test sets its own faults."""
-    faulty_server.set_faults([])
-    return faulty_server
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    """Processes started for one test; every one still alive (and its children) is killed at teardown."""
+    started = Processes(tmp_path)
+    try:
+        yield started
+    finally:
+        started.cleanup()

@@ -16,13 +16,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import psutil
-import pytest
 
 from convoload.conversation.records import ConversationRecord
 from tests.conftest import REPO
@@ -31,6 +30,10 @@ TAG_ENV = "CONVOLOAD_TEST_PROCESS_TAG"
 LOCUSTFILE = REPO / "src" / "convoload" / "load" / "locustfile.py"
 DEADLINE_S = 120.0
 T = TypeVar("T")
+
+
+# How a process a signal ended exits: 128 + the signal, as a shell reports it.
+EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def wait_until(condition: Callable[[], T], what: str, timeout: float = DEADLINE_S) -> T:
@@ -151,12 +154,3 @@ class Processes:
             if started.process.poll() is None:
                 started.process.kill()
             started.process.wait(timeout=30)
-
-
-@pytest.fixture(name="processes")
-def processes_fixture(tmp_path: Path) -> Iterator[Processes]:
-    processes = Processes(tmp_path)
-    try:
-        yield processes
-    finally:
-        processes.cleanup()

@@ -23,7 +23,6 @@ from tests.security.processes import (
     Processes,
     first_journal,
     journal_lines,
-    processes_fixture,  # noqa: F401 - the `processes` fixture
     wait_until,
 )
 

@@ -21,14 +21,12 @@ from convoload.store.results import ResultsStore
 from tests.conftest import write
 from tests.distributed.ports import free_consecutive_ports
 from tests.security.processes import (
+    EXIT,
     Processes,
     first_journal,
     journal_lines,
-    processes_fixture,  # noqa: F401 - the `processes` fixture
     wait_until,
 )
-
-EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def config(tmp_path: Path) -> Path:

@@ -21,14 +21,12 @@ from tests.conftest import write
 from tests.monitor.conftest import RealEstate, monitor_config
 from tests.monitor.conftest import realestate as realestate  # the fixture, for this module
 from tests.security.processes import (
+    EXIT,
     Processes,
     first_journal,
     journal_lines,
-    processes_fixture,  # noqa: F401 - the `processes` fixture
     wait_until,
 )
-
-EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])

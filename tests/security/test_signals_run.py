@@ -20,14 +20,12 @@ import pytest
 from convoload.store.results import ResultsStore
 from tests.conftest import write
 from tests.security.processes import (
+    EXIT,
     Processes,
     first_journal,
     journal_lines,
-    processes_fixture,  # noqa: F401 - the `processes` fixture
     wait_until,
 )
-
-EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 def tickets_config(tmp_path: Path, *, conversations: int = 200, hooks: str = "") -> Path:

@@ -13,9 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.security.processes import Processes, processes_fixture, wait_until  # noqa: F401 - `processes`
-
-EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+from tests.security.processes import EXIT, Processes
 
 
 def listening(port: int) -> bool:
