@@ -2,7 +2,7 @@
 
 run.json keeps the plan from the start; a run killed with -9 and rebuilt with `convoload report` says how
 many of how many planned conversations finished, and its assessment follows the incomplete-run rule
-(report.grading): planned conversations that never finished count as not reached, the grade is at most
+(report.grading): graded on the conversations it held, but the grade is at most
 B, the health at best a warning, and the first recommendation says the run is incomplete. Before, the
 rebuilt run of 3 perfect conversations out of 200 planned graded A+ / healthy, "No action needed".
 """
@@ -62,8 +62,8 @@ target: {{type: demo, demo: {{agent: tickets, reply_delay_s: 0.05, jitter_s: 0.0
     assessment = document["assessment"]
     assert assessment["recommendations"][0].startswith(f"Incomplete run: {finished} of 200 planned")
     assert not any(r.startswith("No action needed") for r in assessment["recommendations"])
-    assert assessment["success_rate"] == round(finished / 200, 4)  # the unfinished count as not reached
-    assert assessment["grade"] == "D" and assessment["health"] == "critical"
+    assert assessment["success_rate"] == 1.0  # what ran was perfect: stopping it is no fault of the agent
+    assert assessment["grade"] == "B" and assessment["health"] == "warning"
     with ResultsStore(f"sqlite:///{tmp_path / 'runs' / 'results.sqlite'}", create=False) as store:
         assert store.get_run(journal.parent.name).status == "interrupted"
 
@@ -93,15 +93,14 @@ def test_the_incomplete_run_rule() -> None:
     assert completion["complete"] and best["grade"] == "A+" and best["health"] == "healthy"
     assert best["recommendations"] == ["No action needed: every check passed."]
 
-    # Nineteen perfect of twenty planned, stopped by a signal: 0.95 graded (an A), but an incomplete run
-    # is at most a B and at best a warning, and says why first.
+    # Nineteen perfect of twenty planned, stopped by a signal: graded on the nineteen (an A+), but an
+    # incomplete run is at most a B and at best a warning, and says why first.
     completion, cut = verdict({"plan": {"conversations": 20}, "stopped_by": "SIGTERM"}, records(19))
     assert not completion["complete"] and completion["finished_conversations"] == 19
-    assert cut["success_rate"] == 0.95 and cut["grade"] == "B" and cut["health"] == "warning"
+    assert cut["success_rate"] == 1.0 and cut["grade"] == "B" and cut["health"] == "warning"
     assert cut["recommendations"] == [
         "Incomplete run: 19 of 20 planned conversations finished (stopped by SIGTERM). Its figures cover "
-        "only what ran (planned conversations that never finished count as not reached; grade at most B): "
-        "run it to the end before acting on its grade."
+        "only the conversations it held (grade at most B): run it to the end before acting on its grade."
     ]
 
     # A stress test stopped early: no planned count, still incomplete.
@@ -125,7 +124,7 @@ def test_the_incomplete_run_rule() -> None:
         {"plan": {"conversations": 10}, "status": "ended"}, records(10, interrupted=2)
     )
     assert not completion["complete"] and completion["finished_conversations"] == 8
-    assert short["grade"] != "A+"
+    assert short["grade"] == "C"  # 8 of 10 reached, graded as such: the cap never raises a grade
 
     # A run that held no conversation never reads "every check passed".
     _, empty = verdict({"plan": {"users": 3}}, [])

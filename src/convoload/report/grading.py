@@ -5,9 +5,10 @@ where the time is the p95 turn latency. Health uses the monitoring thresholds: s
 or error rate > 20 % is critical; < 85 %, > 5 s or > 10 % is a warning.
 
 Incomplete runs (report.completion: stopped early by a signal or the time limit, killed, or fewer
-conversations finished than planned): the planned conversations that never finished count as not
-reaching the goal (success = reached / max(held, planned)), the grade is at most B, the health at best
-a warning, and the first recommendation says the run is incomplete — never "No action needed".
+conversations finished than planned) are graded on the conversations they held, as any run, but the
+grade is at most B, the health at best a warning, and the first recommendation says the run is
+incomplete — never "No action needed". The conversations never held are not counted as failures of
+the agent: stopping a run says nothing about the agent, and its verdict must not read as an outage.
 
 Quality (the test pipeline's scenarios, which measure it): each quality metric — coherence, agent
 coordination, data consistency, user experience, shares from 0 to 1 — is graded on the success rate's
@@ -105,7 +106,7 @@ def assess(document: dict[str, Any]) -> dict[str, Any]:
     total_turns = summary["total_turns"] or 1
     error_rate = summary["failed_turns"] / total_turns
     incomplete = _incomplete(summary)
-    success = summary["success_rate"] if incomplete is None else incomplete[0]
+    success = summary["success_rate"]
     result = {
         "grade": grade(success, p95_s),
         "health": health(success, p95_s, error_rate),
@@ -115,7 +116,7 @@ def assess(document: dict[str, Any]) -> dict[str, Any]:
     }
     result["recommendations"] = recommendations(document, p95_s, error_rate)
     if incomplete is not None:
-        mark_incomplete(result, incomplete[1])
+        mark_incomplete(result, incomplete)
     return result
 
 
@@ -134,23 +135,18 @@ def mark_incomplete(result: dict[str, Any], advice: str) -> None:
     result["recommendations"] = [advice, *others]
 
 
-def _incomplete(summary: dict[str, Any]) -> tuple[float, str] | None:
-    """For a run that did not do what it planned (see report.completion): the success rate it is graded
-    on, counting the planned conversations that never finished as not reaching the goal, and the
-    recommendation that says so. None for a complete run (or a document that does not say)."""
+def _incomplete(summary: dict[str, Any]) -> str | None:
+    """The recommendation that says a run did not do what it planned (see report.completion); None
+    for a complete run (or a document that does not say)."""
     from convoload.report.completion import describe
 
     completion = summary.get("completion")
     if not completion or completion.get("complete", True):
         return None
-    counted = max(summary["total_conversations"], completion.get("planned_conversations") or 0)
-    success = round(summary["successful_conversations"] / counted, 4) if counted else 0.0
-    advice = (
-        f"Incomplete run: {describe(completion)}. Its figures cover only what ran (planned conversations "
-        f"that never finished count as not reached; grade at most {INCOMPLETE_GRADE_CAP}): run it to the "
-        "end before acting on its grade."
+    return (
+        f"Incomplete run: {describe(completion)}. Its figures cover only the conversations it held "
+        f"(grade at most {INCOMPLETE_GRADE_CAP}): run it to the end before acting on its grade."
     )
-    return success, advice
 
 
 def recommendations(document: dict[str, Any], p95_s: float, error_rate: float) -> list[str]:
