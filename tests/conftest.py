@@ -5,17 +5,24 @@ from gevent import monkey
 monkey.patch_all()
 
 import json  # noqa: E402
+import os  # noqa: E402
 import threading  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from gevent.pywsgi import WSGIServer  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 from convoload.identity import IdentityFactory  # noqa: E402
 from convoload.targets.base import Session  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+
+# In CI the property tests try the same examples every run: a red build is reproducible, never a fluke.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")

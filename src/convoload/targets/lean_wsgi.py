@@ -41,6 +41,7 @@ from convoload.targets.callback_tokens import redact_callback_tokens
 
 MAX_HEADER_LINE = 65536  # http.client's _MAXLINE
 MAX_HEADERS = 100  # http.client's _MAXHEADERS
+_OWS = " \t"  # the whitespace around a value (str.strip() would also take obs-text such as NBSP)
 
 
 class RequestHeaders:
@@ -70,13 +71,16 @@ class RequestHeaders:
             line = raw.decode("latin-1")
             if not line.endswith("\r\n"):
                 line = line.rstrip("\n") + "\r\n"
+            if line.find("\r", 0, -2) >= 0:  # the e-mail parser would split the line there: refused
+                self.status = f"Invalid header line {line.rstrip()!r}"
+                return
             if line[0] in " \t":  # an obsolete folded continuation of the previous header
                 if last is None:
                     self.status = "Continuation line before any header"
                     return
                 self._lines.append(line)
                 if extends_value:
-                    self._values[last] += " " + line.strip()
+                    self._values[last] += " " + line[:-2].strip(_OWS)
                 continue
             name, colon, value = line.partition(":")
             if not colon or not name or name != name.strip():
@@ -86,7 +90,7 @@ class RequestHeaders:
             last = name.lower()
             extends_value = last not in self._values
             if extends_value:
-                self._values[last] = value.strip()
+                self._values[last] = value[:-2].strip(_OWS)
 
     def get(self, name: str, default: Any = None) -> Any:
         return self._values.get(name.lower(), default)
