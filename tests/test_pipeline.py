@@ -91,7 +91,7 @@ def test_the_four_builtin_scenarios_pass_against_the_bundled_system(tmp_path):
     assert saved["overall"]["success_rate"] == 1.0 and len(saved["scenarios"]) == 4
     with open(folder / "scenarios.csv", newline="") as handle:
         assert [row["scenario"] for row in csv.DictReader(handle)] == list(by_name)
-    with ResultsStore(f"sqlite:///{folder / 'results.sqlite'}") as store:
+    with ResultsStore(f"sqlite:///{tmp_path / 'results.sqlite'}", create=False) as store:  # runs_dir's
         run_id = by_name["high_volume_concurrent"]["runs"][0].rsplit("/", 1)[-1]
         grades = {g.scenario: g.grade for g in store.grades(run_id)}
         assert grades == {"run": "A+", "high_volume_concurrent": "A+"}

@@ -60,7 +60,7 @@ def test_a_signal_ends_the_pipeline_with_partial_results_written(
     assert overall["grade"] not in ("A+", "A") and overall["health"] != "healthy"
     run = json.loads((journal.parent / "aggregate.json").read_text())["run"]
     assert run["status"] == "interrupted" and run["stopped_by"] == name
-    with ResultsStore(f"sqlite:///{folder / 'results.sqlite'}", create=False) as store:
+    with ResultsStore(f"sqlite:///{runs / 'results.sqlite'}", create=False) as store:
         assert store.get_run(journal.parent.name).status == "interrupted"
     assert "Incomplete pipeline" in pipeline.out()  # the results table and recommendations, printed
 

@@ -43,7 +43,7 @@ from convoload.report.grading import assess
 from convoload.report.tables import write_conversations_csv
 from convoload.store.journal import AGGREGATE_NAME, META_NAME, RunJournal, write_json
 from convoload.store.results import RawJSON, ResultsStore
-from convoload.store.results.engine import DB_FILE_NAME, StoreOrigin, check_store_url, pick_store_url
+from convoload.store.results.engine import StoreOrigin, resolve_store_url
 from convoload.targets.base import Session, Target
 from convoload.targets.factory import build_target
 from convoload.targets.http import HttpTarget
@@ -350,18 +350,13 @@ class RunContext:
         """The store's URL (store.url, else $CONVOLOAD_DB_URL, else the runs folder's file), checked."""
         if not config.store.enabled:
             return None
-        default = f"sqlite:///{RunContext._runs_dir(config) / DB_FILE_NAME}"
-        url, origin = pick_store_url(
+        return resolve_store_url(
             config.store.url,
             StoreOrigin(config.source, "store.url"),
-            default,
-            StoreOrigin(config.source, "run.runs_dir"),
+            runs_dir=RunContext._runs_dir(config),
+            default_origin=StoreOrigin(config.source, "run.runs_dir"),
+            check=True,
         )
-        try:
-            check_store_url(url)
-        except ValueError as exc:
-            raise origin.error(str(exc)) from None
-        return url, origin
 
     def _open_store(self) -> ResultsStore | None:
         if self._store_url is None:

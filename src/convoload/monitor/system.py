@@ -16,7 +16,7 @@ from convoload.config import DEMO_GOALS, DEMO_PERSONAS, Config, load_config
 from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN
 from convoload.monitor.config import Component, MonitorConfig
 from convoload.pipeline.runner import System, start_system
-from convoload.store.results.engine import StoreOrigin, pick_store_url
+from convoload.store.results.engine import StoreOrigin, resolve_store_url
 
 
 @dataclass
@@ -28,17 +28,16 @@ class Watched:
 
 
 def _store(config: MonitorConfig) -> tuple[str, StoreOrigin]:
-    runs = Path(config.runs_dir).resolve()
-    return pick_store_url(
+    return resolve_store_url(
         config.store_url,
         StoreOrigin(config.source, "store_url"),
-        f"sqlite:///{runs / 'results.sqlite'}",
-        StoreOrigin(config.source, "runs_dir"),
+        runs_dir=Path(config.runs_dir).resolve(),
+        default_origin=StoreOrigin(config.source, "runs_dir"),
     )
 
 
 def store_url(config: MonitorConfig) -> str:
-    """store_url, else $CONVOLOAD_DB_URL, else <runs_dir>/results.sqlite."""
+    """store_url, else $CONVOLOAD_DB_URL, else the runs folder's database (resolve_store_url)."""
     return _store(config)[0]
 
 

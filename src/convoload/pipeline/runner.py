@@ -41,7 +41,7 @@ from convoload.report.grading import (
 )
 from convoload.signals import StopRequest
 from convoload.store.journal import read_journal, write_json
-from convoload.store.results.engine import StoreOrigin, check_store_url, pick_store_url
+from convoload.store.results.engine import StoreOrigin, resolve_store_url
 
 # The hand-offs the assistant's agents may make; anything else is a coordination fault.
 ALLOWED_HANDOFFS = {
@@ -91,12 +91,12 @@ def run_pipeline(
     store_url: str | None = None,
     stop: StopRequest | None = None,
 ) -> dict[str, Any]:
-    """Run every scenario `repeat` times; runs go to `store_url` (default: CONVOLOAD_DB_URL or local).
+    """Run every scenario `repeat` times; runs go to `store_url` (see `checked_store_url`).
 
     A `stop` request (a signal) ends the scenario under way the way a run's time limit does and skips
     the rest; the results of what ran are written all the same, marked incomplete.
     """
-    store_url = checked_store_url(store_url)  # a bad URL fails before the first scenario, not after
+    store_url = checked_store_url(store_url, runs_dir=runs_dir)  # fails before the first scenario
     pipeline_id = "pipeline-" + new_run_id()
     folder = runs_dir / pipeline_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,7 +127,7 @@ def run_pipeline(
                     f"Incomplete: {why}; {finished} of {planned} planned conversations finished. "
                     "Run the pipeline to the end before acting on this grade.",
                 )
-            _store_grades(store_url or f"sqlite:///{folder / 'results.sqlite'}", result, repetitions)
+            _store_grades(store_url, result, repetitions)
             results.append(result)
             if on_scenario:
                 on_scenario(result)
@@ -159,15 +159,19 @@ def run_pipeline(
     return document
 
 
-def checked_store_url(given: str | None = None) -> str | None:
-    """The pipeline's results store (`given`, else $CONVOLOAD_DB_URL, else None: each run's own), checked."""
-    url, origin = pick_store_url(given, StoreOrigin("store_url"), "", StoreOrigin())
-    if url:
-        try:
-            check_store_url(url)
-        except ValueError as exc:
-            raise origin.error(str(exc)) from None
-    return url or None
+def checked_store_url(given: str | None, *, runs_dir: Path) -> str:
+    """The pipeline's results store, checked: `given`, else $CONVOLOAD_DB_URL, else runs_dir's database.
+
+    Every scenario's runs go to it, so that `convoload runs` finds them with the same --runs-dir.
+    """
+    url, _ = resolve_store_url(
+        given,
+        StoreOrigin("store_url"),
+        runs_dir=runs_dir,
+        default_origin=StoreOrigin("--runs-dir"),
+        check=True,
+    )
+    return url
 
 
 def _run_once(
@@ -175,7 +179,7 @@ def _run_once(
     system: System,
     folder: Path,
     seed: int,
-    store_url: str | None,
+    store_url: str,
     stop: StopRequest | None = None,
 ) -> tuple[list[ConversationRecord], Path, dict[str, Any]]:
     """One repetition of a scenario: its records, its run folder and its completion (report.completion)."""

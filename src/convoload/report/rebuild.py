@@ -52,17 +52,27 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
 def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = None) -> int | None:
     """Complete the results database from the journal (see ResultsStore.restore_from_journal).
 
-    `url` defaults to $CONVOLOAD_DB_URL, else the SQLite file a run writes in its runs folder:
-    beside the run's folder, or one level up for a distributed worker's (runs/<id>/worker-<k>).
+    `url` defaults to $CONVOLOAD_DB_URL, else the database of the run's runs folder (resolve_store_url):
+    the folder holding the run's, or one level up for a distributed worker's (runs/<id>/worker-<k>)
+    and a pipeline's (runs/pipeline-<id>/<run>; older pipelines kept theirs in runs/pipeline-<id>).
     Returns the number of conversations put back; None when no database has the run.
     """
     from convoload.store.results import ResultsStore
-    from convoload.store.results.engine import DB_FILE_NAME, MissingDatabase, StoreOrigin, pick_store_url
+    from convoload.store.results.engine import (
+        MissingDatabase,
+        StoreOrigin,
+        default_store_url,
+        resolve_store_url,
+    )
 
     run_dir = Path(run_dir).resolve()
-    url, origin = pick_store_url(url, StoreOrigin("--db"), "", StoreOrigin())
-    candidates = [f"sqlite:///{folder / DB_FILE_NAME}" for folder in run_dir.parents[:2]]
-    urls = [(url, origin)] if url else [(candidate, StoreOrigin(candidate)) for candidate in candidates]
+    default = StoreOrigin("(runs folder)")
+    chosen = resolve_store_url(url, StoreOrigin("--db"), runs_dir=run_dir.parent, default_origin=default)
+    if chosen[1] is default:
+        candidates = [default_store_url(folder) for folder in run_dir.parents[:2]]
+        urls = [(candidate, StoreOrigin(candidate)) for candidate in candidates]
+    else:
+        urls = [chosen]
     run_id = document["run"].get("run_id") or run_dir.name
     records = read_journal(run_dir / JOURNAL_NAME)
     for candidate, where in urls:

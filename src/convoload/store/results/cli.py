@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,28 +10,34 @@ from rich.console import Console
 from rich.table import Table
 
 from convoload.store.results.compare import MetricDelta
-from convoload.store.results.engine import ENV_DB_URL, StoreOrigin, pick_store_url
+from convoload.store.results.engine import DB_FILE_NAME, ENV_DB_URL, StoreOrigin, resolve_store_url
 from convoload.store.results.stats import RunRow
 from convoload.store.results.store import ResultsStore
-
-DEFAULT_DB_URL = "sqlite:///runs/results.sqlite"
 
 runs_app = typer.Typer(help="Stored load-test runs: list, show, compare.", no_args_is_help=True)
 
 DbOption = Annotated[
     str | None,
-    typer.Option("--db", help=f"Results database URL [default: ${ENV_DB_URL} or {DEFAULT_DB_URL}]"),
+    typer.Option(
+        "--db", help=f"Results database URL [default: ${ENV_DB_URL}, else <runs-dir>/{DB_FILE_NAME}]"
+    ),
+]
+RunsDirOption = Annotated[
+    Path,
+    typer.Option("--runs-dir", help="Runs folder whose database is the default, as for `convoload run`."),
 ]
 
 
-def db_url(option: str | None) -> tuple[str, StoreOrigin]:
-    """The database `--db` names, else $CONVOLOAD_DB_URL's, else the default; and where it came from."""
-    return pick_store_url(option, StoreOrigin("--db"), DEFAULT_DB_URL, StoreOrigin("results store"))
+def db_url(option: str | None, runs_dir: Path = Path("runs")) -> tuple[str, StoreOrigin]:
+    """The database `--db` names, else $CONVOLOAD_DB_URL's, else the runs folder's; and where it came from."""
+    return resolve_store_url(
+        option, StoreOrigin("--db"), runs_dir=runs_dir, default_origin=StoreOrigin("--runs-dir")
+    )
 
 
-def _open(option: str | None) -> ResultsStore:
+def _open(option: str | None, runs_dir: Path) -> ResultsStore:
     # Reading never creates a database: a wrong --db should say so, not show an empty list.
-    url, origin = db_url(option)
+    url, origin = db_url(option, runs_dir)
     return ResultsStore(url, create=False, origin=origin)
 
 
@@ -43,9 +50,13 @@ def _rate(value: float) -> str:
 
 
 @runs_app.command("list")
-def list_runs(db: DbOption = None, limit: Annotated[int, typer.Option(min=1)] = 20) -> None:
+def list_runs(
+    db: DbOption = None,
+    limit: Annotated[int, typer.Option(min=1)] = 20,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
     """The latest runs, newest first."""
-    with _open(db) as store:
+    with _open(db, runs_dir) as store:
         rows = store.list_runs(limit)
     table = Table("run", "started", "status", "conversations", "success", "turn p95", "cost")
     for r in rows:
@@ -80,9 +91,9 @@ def _summary(r: RunRow) -> Table:
 
 
 @runs_app.command("show")
-def show(run: str, db: DbOption = None) -> None:
+def show(run: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) -> None:
     """One run: summary, personas, errors and findings by hook (RUN may be a unique id prefix)."""
-    with _open(db) as store:
+    with _open(db, runs_dir) as store:
         row = store.require_run(run)
         personas = store.personas(row.run_id)
         errors = store.errors(row.run_id)
@@ -125,9 +136,9 @@ def _delta(m: MetricDelta) -> str:
 
 
 @runs_app.command("compare")
-def compare(a: str, b: str, db: DbOption = None) -> None:
+def compare(a: str, b: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) -> None:
     """Run B against the baseline A; exit code 1 when any metric regressed."""
-    with _open(db) as store:
+    with _open(db, runs_dir) as store:
         result = store.compare(a, b)
     table = Table("metric", result.a.run_id, result.b.run_id, "delta", "", title="B vs A")
     for m in result.metrics:

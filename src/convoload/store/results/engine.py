@@ -12,7 +12,7 @@ from sqlalchemy import URL, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from convoload.errors import ConfigError
+from convoload.errors import ConfigError, StoreError
 
 DB_FILE_NAME = "results.sqlite"  # a run's default database, in its runs folder
 ENV_DB_URL = "CONVOLOAD_DB_URL"
@@ -36,19 +36,41 @@ class StoreOrigin:
 ENV_ORIGIN = StoreOrigin(ENV_DB_URL)
 
 
-def pick_store_url(
-    given: str | None, origin: StoreOrigin, default: str, default_origin: StoreOrigin
+def default_store_url(runs_dir: Path) -> str:
+    """The results database a runs folder holds: `sqlite:///<runs_dir>/results.sqlite` (absolute)."""
+    return f"sqlite:///{Path(runs_dir).absolute() / DB_FILE_NAME}"
+
+
+def resolve_store_url(
+    explicit: str | None,
+    origin: StoreOrigin,
+    *,
+    runs_dir: Path,
+    default_origin: StoreOrigin = StoreOrigin(),
+    check: bool = False,
 ) -> tuple[str, StoreOrigin]:
-    """The URL given (a flag, a config key), else $CONVOLOAD_DB_URL, else `default`; with its origin."""
-    if given:
-        return given, origin
+    """Which results store a command uses, and where that choice came from; the only place that decides.
+
+    The URL given explicitly (`--db`, a config's `store.url`, the monitor's `store_url`; its place is
+    `origin`), else $CONVOLOAD_DB_URL, else the runs folder's database (`default_store_url`). `check`:
+    a URL that cannot be used is a one-line ConfigError naming where it came from.
+    """
     from_env = os.environ.get(ENV_DB_URL)
-    if from_env:
-        return from_env, ENV_ORIGIN
-    return default, default_origin
+    if explicit:
+        url, where = explicit, origin
+    elif from_env:
+        url, where = from_env, ENV_ORIGIN
+    else:
+        url, where = default_store_url(runs_dir), default_origin
+    if check:
+        try:
+            check_store_url(url)
+        except ValueError as exc:
+            raise where.error(str(exc)) from None
+    return url, where
 
 
-class MissingDatabase(ConfigError):
+class MissingDatabase(ConfigError, StoreError):
     """`create=False` and there is no SQLite file at the URL's path."""
 
 
