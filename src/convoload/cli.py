@@ -22,7 +22,7 @@ from convoload.config import (  # noqa: E402
     llm_overrides,
     load_config,
 )
-from convoload.errors import ConfigError, ConvoloadError, pydantic_error_to_config_error  # noqa: E402
+from convoload.errors import ConfigError, InputError, pydantic_error_to_config_error  # noqa: E402
 from convoload.report.grading import GRADE_ORDER  # noqa: E402
 from convoload.store.results.cli import runs_app  # noqa: E402
 
@@ -798,7 +798,8 @@ def pipeline(
     integration metrics (coherence, agent coordination, data consistency, user
     experience), health, grade (A+ > 95 % / < 3 s ... D; each integration metric, graded
     on the same bands, caps it) and recommendations. Writes real_test_results.json and
-    scenarios.csv in runs/pipeline-<id>/. Ctrl-C or SIGTERM ends the scenario under way and
+    scenarios.csv in runs/pipeline-<id>/; its runs go to the results store ($CONVOLOAD_DB_URL,
+    else the runs folder's database, as for `runs list`). Ctrl-C or SIGTERM ends the scenario under way and
     skips the rest; the results of what ran are written, marked incomplete (exit 130 / 143).
     """
     from contextlib import ExitStack
@@ -809,7 +810,7 @@ def pipeline(
     from convoload.signals import GracefulStop
 
     _check_grade_floor(grade_floor)
-    checked_store_url()  # $CONVOLOAD_DB_URL: before the system starts
+    checked_store_url(None, runs_dir=runs_dir or Path("runs"))  # a bad URL: before the system starts
     scenarios = load_scenarios(scenarios_path) if scenarios_path else builtin_scenarios()
     with ExitStack() as resources:
         # A signal ends the scenario under way as its time limit would and skips the rest; the
@@ -1132,7 +1133,7 @@ def main() -> None:
 
     try:
         code = app(prog_name="convoload", standalone_mode=False)
-    except ConvoloadError as exc:
+    except InputError as exc:  # bad input only: the other ConvoloadErrors are faults, not the user's
         sys.stderr.write(f"error: {exc}\n")  # one line, never wrapped
         sys.exit(2)
     except click.NoArgsIsHelpError as exc:
@@ -1144,7 +1145,7 @@ def main() -> None:
         message = " ".join(exc.format_message().split())
         sys.stderr.write(f"error: {where}{message}\n")
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):  # typer.Abort: click's own, or typer's since it vendors click
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
 

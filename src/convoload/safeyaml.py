@@ -17,12 +17,12 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
 
-from convoload.errors import ConfigError
+from convoload.errors import ConfigError, ConvoloadError
 
 MAX_ALIAS_NODES = 100_000  # nodes aliases may add; hand-written configs add dozens
 
 
-class _AliasBomb(Exception):
+class _AliasBomb(ConvoloadError):  # private: parse_yaml turns it into a ConfigError
     pass
 
 

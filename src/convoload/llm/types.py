@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from convoload.errors import ConvoloadError
+
 if TYPE_CHECKING:
     from convoload.llm.chain import Fallback
 
@@ -68,7 +70,7 @@ RETRYABLE = frozenset(
 )
 
 
-class ProviderError(Exception):
+class ProviderError(ConvoloadError):
     """One provider failed one call. Messages never contain keys."""
 
     def __init__(
@@ -87,7 +89,7 @@ class ProviderError(Exception):
         super().__init__(f"{provider}: {kind.value}: {message}" if provider else f"{kind.value}: {message}")
 
 
-class LLMUnavailable(Exception):
+class LLMUnavailable(ConvoloadError):
     """Every provider in the chain failed; `errors` says how, in order."""
 
     def __init__(self, errors: list[ProviderError], fallbacks: list[Fallback] | None = None) -> None:

@@ -37,7 +37,7 @@ import gevent
 from gevent.event import AsyncResult, Event
 from locust.runners import STATE_MISSING
 
-from convoload.errors import ConvoloadError
+from convoload.errors import InputError
 from convoload.load.context import RunContext
 from convoload.load.forwarder import CallbackForwarder
 from convoload.report.aggregate import Aggregator
@@ -59,7 +59,7 @@ _DRAIN_MARGIN_S = 30.0  # on top of the stop timeout: journaling, the last repor
 log = logging.getLogger(__name__)
 
 
-class ClusterError(ConvoloadError):
+class ClusterError(InputError):
     """The master and a worker could not agree on a run."""
 
 

@@ -18,16 +18,17 @@ from __future__ import annotations
 from typing import Any
 
 from convoload.conversation.records import Outcome
+from convoload.errors import ConvoloadError
 from convoload.events import ConversationFinished, EventBus, LLMCalled, ReplyReceived, TurnFailed
 from convoload.load.bucketing import install_fine_buckets
 
 
-class TurnFailure(Exception):
-    pass
+class TurnFailure(ConvoloadError):
+    """A failed turn, as Locust's statistics name it (given to its request event, never raised)."""
 
 
-class ConversationFailure(Exception):
-    pass
+class ConversationFailure(ConvoloadError):
+    """A failed conversation, as Locust's statistics name it (never raised)."""
 
 
 def bridge_to_locust(bus: EventBus, events: Any) -> None:

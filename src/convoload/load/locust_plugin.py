@@ -29,7 +29,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 from rich.console import Console
 
 from convoload.config import Config, Override, apply_overrides, llm_overrides, load_config
-from convoload.errors import ConvoloadError
+from convoload.errors import InputError
 from convoload.load.cluster import ClusterError, MasterHub, WorkerLink
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.forwarder import CallbackForwarder
@@ -182,7 +182,7 @@ def _setup_standalone(environment: Any, options: Any) -> None:
             duration_s=getattr(options, "run_time", None) or None,
         )
         context = RunContext(config, pinned_persona=options.persona, run_id=options.run_id, plan=plan)
-    except ConvoloadError as exc:
+    except InputError as exc:
         _fail(str(exc))
     bridge_to_locust(context.bus, environment.events)
     budget = ConversationBudget(total=options.conversations)
@@ -211,7 +211,7 @@ def _setup_master(environment: Any, options: Any) -> None:
     try:
         config = _config(options)
         forwarder = _start_forwarder(config)
-    except (ConvoloadError, ValueError) as exc:
+    except (InputError, ValueError) as exc:
         _fail(str(exc))
     seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
     run_id = options.run_id or new_run_id()
@@ -290,7 +290,7 @@ def _setup_worker(environment: Any, options: Any) -> None:
             placement=placement,
             plan=RunPlan(conversations=placement.conversations),
         )
-    except ConvoloadError as exc:
+    except InputError as exc:
         # The master ends the test (exit code 2) when told; this worker then quits with it.
         sys.stderr.write(f"error: {exc}\n")
         environment.process_exit_code = 2

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convoload.errors import ConvoloadError
+from convoload.errors import InputError
 from convoload.identity import IdentityFactory
 
 
-class IndexSpaceError(ConvoloadError):
+class IndexSpaceError(InputError):
     """A worker's block of conversation indices does not fit the unique identities there are."""
 
 

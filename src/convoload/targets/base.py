@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from convoload.conversation.records import ErrorKind
 from convoload.envsecrets import redact, redact_value
+from convoload.errors import ConvoloadError
 from convoload.identity import Identity
 from convoload.targets.callback_tokens import redact_callback_tokens
 
@@ -48,7 +49,7 @@ def redact_reply(reply: TargetReply) -> TargetReply:
     return reply
 
 
-class TargetError(Exception):
+class TargetError(ConvoloadError):
     """A classified failure of one turn. Messages are redacted: no secret, no callback token ever leaves
     (an agent's error answer may quote the request, its callback URL included)."""
 

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from convoload.envsecrets import secret_from_env
+from convoload.errors import InputError
 
 PLACEHOLDER_RE = re.compile(r"\{([a-zA-Z_][a-zA-Z0-9_.]*)\}")
 BASE_PLACEHOLDERS = frozenset({"text", "session_id", "iteration", "user_id", "persona", "webhook_url"})
@@ -26,7 +27,7 @@ IDENTITY_FIELDS = frozenset(
 )
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError, ValueError):  # ValueError: pydantic validators raise it
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)

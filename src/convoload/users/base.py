@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from convoload.conversation.records import ErrorKind, TurnRecord, Usage
+from convoload.errors import ConvoloadError
 
 
 @dataclass(slots=True)
@@ -31,7 +32,7 @@ class SimulatedUser(Protocol):
     def next_message(self, turns: Sequence[TurnRecord]) -> UserMessage | None: ...
 
 
-class UserFailure(Exception):
+class UserFailure(ConvoloadError):
     """The simulated user could not produce a message; the conversation fails with `kind`."""
 
     def __init__(self, kind: ErrorKind, message: str) -> None:

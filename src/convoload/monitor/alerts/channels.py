@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from convoload.envsecrets import env_value, secret_from_env
+from convoload.errors import ConvoloadError
 from convoload.monitor.alerts.model import (
     Alert,
     ChannelConfig,
@@ -39,7 +40,7 @@ from convoload.monitor.alerts.render import (
 logger = logging.getLogger("convoload.alerts")
 
 
-class ChannelError(Exception):
+class ChannelError(ConvoloadError):
     """A delivery failed. `retry=False` when trying again cannot help (bad credentials, missing env var)."""
 
     def __init__(self, message: str, *, retry: bool = True) -> None:

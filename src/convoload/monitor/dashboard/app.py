@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import SQLAlchemyError
 
-from convoload.errors import ConfigError
+from convoload.errors import ConfigError, StoreError
 from convoload.monitor.catalog import CATALOG
 from convoload.monitor.dashboard.auth import TokenAuth
 from convoload.monitor.dashboard.exposition import render_metrics
@@ -39,7 +39,7 @@ JOB_ID = re.compile(r"[0-9]{1,19}")
 MAX_JOB_ID = 2**63 - 1  # the largest id a BIGINT column holds
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(StoreError):
     """The results database cannot be read (not created yet, or the server is down)."""
 
 

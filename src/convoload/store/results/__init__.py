@@ -1,5 +1,6 @@
 """The results store: runs, conversations, turns, findings and grades in SQLite or Postgres."""
 
+from convoload.errors import RunNotFound, StoreError
 from convoload.store.results.compare import Comparison, MetricDelta, compare_runs
 from convoload.store.results.engine import RawJSON
 from convoload.store.results.migrations import LATEST, SchemaVersionError, current_version, migrate
@@ -14,8 +15,10 @@ __all__ = [
     "PersonaRow",
     "RawJSON",
     "ResultsStore",
+    "RunNotFound",
     "RunRow",
     "SchemaVersionError",
+    "StoreError",
     "compare_runs",
     "current_version",
     "migrate",

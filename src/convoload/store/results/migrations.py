@@ -7,11 +7,11 @@ from collections.abc import Callable
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from convoload.conversation.records import utc_now
-from convoload.errors import ConvoloadError
+from convoload.errors import InputError, StoreError
 from convoload.store.results import schema
 
 
-class SchemaVersionError(ConvoloadError):
+class SchemaVersionError(InputError, StoreError):
     """The database was written by a newer convoload than this one."""
 
 

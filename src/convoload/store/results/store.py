@@ -19,7 +19,7 @@ from sqlalchemy import JSON, Connection, Table, case, func, insert, select, upda
 from sqlalchemy.exc import SQLAlchemyError
 
 from convoload.conversation.records import ConversationRecord, TurnRecord, utc_now
-from convoload.errors import ConfigError
+from convoload.errors import ConfigError, RunNotFound
 from convoload.hooks.model import Finding
 from convoload.report.aggregate import distribution
 from convoload.store.results.checkpoint import Checkpointer
@@ -335,7 +335,7 @@ class ResultsStore:
             return run_rows(conn, [row])[0] if row is not None else None
 
     def require_run(self, run_id: str) -> RunRow:
-        """Like `get_run`, but an unknown run is a ConfigError (one line for the CLI)."""
+        """Like `get_run`, but an unknown run raises RunNotFound (one line for the CLI)."""
         row = self.get_run(run_id)
         if row is None:
             raise self._unknown(run_id)
@@ -464,5 +464,5 @@ class ResultsStore:
             raise self._unknown(run_id)
         return row
 
-    def _unknown(self, run_id: str) -> ConfigError:
-        return ConfigError(f"run {run_id!r}", "", f"not found in {self.url}")
+    def _unknown(self, run_id: str) -> RunNotFound:
+        return RunNotFound(run_id, self.url)
