@@ -945,13 +945,18 @@ def _sign_args(sign: str | None) -> list[str]:
         return []
     from convoload.demo.widget import parse_signature
 
-    try:
-        parse_signature(sign)
-    except ValidationError as exc:
-        raise pydantic_error_to_config_error("--sign", exc) from None
-    except ValueError as exc:
-        raise ConfigError("--sign", "", str(exc)) from None
+    _check_spec("--sign", parse_signature, sign)
     return ["--sign", sign]
+
+
+def _check_spec(flag: str, parse: Any, spec: str) -> None:
+    """A bundled server's spec flag (--fault, --sign), parsed now: one line naming the flag, exit 2."""
+    try:
+        parse(spec)
+    except ValidationError as exc:
+        raise pydantic_error_to_config_error(flag, exc) from None
+    except ValueError as exc:
+        raise ConfigError(flag, "", str(exc)) from None
 
 
 @app.command("serve-faulty")
@@ -986,12 +991,7 @@ def serve_faulty(
     from convoload.demo.process import serve_in_foreground
 
     for spec in fault or []:
-        try:
-            parse_fault(spec)
-        except ValidationError as exc:
-            raise pydantic_error_to_config_error("--fault", exc) from None
-        except ValueError as exc:
-            raise ConfigError("--fault", "", str(exc)) from None
+        _check_spec("--fault", parse_fault, spec)
     args = [sys.executable, "-m", "convoload.demo.faulty", "--host", host, "--port", str(port)]
     args += ["--goal-turn", str(goal_turn), "--reply-delay", str(reply_delay), "--seed", str(seed)]
     for spec in fault or []:
