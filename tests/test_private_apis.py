@@ -25,6 +25,7 @@ from packaging.specifiers import SpecifierSet
 
 from convoload.targets.httpcommon import HttpEndpoint, _literal_address
 from convoload.targets.lean_wsgi import LeanWSGIHandler, LeanWSGIServer, RequestHeaders
+from tests.test_lean_wsgi import exchange
 
 VERIFIED = {"gevent": ">=24.11.1,<27", "geventhttpclient": ">=2.5.1,<3"}
 
@@ -170,15 +171,6 @@ def lean_server():
     server.seen = seen
     yield server
     server.stop(timeout=1)
-
-
-def exchange(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(data)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received
 
 
 @pytest.mark.parametrize(
