@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from convoload.demo.realestate.catalog import CatalogServer, CatalogSettings
-from convoload.demo.realestate.catalog.db import open_engine, seed_catalog
-from convoload.demo.realestate.catalog.geo import CITIES
-from convoload.demo.realestate.catalog.model import AMENITIES
-from convoload.demo.realestate.catalog.search import SearchParams, search
+from convoload_demo.realestate.catalog import CatalogServer, CatalogSettings
+from convoload_demo.realestate.catalog.db import open_engine, seed_catalog
+from convoload_demo.realestate.catalog.geo import CITIES
+from convoload_demo.realestate.catalog.model import AMENITIES
+from convoload_demo.realestate.catalog.search import SearchParams, search
 
 
 def random_query(rng: random.Random) -> dict[str, Any]:

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from convoload.demo.tickets.launcher import DemoTicketServer
-from convoload.demo.tickets.settings import TicketServerSettings
 from convoload.load.distributed import run_arguments, run_cluster
+from convoload_demo.tickets.launcher import DemoTicketServer
+from convoload_demo.tickets.settings import TicketServerSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchtable import print_table

@@ -20,10 +20,10 @@ from collections import defaultdict  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from convoload.config import Config  # noqa: E402
-from convoload.demo.llmserver.launcher import LocalLLMServer  # noqa: E402
 from convoload.events import LLMCalled  # noqa: E402
 from convoload.load.context import RunContext  # noqa: E402
 from convoload.load.engine import run_load  # noqa: E402
+from convoload_demo.llmserver.launcher import LocalLLMServer  # noqa: E402
 
 
 def run(
@@ -38,7 +38,7 @@ def run(
                 "cache_path": str(workdir / "cache.sqlite"),
                 "replay": replay,
             },
-            "target": {"type": "python", "function": "convoload.demo.tickets.inprocess:reply"},
+            "target": {"type": "python", "function": "convoload_demo.tickets.inprocess:reply"},
         }
     )
     context = RunContext(config)

@@ -28,8 +28,8 @@ if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
 @pytest.fixture(scope="session")
 def demo_server():
     """The bundled ticket agent as a real subprocess, with a short reply delay."""
-    from convoload.demo.tickets.launcher import DemoTicketServer
-    from convoload.demo.tickets.settings import TicketServerSettings
+    from convoload_demo.tickets.launcher import DemoTicketServer
+    from convoload_demo.tickets.settings import TicketServerSettings
 
     with DemoTicketServer(TicketServerSettings(reply_delay_s=0.01, jitter_s=0.0)) as server:
         yield server

@@ -27,7 +27,7 @@ from tests.security.oneline import error_line, run_main
 OUTSIDE_THE_TREE = {
     # The bundled systems under test (issue 15 moves them to their own package): their errors are the
     # demo agents' own, raised and handled inside those servers, as a third party's would be.
-    "convoload.demo.": "the demo agents' own errors, not convoload's",
+    "convoload_demo.": "the demo agents' own errors, not convoload's",
 }
 
 _LINE = re.compile(r"^    (?P<branches>[│├└─ ]*)(?P<name>\w+)\s+.*\[(?P<module>[\w.]+)\](?P<also>( \+\w+)*)$")

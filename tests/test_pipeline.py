@@ -115,11 +115,11 @@ def test_quality_metrics_move_the_grade_of_a_scenario_whose_replies_are_apologie
     # (every message answered, nothing 5xx) is met; its coherence is not, and the grade must say so.
     import socket
 
-    from convoload.demo.realestate.assistant.launcher import AssistantServer
-    from convoload.demo.realestate.assistant.settings import AssistantSettings
-    from convoload.demo.realestate.catalog.launcher import CatalogServer
-    from convoload.demo.realestate.catalog.settings import CatalogSettings
     from convoload.pipeline.runner import System
+    from convoload_demo.realestate.assistant.launcher import AssistantServer
+    from convoload_demo.realestate.assistant.settings import AssistantSettings
+    from convoload_demo.realestate.catalog.launcher import CatalogServer
+    from convoload_demo.realestate.catalog.settings import CatalogSettings
 
     with socket.socket() as sock:  # a loopback port where nothing listens: the model is down
         sock.bind(("127.0.0.1", 0))

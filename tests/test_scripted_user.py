@@ -7,13 +7,13 @@ import pytest
 from convoload.conversation.goals import LinkGoal
 from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import Outcome, TurnRecord
-from convoload.demo.tickets.assistant import TicketAssistant
 from convoload.events import AgentChanged, EventBus
 from convoload.identity import IdentityFactory
 from convoload.personas import builtin_personas, load_persona_file
 from convoload.targets.base import Session
 from convoload.targets.python import PythonTarget
 from convoload.users.scripted import ScriptedUser
+from convoload_demo.tickets.assistant import TicketAssistant
 from tests.conftest import write
 
 

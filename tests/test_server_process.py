@@ -10,7 +10,7 @@ import pytest
 
 PARENT = """
 import sys
-from convoload.demo.tickets.launcher import DemoTicketServer
+from convoload_demo.tickets.launcher import DemoTicketServer
 server = DemoTicketServer().start()
 print(server.pid, flush=True)
 sys.stdin.read()  # wait until the test kills us

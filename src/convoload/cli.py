@@ -943,7 +943,7 @@ def _sign_args(sign: str | None) -> list[str]:
     """`--sign` for a bundled agent, checked now: a bad spec or an unset secret is a one-line error."""
     if sign is None:
         return []
-    from convoload.demo.widget import parse_signature
+    from convoload_demo.widget import parse_signature
 
     _check_spec("--sign", parse_signature, sign)
     return ["--sign", sign]
@@ -983,16 +983,16 @@ def serve_faulty(
 
     Endpoints: POST /v1/chat {session_id, message} (synchronous), POST /v1/webhooks/widget (the widget
     preset; the reply comes as a callback), POST /admin/faults (replace the fault plan), GET /admin/stats
-    (what was injected, per session and turn), GET /health. See src/convoload/demo/faulty/__init__.py.
+    (what was injected, per session and turn), GET /health. See src/convoload_demo/faulty/__init__.py.
     Runs until Ctrl-C or SIGTERM (exit 130 / 143), which is passed on to the server process and waited for.
     """
     _check_port(port)  # before the server process starts
-    from convoload.demo.faulty.plan import parse_fault
-    from convoload.demo.process import serve_in_foreground
+    from convoload.servers import serve_in_foreground
+    from convoload_demo.faulty.plan import parse_fault
 
     for spec in fault or []:
         _check_spec("--fault", parse_fault, spec)
-    args = [sys.executable, "-m", "convoload.demo.faulty", "--host", host, "--port", str(port)]
+    args = [sys.executable, "-m", "convoload_demo.faulty", "--host", host, "--port", str(port)]
     args += ["--goal-turn", str(goal_turn), "--reply-delay", str(reply_delay), "--seed", str(seed)]
     for spec in fault or []:
         args += ["--fault", spec]
@@ -1016,12 +1016,12 @@ def serve_demo(
     Endpoints: POST /v1/webhooks/widget (webhook API), POST /v1/chat (synchronous), GET /health.
     """
     _check_port(port)  # before the server process starts
-    from convoload.demo.process import serve_in_foreground
+    from convoload.servers import serve_in_foreground
 
     args = [
         sys.executable,
         "-m",
-        "convoload.demo.tickets",
+        "convoload_demo.tickets",
         "--host",
         host,
         "--port",

@@ -16,7 +16,7 @@ _SRC = Path(__file__).resolve().parents[2] / "src"
 if importlib.util.find_spec("convoload") is None and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
-from convoload.demo.llmserver import LLMServerSettings, LocalLLMServer  # noqa: E402
+from convoload_demo.llmserver import LLMServerSettings, LocalLLMServer  # noqa: E402
 from tests.demo_llmserver.helpers import API_KEY  # noqa: E402
 
 

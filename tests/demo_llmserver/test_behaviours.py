@@ -7,7 +7,7 @@ import json
 import httpx
 import openai
 
-from convoload.demo.llmserver import LocalLLMServer
+from convoload_demo.llmserver import LocalLLMServer
 from tests.demo_llmserver.helpers import chat, tokens
 
 TOOLS = [

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from convoload.demo.llmserver import LocalLLMServer
+from convoload_demo.llmserver import LocalLLMServer
 from tests.demo_llmserver.helpers import API_KEY, chat, tokens
 
 USER = {"role": "user", "content": "hello"}

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from convoload.demo.llmserver import LLMServerSettings, LocalLLMServer
-from convoload.demo.llmserver.__main__ import build_parser, settings_from_args
-from convoload.demo.process import ServerProcess
+from convoload.servers import ServerProcess
+from convoload_demo.llmserver import LLMServerSettings, LocalLLMServer
+from convoload_demo.llmserver.__main__ import build_parser, settings_from_args
 
 USER = {"role": "user", "content": "oi"}
 posix_only = pytest.mark.skipif(
@@ -46,14 +46,14 @@ def test_initial_script_latency_and_no_key() -> None:
 def test_invalid_script_file_fails_start_with_stderr(tmp_path: Path) -> None:
     script = tmp_path / "broken.json"
     script.write_text('{"models": {"c": "canned"}}', encoding="utf-8")
-    server = ServerProcess("convoload.demo.llmserver", ["--port", "0", "--script", str(script)], name="llm")
+    server = ServerProcess("convoload_demo.llmserver", ["--port", "0", "--script", str(script)], name="llm")
     with pytest.raises(RuntimeError, match=r"exited with code 2(.|\n)*invalid script"):
         server.start()
     assert server.pid is None
 
 
 def test_bad_flag_value_exits_with_code_2() -> None:
-    server = ServerProcess("convoload.demo.llmserver", ["--port", "0", "--latency", "-1"], name="llm")
+    server = ServerProcess("convoload_demo.llmserver", ["--port", "0", "--latency", "-1"], name="llm")
     with pytest.raises(RuntimeError, match="exited with code 2"):
         server.start()
     assert server.pid is None

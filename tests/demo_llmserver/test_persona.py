@@ -10,11 +10,11 @@ import openai
 import pytest
 
 from convoload.conversation.records import TurnRecord
-from convoload.demo.llmserver import LocalLLMServer
-from convoload.demo.tickets.assistant import TicketAssistant
 from convoload.identity import Identity, IdentityFactory
 from convoload.personas import Persona, builtin_personas
 from convoload.users.scripted import ScriptedUser
+from convoload_demo.llmserver import LocalLLMServer
+from convoload_demo.tickets.assistant import TicketAssistant
 from tests.demo_llmserver.helpers import chat
 
 PAY_LINK = "https://pay.example.com/"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from convoload.demo.llmserver import LLMServerSettings, Script
-from convoload.demo.llmserver.runtime import Runtime
-from convoload.demo.llmserver.tokens import PrefixCache
+from convoload_demo.llmserver import LLMServerSettings, Script
+from convoload_demo.llmserver.runtime import Runtime
+from convoload_demo.llmserver.tokens import PrefixCache
 from tests.demo_llmserver.helpers import prompt_estimate
 
 

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from convoload.demo.llmserver import LocalLLMServer
+from convoload_demo.llmserver import LocalLLMServer
 from tests.demo_llmserver.helpers import API_KEY, chat, prompt_estimate, tokens
 
 SYSTEM = {"role": "system", "content": "You are a terse assistant for tests."}

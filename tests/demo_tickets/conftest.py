@@ -21,8 +21,8 @@ _SRC = Path(__file__).resolve().parents[2] / "src"
 if importlib.util.find_spec("convoload") is None and str(_SRC) not in sys.path:
     sys.path.insert(0, str(_SRC))
 
-from convoload.demo.tickets.launcher import DemoTicketServer  # noqa: E402
-from convoload.demo.tickets.settings import TicketServerSettings  # noqa: E402
+from convoload_demo.tickets.launcher import DemoTicketServer  # noqa: E402
+from convoload_demo.tickets.settings import TicketServerSettings  # noqa: E402
 
 
 @dataclass

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from validate_docbr import CPF
 
-from convoload.demo.tickets import AssistantReply, TicketAssistant
+from convoload_demo.tickets import AssistantReply, TicketAssistant
 
 URL_RE = re.compile(r"https?://|www\.", re.I)
 LINK_RE = re.compile(r"https://pay\.example\.com/(pix|card)/([A-Za-z0-9-]+)")

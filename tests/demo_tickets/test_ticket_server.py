@@ -13,10 +13,10 @@ import httpx
 import pytest
 from validate_docbr import CPF
 
-from convoload.demo.tickets import TicketAssistant
-from convoload.demo.tickets.__main__ import build_parser, settings_from_args
-from convoload.demo.tickets.launcher import DemoTicketServer
-from convoload.demo.tickets.settings import TicketServerSettings
+from convoload_demo.tickets import TicketAssistant
+from convoload_demo.tickets.__main__ import build_parser, settings_from_args
+from convoload_demo.tickets.launcher import DemoTicketServer
+from convoload_demo.tickets.settings import TicketServerSettings
 
 from .conftest import CallbackReceiver
 

@@ -41,7 +41,7 @@ def test_locust_percentiles_of_minute_long_conversations_stay_within_half_a_perc
 
 def flaky_agent(text, session, iteration):
     """Fails every third conversation's second turn; the ticket agent answers otherwise."""
-    from convoload.demo.tickets.inprocess import reply
+    from convoload_demo.tickets.inprocess import reply
 
     if iteration == 2 and session.user_id % 3 == 0:
         raise RuntimeError("agent crashed")

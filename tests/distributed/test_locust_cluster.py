@@ -12,10 +12,10 @@ from collections import Counter
 
 import pytest
 
-from convoload.demo.llmserver.launcher import LocalLLMServer
 from convoload.load.distributed import LOCUSTFILE, run_arguments, run_cluster
 from convoload.report.aggregate import cost_units, distribution
 from convoload.store.journal import read_journal
+from convoload_demo.llmserver.launcher import LocalLLMServer
 from tests.conftest import write
 from tests.distributed.ports import free_consecutive_ports
 

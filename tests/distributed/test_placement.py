@@ -37,7 +37,7 @@ def placed_context(tmp_path, worker_index, block=3, **target):
     config = Config.model_validate(
         {
             "run": {"seed": 9, "runs_dir": str(tmp_path / "runs"), "worker_index_block": block},
-            "target": target or {"type": "python", "function": "convoload.demo.tickets.inprocess:reply"},
+            "target": target or {"type": "python", "function": "convoload_demo.tickets.inprocess:reply"},
         }
     )
     first, stop = index_block(worker_index, block)

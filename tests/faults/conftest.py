@@ -4,8 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from convoload.demo.faulty import FaultyServer, FaultyServerSettings
-from convoload.demo.llmserver import LocalLLMServer
+from convoload_demo.faulty import FaultyServer, FaultyServerSettings
+from convoload_demo.llmserver import LocalLLMServer
 from tests.faults.harness import GOAL_TURN
 
 

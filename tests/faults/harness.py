@@ -20,12 +20,12 @@ from rich.console import Console
 
 from convoload.config import Config
 from convoload.conversation.records import ConversationRecord, Outcome
-from convoload.demo.faulty import FaultyServer
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
 from convoload.report.console import print_summary
 from convoload.report.html import write_html_report
 from convoload.store.journal import read_journal
+from convoload_demo.faulty import FaultyServer
 
 GOAL_TURN = 3  # the faulty target's healthy replies carry the payment link from this turn on
 SCRIPT = ["oi, quero comprar ingressos", "2 adultos", "pix", "obrigado", "tchau"]

@@ -3,9 +3,9 @@
 import pytest
 from pydantic import ValidationError
 
-from convoload.demo.faulty import Fault, FaultPlan, FaultyServerSettings, parse_fault
-from convoload.demo.faulty.__main__ import build_parser, settings_from_args
-from convoload.demo.faulty.replies import forged_url, healthy_reply
+from convoload_demo.faulty import Fault, FaultPlan, FaultyServerSettings, parse_fault
+from convoload_demo.faulty.__main__ import build_parser, settings_from_args
+from convoload_demo.faulty.replies import forged_url, healthy_reply
 
 
 def broken(plan: FaultPlan, api: str = "chat", conversations: int = 6, turns: int = 3) -> list[tuple]:

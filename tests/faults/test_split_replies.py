@@ -15,8 +15,8 @@ import gevent
 import httpx
 import pytest
 
-from convoload.demo.faulty.replies import PAYMENT_URL
 from convoload.targets.receiver import WebhookReceiver
+from convoload_demo.faulty.replies import PAYMENT_URL
 from tests.faults.harness import (
     GOAL_TURN,
     SHORT_S,

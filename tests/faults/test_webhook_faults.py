@@ -2,7 +2,7 @@
 
 import pytest
 
-from convoload.demo.faulty.replies import FORGED_TEXT
+from convoload_demo.faulty.replies import FORGED_TEXT
 from tests.faults.harness import (
     EVERY_SECOND,
     GOAL_TURN,

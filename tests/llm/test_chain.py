@@ -2,13 +2,13 @@
 
 import pytest
 
-from convoload.demo.llmserver.launcher import LocalLLMServer
 from convoload.llm.chain import Fallback, ProviderChain, RetryPolicy
 from convoload.llm.client import ProviderClient
 from convoload.llm.cost import shipped_prices
 from convoload.llm.providers import ProviderSpec
 from convoload.llm.tools import Tool
 from convoload.llm.types import FailureKind, LLMUnavailable
+from convoload_demo.llmserver.launcher import LocalLLMServer
 
 KEY = "sk-local-test-0123456789"
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "oi"}]

@@ -9,8 +9,6 @@ from convoload.config import Config
 from convoload.conversation.goals import LinkGoal
 from convoload.conversation.loop import run_conversation
 from convoload.conversation.records import ErrorKind, Outcome
-from convoload.demo.llmserver.launcher import LocalLLMServer
-from convoload.demo.tickets.assistant import TicketAssistant
 from convoload.events import EventBus, LLMCalled, LLMFallback
 from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
@@ -25,6 +23,8 @@ from convoload.store.journal import read_journal
 from convoload.targets.base import Session
 from convoload.targets.python import PythonTarget
 from convoload.users.llm import START, STOP, LLMSettings, LLMUser, conversation_messages, system_prompt
+from convoload_demo.llmserver.launcher import LocalLLMServer
+from convoload_demo.tickets.assistant import TicketAssistant
 
 SECRET = "sk-convoload-secret-4f9a2b7c"
 
@@ -182,7 +182,7 @@ def test_runs_keep_secrets_out_of_records_and_logs(server, tmp_path, caplog):
                 ],
                 "cache_path": str(tmp_path / "cache.sqlite"),
             },
-            "target": {"type": "python", "function": "convoload.demo.tickets.inprocess:reply"},
+            "target": {"type": "python", "function": "convoload_demo.tickets.inprocess:reply"},
         }
     )
     context = RunContext(config)

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
-from convoload.demo.realestate.assistant.launcher import AssistantServer
-from convoload.demo.realestate.assistant.settings import AssistantSettings
-from convoload.demo.realestate.catalog.launcher import CatalogServer
-from convoload.demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
+from convoload_demo.realestate.assistant.launcher import AssistantServer
+from convoload_demo.realestate.assistant.settings import AssistantSettings
+from convoload_demo.realestate.catalog.launcher import CatalogServer
+from convoload_demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
 
 
 @dataclass

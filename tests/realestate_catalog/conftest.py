@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import Engine, MetaData, Table, UniqueConstraint, inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from convoload.demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
-from convoload.demo.realestate.catalog.db import complete_listing, create_schema, insert_listings, open_engine
-from convoload.demo.realestate.catalog.geo import CITY_BY_NAME
-from convoload.demo.realestate.catalog.model import listings, visits
+from convoload_demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
+from convoload_demo.realestate.catalog.db import complete_listing, create_schema, insert_listings, open_engine
+from convoload_demo.realestate.catalog.geo import CITY_BY_NAME
+from convoload_demo.realestate.catalog.model import listings, visits
 
 GENERATED_SEED = 7
 GENERATED_LISTINGS = 2_000

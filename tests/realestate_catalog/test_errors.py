@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from convoload.demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer
+from convoload_demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer
 
 
 @pytest.mark.parametrize(

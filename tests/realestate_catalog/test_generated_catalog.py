@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from convoload.demo.realestate.catalog import CatalogClient
-from convoload.demo.realestate.catalog.generator import generate_listings
-from convoload.demo.realestate.catalog.geo import CITY_BY_NAME, haversine_km
-from convoload.demo.realestate.vocabulary import AMENITIES, PROPERTY_TYPES, STATUSES
+from convoload_demo.realestate.catalog import CatalogClient
+from convoload_demo.realestate.catalog.generator import generate_listings
+from convoload_demo.realestate.catalog.geo import CITY_BY_NAME, haversine_km
+from convoload_demo.realestate.vocabulary import AMENITIES, PROPERTY_TYPES, STATUSES
 
 from .conftest import GENERATED_LISTINGS, GENERATED_SEED
 

@@ -10,7 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from convoload.demo.realestate.catalog import CatalogServer
+from convoload_demo.realestate.catalog import CatalogServer
 
 OPERATIONS = [
     ("GET", "/health"),

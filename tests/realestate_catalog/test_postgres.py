@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import create_engine, text
 
-from convoload.demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer, CatalogSettings
+from convoload_demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer, CatalogSettings
 from tests.conftest import needs_postgres
 from tests.realestate_catalog.conftest import assert_old_visits_table_migrates
 

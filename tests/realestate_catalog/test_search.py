@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from convoload.demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
+from convoload_demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
 
 from .conftest import FIXTURE_LISTINGS
 

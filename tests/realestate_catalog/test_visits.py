@@ -9,12 +9,12 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from convoload.demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer
-from convoload.demo.realestate.catalog.__main__ import main as catalog_main
-from convoload.demo.realestate.catalog.db import open_engine
-from convoload.demo.realestate.catalog.model import visits
-from convoload.demo.realestate.catalog.settings import CatalogSettings
-from convoload.demo.realestate.catalog.visits import local_now
+from convoload_demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer
+from convoload_demo.realestate.catalog.__main__ import main as catalog_main
+from convoload_demo.realestate.catalog.db import open_engine
+from convoload_demo.realestate.catalog.model import visits
+from convoload_demo.realestate.catalog.settings import CatalogSettings
+from convoload_demo.realestate.catalog.visits import local_now
 
 from .conftest import assert_old_visits_table_migrates, build_fixture_db
 

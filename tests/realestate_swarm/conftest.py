@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from convoload.demo.realestate.catalog.client import CatalogClient
-from convoload.demo.realestate.catalog.launcher import CatalogServer
-from convoload.demo.realestate.catalog.settings import CatalogSettings
+from convoload_demo.realestate.catalog.client import CatalogClient
+from convoload_demo.realestate.catalog.launcher import CatalogServer
+from convoload_demo.realestate.catalog.settings import CatalogSettings
 
 
 @pytest.fixture(scope="session")

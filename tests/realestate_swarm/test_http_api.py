@@ -9,8 +9,8 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from convoload.demo.realestate.assistant import AssistantServer, AssistantSettings, inprocess
-from convoload.demo.realestate.catalog.launcher import CatalogServer
+from convoload_demo.realestate.assistant import AssistantServer, AssistantSettings, inprocess
+from convoload_demo.realestate.catalog.launcher import CatalogServer
 
 
 @pytest.fixture(scope="module")

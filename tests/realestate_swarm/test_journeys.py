@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from convoload.demo.realestate.catalog.client import CatalogClient
-from convoload.demo.realestate.swarm import Handoff, RuleBasedBrain, SwarmEvent, SwarmOrchestrator, SwarmReply
+from convoload_demo.realestate.catalog.client import CatalogClient
+from convoload_demo.realestate.swarm import Handoff, RuleBasedBrain, SwarmEvent, SwarmOrchestrator, SwarmReply
 
 JOURNEYS: dict[str, tuple[str, list[str]]] = {
     "family": (
@@ -227,7 +227,7 @@ def test_slot_taken_at_booking_time_offers_the_catalogs_alternatives(catalog: Ca
 def _next_days() -> list[str]:
     from datetime import timedelta
 
-    from convoload.demo.realestate.swarm.rules import sao_paulo_now
+    from convoload_demo.realestate.swarm.rules import sao_paulo_now
 
     today = sao_paulo_now().date()
     return [(today + timedelta(days=n)).isoformat() for n in range(1, 9)]

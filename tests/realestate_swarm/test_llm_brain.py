@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from convoload.demo.llmserver import LocalLLMServer
-from convoload.demo.realestate.swarm import LLMBrain, LLMCall, SwarmEvent, SwarmOrchestrator, ToolResult
 from convoload.llm.chain import ProviderChain, RetryPolicy
 from convoload.llm.client import ProviderClient
 from convoload.llm.cost import shipped_prices
 from convoload.llm.providers import ProviderSpec
+from convoload_demo.llmserver import LocalLLMServer
+from convoload_demo.realestate.swarm import LLMBrain, LLMCall, SwarmEvent, SwarmOrchestrator, ToolResult
 from tests.realestate_swarm.fakes import FakeCatalog
 
 

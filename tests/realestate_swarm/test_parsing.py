@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
-from convoload.demo.realestate.swarm.rules.contact import parse_contact
-from convoload.demo.realestate.swarm.rules.criteria import parse_amount, parse_criteria, parse_selection
-from convoload.demo.realestate.swarm.rules.text import detect_language
-from convoload.demo.realestate.swarm.rules.when import parse_when
+from convoload_demo.realestate.swarm.rules.contact import parse_contact
+from convoload_demo.realestate.swarm.rules.criteria import parse_amount, parse_criteria, parse_selection
+from convoload_demo.realestate.swarm.rules.text import detect_language
+from convoload_demo.realestate.swarm.rules.when import parse_when
 
 TODAY = date(2025, 11, 19)  # a Wednesday
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from convoload.demo.realestate.swarm import (
+from convoload_demo.realestate.swarm import (
     AgentStarted,
     BrainDecision,
     BrainTurn,
@@ -17,7 +17,7 @@ from convoload.demo.realestate.swarm import (
     ToolCalled,
     ToolResult,
 )
-from convoload.demo.realestate.swarm.orchestrator import STEP_CAP_MESSAGE
+from convoload_demo.realestate.swarm.orchestrator import STEP_CAP_MESSAGE
 from tests.realestate_swarm.fakes import FakeCatalog
 
 NOW = datetime(2025, 11, 22, 16, 30)  # a Saturday afternoon in São Paulo

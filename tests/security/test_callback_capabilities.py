@@ -12,9 +12,9 @@ import gevent
 import httpx
 import pytest
 
-from convoload.demo.faulty.replies import FORGED_TEXT
 from convoload.load.forwarder import CallbackForwarder
 from convoload.targets.receiver import WebhookReceiver
+from convoload_demo.faulty.replies import FORGED_TEXT
 from tests.faults.harness import (
     GOAL_TURN,
     assert_nothing_lost,

@@ -22,14 +22,14 @@ from gevent.pywsgi import WSGIServer
 from rich.console import Console
 
 from convoload.config import Config
-from convoload.demo.faulty import FaultyServer, FaultyServerSettings
-from convoload.demo.tickets.launcher import DemoTicketServer
-from convoload.demo.tickets.settings import TicketServerSettings
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
 from convoload.report.console import print_summary
 from convoload.report.html import write_html_report
 from convoload.targets.receiver import WebhookReceiver
+from convoload_demo.faulty import FaultyServer, FaultyServerSettings
+from convoload_demo.tickets.launcher import DemoTicketServer
+from convoload_demo.tickets.settings import TicketServerSettings
 
 TOKEN_IN_URL = re.compile(r"/cb/([^/]+)/")
 

@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from convoload.config import Config, SignatureConfig, load_config
-from convoload.demo.faulty import FaultyServer, FaultyServerSettings
 from convoload.errors import ConfigError
 from convoload.load.forwarder import CallbackForwarder
 from convoload.load.locust_plugin import _start_forwarder
 from convoload.targets.factory import signature_verifier
 from convoload.targets.receiver import WebhookReceiver
+from convoload_demo.faulty import FaultyServer, FaultyServerSettings
 from tests.conftest import write
 from tests.faults.harness import GOAL_TURN, assert_nothing_lost, make_config, run_faults, webhook_target
 

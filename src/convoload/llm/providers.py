@@ -35,7 +35,7 @@ PRESETS: dict[str, dict] = {
     "openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
     "ollama": {"base_url": "http://localhost:11434/v1", "api_key_env": None, "free": True},
     "vllm": {"base_url": "http://localhost:8000/v1", "api_key_env": None, "free": True},
-    # The bundled local provider (convoload.demo.llmserver); its URL is filled in when it starts.
+    # The bundled local provider (convoload_demo.llmserver); its URL is filled in when it starts.
     "local": {"base_url": "", "api_key_env": None, "free": True},
 }
 

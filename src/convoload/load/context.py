@@ -187,8 +187,8 @@ class RunContext:
             return build_target(config, **placed)
         if config.target.demo.agent == "realestate":
             return self._start_realestate(config)
-        from convoload.demo.tickets.launcher import DemoTicketServer
-        from convoload.demo.tickets.settings import TicketServerSettings
+        from convoload_demo.tickets.launcher import DemoTicketServer
+        from convoload_demo.tickets.settings import TicketServerSettings
 
         demo = config.target.demo
         settings = TicketServerSettings(
@@ -207,10 +207,10 @@ class RunContext:
 
     def _start_realestate(self, config: Config) -> Target:
         """The catalog API and the swarm assistant, as two real servers; conversations go to /api/chat."""
-        from convoload.demo.realestate.assistant.launcher import AssistantServer
-        from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN, AssistantSettings
-        from convoload.demo.realestate.catalog.launcher import CatalogServer
-        from convoload.demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
+        from convoload_demo.realestate.assistant.launcher import AssistantServer
+        from convoload_demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN, AssistantSettings
+        from convoload_demo.realestate.catalog.launcher import CatalogServer
+        from convoload_demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
 
         demo = config.target.demo
         catalog = self._resources.enter_context(
@@ -237,7 +237,7 @@ class RunContext:
     def _build_llm(self, config: Config) -> LLMSettings:
         specs = provider_specs(config)
         if needs_local_server(specs):
-            from convoload.demo.llmserver.launcher import LocalLLMServer
+            from convoload_demo.llmserver.launcher import LocalLLMServer
 
             server = self._resources.enter_context(LocalLLMServer())
             specs = provider_specs(config, local_base_url=server.base_url)

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convoload.config import DEMO_GOALS, DEMO_PERSONAS, Config, load_config
-from convoload.demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN
 from convoload.monitor.config import Component, MonitorConfig
 from convoload.pipeline.runner import System, start_system
 from convoload.store.results.engine import StoreOrigin, resolve_store_url
+from convoload_demo.realestate.assistant.settings import DEFAULT_LLM_CHAIN
 
 
 @dataclass

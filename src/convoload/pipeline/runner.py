@@ -67,10 +67,10 @@ class System:
 
 
 def start_system(resources: Any, listings: int, *, brain: str = "rules", llm: tuple[str, ...] = ()) -> System:
-    from convoload.demo.realestate.assistant.launcher import AssistantServer
-    from convoload.demo.realestate.assistant.settings import AssistantSettings
-    from convoload.demo.realestate.catalog.launcher import CatalogServer
-    from convoload.demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
+    from convoload_demo.realestate.assistant.launcher import AssistantServer
+    from convoload_demo.realestate.assistant.settings import AssistantSettings
+    from convoload_demo.realestate.catalog.launcher import CatalogServer
+    from convoload_demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
 
     catalog = resources.enter_context(
         CatalogServer(CatalogSettings(listings=listings, release_visits_after_s=SANDBOX_RELEASE_S))

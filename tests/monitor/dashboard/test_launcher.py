@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from convoload.demo.process import package_root
 from convoload.monitor.dashboard import DashboardSettings
 from convoload.monitor.dashboard.launcher import DashboardServer
 from convoload.monitor.dashboard.settings import STORE_URL_ENV, TOKEN_ENV, is_loopback
+from convoload.servers import package_root
 
 
 def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:

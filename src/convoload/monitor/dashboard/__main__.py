@@ -11,8 +11,8 @@ import os
 import sys
 from pathlib import Path
 
-from convoload.demo.process import ready_url, serve, start_server_process
 from convoload.monitor.dashboard.settings import STORE_URL_ENV, TOKEN_ENV, DashboardSettings, is_loopback
+from convoload.servers import ready_url, serve, start_server_process
 
 
 def build_parser() -> argparse.ArgumentParser:

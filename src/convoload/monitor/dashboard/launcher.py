@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from convoload.demo.process import ManagedServer
 from convoload.monitor.dashboard.settings import STORE_URL_ENV, TOKEN_ENV
+from convoload.servers import ManagedServer
 
 
 class DashboardServer(ManagedServer):
