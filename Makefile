@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench browser
+.PHONY: demo test test-fast lint bench browser
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "note: chromium is not installed; the browser tests will be skipped"
 
+# Everything: unit tests, end-to-end runs with real processes, and the browser checks.
 test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest -q
+
+# The in-process tests only (about a minute): no separate processes, no whole runs, no browser.
+test-fast: $(STAMP)
+	$(VENV)/bin/python -m pytest -q -m "not slow and not e2e and not browser"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -28,7 +28,7 @@ from benchtable import ms, print_table  # noqa: F401  (re-exported for the bench
 from convoload.config import Config
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
-from convoload.report.aggregate import distribution
+from convoload.model import distribution
 
 HERE = Path(__file__).resolve().parent
 

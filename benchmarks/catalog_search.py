@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from convoload.model import percentile
 from convoload_demo.realestate.catalog import CatalogServer, CatalogSettings
 from convoload_demo.realestate.catalog.db import open_engine, seed_catalog
 from convoload_demo.realestate.catalog.geo import CITIES
@@ -62,11 +63,8 @@ def random_query(rng: random.Random) -> dict[str, Any]:
 
 def percentiles(samples_ms: list[float]) -> str:
     ordered = sorted(samples_ms)
-
-    def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-    return f"p50 {pct(50):6.2f} ms   p95 {pct(95):6.2f} ms   p99 {pct(99):6.2f} ms   (n={len(ordered)})"
+    p50, p95, p99 = (percentile(ordered, p) for p in (50, 95, 99))
+    return f"p50 {p50:6.2f} ms   p95 {p95:6.2f} ms   p99 {p99:6.2f} ms   (n={len(ordered)})"
 
 
 def main(argv: list[str] | None = None) -> int:

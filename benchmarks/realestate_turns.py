@@ -20,7 +20,7 @@ from convoload.config import Config  # noqa: E402
 from convoload.events import ReplyReceived  # noqa: E402
 from convoload.load.context import RunContext  # noqa: E402
 from convoload.load.engine import run_load  # noqa: E402
-from convoload.report.aggregate import distribution  # noqa: E402
+from convoload.model import distribution  # noqa: E402
 
 
 def main() -> None:

@@ -39,6 +39,7 @@ from benchkit import (  # noqa: E402
 from convoload.events import ReplyReceived, TurnFailed  # noqa: E402
 from convoload.load.context import RunContext  # noqa: E402
 from convoload.load.engine import run_for  # noqa: E402
+from convoload.load.shapes import SteadyShape  # noqa: E402
 
 GOAL_RATIO = 0.5
 WARMUP_S = 3.0
@@ -124,7 +125,7 @@ def measure_convoload(
     context.bus.subscribe(TurnFailed, on_failed)
     watch = CpuWatch().start()
     try:
-        running = gevent.spawn(run_for, context, users, WARMUP_S + seconds, drain_s=30)
+        running = gevent.spawn(run_for, context, SteadyShape(users, WARMUP_S + seconds), drain_s=30)
         gevent.sleep(WARMUP_S)
         before = dict(counts)
         clock = WindowClock(target.pid)

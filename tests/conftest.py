@@ -4,20 +4,15 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import json  # noqa: E402
 import os  # noqa: E402
-import threading  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
 from hypothesis import settings  # noqa: E402
 
 from convoload.identity import IdentityFactory  # noqa: E402
 from convoload.targets.base import Session  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers import LocalApp, postgres_user  # noqa: E402
 
 # In CI the property tests try the same examples every run: a red build is reproducible, never a fluke.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
@@ -41,35 +36,6 @@ def session() -> Session:
     return Session(session_id="s1", user_id=1, persona="Tester", identity=identity)
 
 
-class LocalApp:
-    """A real HTTP server on loopback whose behaviour each test sets with a handler."""
-
-    def __init__(self, handler: Callable[[dict, bytes], tuple[int, bytes | str | dict]]) -> None:
-        self.handler = handler
-        self.requests: list[tuple[str, bytes]] = []
-        self.server = WSGIServer(("127.0.0.1", 0), self._app, log=None, error_log=None)
-        self.server.start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.lock = threading.Lock()
-
-    def _app(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        self.requests.append((environ["PATH_INFO"], body))
-        status, payload = self.handler(environ, body)
-        if isinstance(payload, dict | list):
-            payload = json.dumps(payload).encode()
-        elif isinstance(payload, str):
-            payload = payload.encode()
-        start_response(
-            f"{status} X", [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))]
-        )
-        return [payload]
-
-    def stop(self) -> None:
-        self.server.stop(timeout=1)
-
-
 @pytest.fixture
 def local_app() -> Iterator[Callable[..., LocalApp]]:
     apps: list[LocalApp] = []
@@ -84,43 +50,6 @@ def local_app() -> Iterator[Callable[..., LocalApp]]:
         app.stop()
 
 
-def write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def run_dirs(runs: Path) -> list[Path]:
-    """The run folders under a runs directory (it also holds the results database)."""
-    return sorted(p for p in runs.iterdir() if p.is_dir())
-
-
-def _postgres_user():
-    import pwd
-
-    try:
-        return pwd.getpwnam("postgres")
-    except KeyError:
-        return None
-
-
-def _postgres_missing() -> bool:
-    import importlib.util
-    import shutil
-
-    return (
-        any(shutil.which(tool) is None for tool in ("initdb", "postgres", "runuser"))
-        or _postgres_user() is None
-        or importlib.util.find_spec("psycopg") is None
-    )
-
-
-needs_postgres = pytest.mark.skipif(
-    _postgres_missing(),
-    reason="PostgreSQL server binaries (initdb, postgres), a postgres user and psycopg are needed",
-)
-
-
 @pytest.fixture(scope="session")
 def postgres_server():
     """Base URL (no database) of a throwaway PostgreSQL on loopback, shared by the tests that need one."""
@@ -130,7 +59,7 @@ def postgres_server():
     import subprocess
     import tempfile
 
-    user = _postgres_user()
+    user = postgres_user()
     home = tempfile.mkdtemp(prefix="convoload-pg-")
     os.chown(home, user.pw_uid, user.pw_gid)
     data = os.path.join(home, "data")

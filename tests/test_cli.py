@@ -1,9 +1,8 @@
-"""The `convoload` command as a user runs it."""
+"""The `convoload` command as a user runs it: through its real main(), in this process unless the test
+is about processes (Locust workers)."""
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,20 +10,15 @@ from validate_docbr import CPF
 
 from convoload.config import load_config
 from convoload.personas import resolve_personas
-from tests.conftest import REPO, run_dirs
+from tests.helpers import REPO, invoke, run_dirs, spawn
 
 
-def cli(*args, cwd=None, timeout=180):
-    return subprocess.run(
-        [sys.executable, "-m", "convoload", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=timeout,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
-    )
+def cli(*args, cwd=None):
+    """`convoload ARGS`, away from any results database the shell running the tests names."""
+    return invoke(*args, cwd=cwd, env={"CONVOLOAD_DB_URL": None})
 
 
+@pytest.mark.e2e
 def test_demo_then_report(tmp_path):
     result = cli(
         "demo",
@@ -60,6 +54,8 @@ def test_demo_then_report(tmp_path):
     assert missing.returncode == 2 and "not a convoload run folder" in missing.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_real_estate_demo_books_a_visit_for_every_persona(tmp_path):
     result = cli(
         "demo", "--agent", "realestate", "--listings", "2000", "--seed", "4", "--runs-dir", str(tmp_path)
@@ -129,6 +125,7 @@ def test_example_configs_are_valid(monkeypatch):
         assert resolve_personas(config.personas, config.base_dir, str(path))
 
 
+@pytest.mark.e2e
 def test_flags_replace_the_target(tmp_path, local_app):
     app = local_app(lambda environ, body: (200, {"reply": "ok, o link é https://pay.example.com/pix/1"}))
     result = cli(
@@ -142,6 +139,7 @@ def test_flags_replace_the_target(tmp_path, local_app):
     )
 
 
+@pytest.mark.e2e
 def test_grade_floor_gates_a_run(tmp_path, local_app):
     app = local_app(lambda environ, body: (500, {"error": "down"}))
     failing = cli(
@@ -155,6 +153,8 @@ def test_grade_floor_gates_a_run(tmp_path, local_app):
     assert invalid.returncode == 2 and "unknown grade 'Z'" in invalid.stderr and not app.requests[2:]
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_stress_command(tmp_path):
     result = cli(
         "stress",
@@ -178,6 +178,8 @@ def test_stress_command(tmp_path):
     assert bad.returncode == 2 and "'wave' is not one of steady, ramp, spike" in bad.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_pipeline_command_with_a_scenario_file(tmp_path):
     scenarios = tmp_path / "s.yaml"
     scenarios.write_text(
@@ -204,14 +206,19 @@ def test_pipeline_command_with_a_scenario_file(tmp_path):
     assert bad.returncode == 2 and "unknown grade 'S'" in bad.stderr
 
 
+@pytest.mark.e2e
 def test_serve_faulty_rejects_a_malformed_fault_in_one_line(tmp_path):
-    result = cli("serve-faulty", "--fault", "status,every=x", "--port", "0", cwd=tmp_path)
+    # The real entry point: only its stderr shows that nothing but the one line gets out (and a server
+    # that took the fault would serve until the timeout instead of hanging the test).
+    result = spawn("serve-faulty", "--fault", "status,every=x", "--port", "0", cwd=tmp_path, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: --fault: every: Input should be a valid integer, unable to parse string as an integer"
     ]
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_run_on_two_locust_workers_merges_their_numbers(tmp_path):
     config = tmp_path / "cfg.yaml"
     config.write_text(
@@ -219,9 +226,10 @@ def test_run_on_two_locust_workers_merges_their_numbers(tmp_path):
         "target: {type: demo, demo: {agent: tickets, reply_delay_s: 0.01, jitter_s: 0}}\n",
         encoding="utf-8",
     )
-    result = cli(
-        "run", "-f", str(config), "--workers", "2", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path
-    )
+    result = spawn(
+        "run", "-f", str(config), "--workers", "2", "--runs-dir", str(tmp_path / "runs"), cwd=tmp_path,
+        env={"CONVOLOAD_DB_URL": ""},
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     [run] = run_dirs(tmp_path / "runs")
     document = json.loads((run / "aggregate.json").read_text())
@@ -233,6 +241,8 @@ def test_run_on_two_locust_workers_merges_their_numbers(tmp_path):
     assert refused.returncode == 2 and "error: --workers:" in refused.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_a_real_estate_run_books_more_visits_than_a_calendar_holds(tmp_path):
     # Every Marcus asks for the same flat on Monday at 9: the assistant offers 6 days of 9 slots, so
     # without the bundled catalog's sandbox release the 55th conversation would find no time left.
@@ -242,3 +252,25 @@ def test_a_real_estate_run_books_more_visits_than_a_calendar_holds(tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads(run_dirs(tmp_path)[0].joinpath("aggregate.json").read_text())["summary"]
     assert summary["total_conversations"] == 80 and summary["successful_conversations"] == 80
+
+
+@pytest.mark.e2e
+def test_in_process_commands_answer_as_the_real_entry_point_does(tmp_path):
+    """The in-process tests stand for the console script: the same input gets the same exit code and the
+    same stdout and stderr from both, for refusals of flags, of a config file and of a missing run."""
+    config = tmp_path / "bad.yaml"
+    config.write_text("run: {concurrency: 0}\n", encoding="utf-8")
+    for args in (
+        ["run", "--url", "ftp://nowhere", "-n", "1"],
+        ["run", "--conversations", "many"],
+        ["run", "-f", str(config)],
+        ["report", str(tmp_path / "nope")],
+        ["identities", "-n", "2", "--seed", "1"],
+    ):
+        here = cli(*args, cwd=tmp_path)
+        there = spawn(*args, cwd=tmp_path, env={"CONVOLOAD_DB_URL": ""}, timeout=60)
+        assert (here.returncode, here.stdout, here.stderr) == (
+            there.returncode,
+            there.stdout,
+            there.stderr,
+        ), args

@@ -6,9 +6,13 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from convoload.report.rebuild import rebuild_run
 from convoload.store.journal import read_journal
-from tests.conftest import run_dirs, write
+from tests.helpers import run_dirs, write
+
+pytestmark = pytest.mark.e2e
 
 ENV = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
 
@@ -62,6 +66,7 @@ def test_kill_9_keeps_every_finished_conversation(tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_report_after_kill_9_puts_the_last_batch_back_into_the_results_store(tmp_path):
     kill_9_after(tmp_path, 12, concurrency=4, seed=2)
     (run_dir,) = run_dirs(tmp_path / "runs")

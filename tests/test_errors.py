@@ -21,7 +21,7 @@ from convoload.monitor.alerts.channels import ChannelError
 from convoload.store.results import ResultsStore
 from convoload.targets.base import TargetError
 from convoload.users.base import UserFailure
-from tests.security.oneline import error_line, run_main
+from tests.helpers import error_line, invoke
 
 # Exception classes that deliberately stay outside the tree, by module prefix, with the reason.
 OUTSIDE_THE_TREE = {
@@ -149,7 +149,7 @@ def test_main_does_not_report_a_fault_as_bad_input(
     assert "error:" not in capsys.readouterr().err
 
 
-def test_main_exits_130_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+def test_main_exits_130_on_ctrl_c(monkeypatch: pytest.MonkeyPatch) -> None:
     """Click turns Ctrl-C into Abort; main() must name Abort where this typer keeps it (it vendors click)."""
     import typer
 
@@ -159,8 +159,8 @@ def test_main_exits_130_on_ctrl_c(monkeypatch: pytest.MonkeyPatch, capsys: pytes
         raise typer.Abort()
 
     monkeypatch.setattr(cli, "app", command)
-    code, stderr = run_main(monkeypatch, capsys, "run")
-    assert code == 130 and "Traceback" not in stderr
+    result = invoke("run")
+    assert result.returncode == 130 and "Traceback" not in result.stderr
 
 
 # -- RunNotFound -------------------------------------------------------------------------------------
@@ -196,8 +196,6 @@ def test_the_store_raises_run_not_found(store_url: str) -> None:
 
 
 @pytest.mark.parametrize("args", [["runs", "show", "nope"], ["runs", "compare", "a1b2", "nope"]])
-def test_runs_show_and_compare_of_a_missing_run_is_one_line_exit_2(
-    store_url: str, args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    line = error_line(*run_main(monkeypatch, capsys, *args, "--db", store_url))
+def test_runs_show_and_compare_of_a_missing_run_is_one_line_exit_2(store_url: str, args: list[str]) -> None:
+    line = error_line(invoke(*args, "--db", store_url))
     assert line.startswith("run 'nope': not found in sqlite:///"), line

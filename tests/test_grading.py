@@ -51,6 +51,7 @@ def test_health(success, p95, errors, expected):
 def document(success_rate, p95_ms, failed_turns=0, errors=None, outcomes=None, findings=None):
     return {
         "summary": {
+            "total_conversations": 20,
             "success_rate": success_rate,
             "total_turns": 100,
             "failed_turns": failed_turns,

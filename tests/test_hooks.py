@@ -1,4 +1,5 @@
-"""Each built-in hook on crafted conversations: it fires when it should and stays quiet otherwise."""
+"""Each installed hook (built in, or the demo pack's) on crafted conversations: it fires when it should and
+stays quiet otherwise; the config and the installed packs choose which hooks a run uses."""
 
 import pytest
 
@@ -14,9 +15,12 @@ from convoload.events import (
     ReplyReceived,
     TurnFailed,
 )
+from convoload.hooks import HOOKS
 from convoload.hooks.base import Hook, HookRunner
 from convoload.hooks.builtin import BUILTIN_HOOKS
-from convoload.hooks.factory import build_hooks
+from convoload.hooks.factory import build_hooks, installed_hooks
+
+INSTALLED = installed_hooks(Config())
 
 IDS = {"session_id": "s1", "persona": "Renata"}
 
@@ -29,7 +33,7 @@ def turn(i, user="oi", reply="Olá! Como posso ajudar você hoje?", latency=800.
 
 def run_hook(name, events, turns=(), **thresholds):
     bus = EventBus()
-    HookRunner(bus, [BUILTIN_HOOKS[name](**thresholds)])
+    HookRunner(bus, [INSTALLED[name](**thresholds)])
     record = ConversationRecord(
         run_id="r",
         session_id="s1",
@@ -203,6 +207,7 @@ def test_config_selects_tunes_and_extends_hooks():
         ({"thresholds": {"slow_responses": {"minutes": 1}}}, "hooks.thresholds.slow_responses"),
         ({"thresholds": {"nope": {}}}, "hooks.thresholds.nope"),
         ({"custom": ["no.such.module:hook"]}, "hooks.custom[0]"),
+        ({"custom": ["nope"]}, "hooks.custom[0]"),
         ({"thresholds": {"price_discussions": {"words": "preço"}}}, "hooks.thresholds.price_discussions"),
     ],
 )
@@ -210,6 +215,115 @@ def test_bad_hook_config_names_the_field(hooks, field):
     with pytest.raises(ConfigError) as info:
         build_hooks(Config.model_validate({"hooks": hooks}))
     assert info.value.field == field
+    if "nope" in str(hooks):  # an unknown name: the message lists what is installed, the packs' too
+        assert "'nope'" in info.value.message and "slow_responses" in info.value.message
+        assert "property_inquiries" in info.value.message and "\n" not in str(info.value)
+
+
+def test_the_agent_side_of_ollama_fallbacks_comes_from_the_pack():
+    agent_raw = {"events": [{"type": "LLMCall", "provider": "ollama", "model": "m", "fallback_used": True}]}
+    bus = EventBus()
+    generic, extended = BUILTIN_HOOKS["ollama_fallbacks"](), INSTALLED["ollama_fallbacks"]()
+    assert type(extended) is not type(generic) and isinstance(extended, type(generic))
+    HookRunner(bus, [generic])
+    bus.emit(ConversationStarted(**IDS, user_id=1))
+    bus.emit(ReplyReceived(**IDS, turn=turn(1), raw=agent_raw))
+    record = ConversationRecord(run_id="r", session_id="s1", user_id=1, persona="Renata", started_at="")
+    bus.emit(ConversationFinished(**IDS, record=record))
+    assert record.findings == [], "convoload itself reads no agent's private event format"
+    # The pack's subclass takes the built-in one's place: same name, same slot, same thresholds.
+    names = [h.name for h in build_hooks(Config())]
+    assert names.count("ollama_fallbacks") == 1 and names.index("ollama_fallbacks") == 3
+    tuned = Config.model_validate(
+        {"hooks": {"thresholds": {"ollama_fallbacks": {"local_provider_pattern": "x"}}}}
+    )
+    (hook,) = [h for h in build_hooks(tuned) if h.name == "ollama_fallbacks"]
+    assert type(hook) is INSTALLED["ollama_fallbacks"] and hook.settings["local_provider_pattern"] == "x"
+
+
+# -- hooks of third-party packs --------------------------------------------------------------------
+
+
+class ToppingRequests(Hook):
+    """A third party's hook about its own domain, with a threshold."""
+
+    name = "topping_requests"
+    priority = "business"
+    domains = frozenset({"pizza"})
+    defaults = {"word": "calabresa"}  # noqa: RUF012
+
+    def on_reply(self, ctx, turn, raw):
+        if self.settings["word"] in turn.user_text:
+            ctx.report("topping asked", iteration=turn.iteration)
+
+
+@pytest.fixture
+def registered():
+    """Register hooks in-process (as an installed pack's entry points would), and forget them after."""
+    names = []
+
+    def register(name, cls):
+        HOOKS.register(name, cls)
+        names.append(name)
+
+    yield register
+    for name in names:
+        HOOKS.unregister(name)
+
+
+def test_a_registered_hook_joins_the_runs_of_its_domain(registered):
+    registered("topping_requests", ToppingRequests)
+    assert "topping_requests" in built({"pizza"}) and "topping_requests" not in built({"tickets"})
+    assert "topping_requests" in built({"tickets"}, custom=["topping_requests"])  # by name, any domain
+    assert "topping_requests" not in built({"pizza"}, disabled=["topping_requests"])
+    hooks = build_hooks(
+        Config.model_validate({"hooks": {"thresholds": {"topping_requests": {"word": "atum"}}}})
+    )
+    (topping,) = [h for h in hooks if h.name == "topping_requests"]
+    assert topping.settings == {"word": "atum"}
+    with pytest.raises(ConfigError) as info:
+        build_hooks(Config.model_validate({"hooks": {"any_domain": ["toping_requests"]}}))
+    assert "topping_requests" in info.value.message, "the message lists the registered hooks too"
+    # In order of priority, the packs' after the built-in ones of the same priority, custom ones last.
+    names = [
+        h.name
+        for h in build_hooks(
+            Config.model_validate({"hooks": {"custom": ["tests.test_hooks:count_long_replies"]}})
+        )
+    ]
+    assert names == [
+        "agent_transitions",
+        "slow_responses",
+        "error_responses",
+        "ollama_fallbacks",
+        "short_responses",
+        "price_discussions",
+        "property_inquiries",
+        "scheduling_requests",
+        "topping_requests",
+        "fast_responses",
+        "engaged_users",
+        "count_long_replies",
+    ]
+
+
+def test_a_registered_hook_must_be_named_as_registered_and_extend_what_it_replaces(registered):
+    registered("toppings", ToppingRequests)
+    with pytest.raises(ConfigError) as info:
+        build_hooks(Config())
+    assert info.value.field == "hooks" and "'toppings'" in info.value.message
+    assert "'topping_requests'" in info.value.message
+    HOOKS.unregister("toppings")
+
+    class NotASlowHook(Hook):
+        name = "slow_responses"
+
+    registered("slow_responses", NotASlowHook)
+    with pytest.raises(ConfigError) as info:
+        build_hooks(Config())
+    assert "does not extend" in info.value.message
+    with pytest.raises(ValueError):
+        HOOKS.register("broken", count_long_replies)  # a function is no registered hook
 
 
 def test_each_event_reaches_only_the_hooks_that_implement_its_method():
@@ -254,8 +368,8 @@ def built(domains, **hooks):
 
 
 def test_real_estate_hooks_run_only_where_the_run_is_about_real_estate():
-    everything = set(BUILTIN_HOOKS)
-    assert {name for name, cls in BUILTIN_HOOKS.items() if cls.domains} == REAL_ESTATE_ONLY
+    everything = set(INSTALLED)
+    assert {name for name, cls in INSTALLED.items() if cls.domains} == REAL_ESTATE_ONLY
     assert built({"tickets"}) == everything - REAL_ESTATE_ONLY
     assert built({"realestate"}) == everything == built({"tickets", "realestate"}) == built(None)
     assert built({"tickets"}, any_domain=["property_inquiries"]) == everything - {"scheduling_requests"}
@@ -295,7 +409,8 @@ def findings_of_a_run(tmp_path, agent, script, **hooks):
     from convoload.load.engine import run_load
     from convoload.store.journal import read_journal
 
-    demo = {"agent": agent, "reply_delay_s": 0.0, "jitter_s": 0.0, "listings": 200}
+    options = {"tickets": {"reply_delay_s": 0.0, "jitter_s": 0.0}, "realestate": {"listings": 200}}
+    demo = {"agent": agent, **options[agent]}
     config = Config.model_validate(
         {
             "run": {"seed": 3, "runs_dir": str(tmp_path / agent), "max_iterations": len(script)},
@@ -314,17 +429,21 @@ def findings_of_a_run(tmp_path, agent, script, **hooks):
     return Counter(f.hook for r in records for f in r.findings)
 
 
+@pytest.mark.e2e
 def test_a_ticket_run_records_no_real_estate_findings(tmp_path):
     found = findings_of_a_run(tmp_path, "tickets", PARK_VISITOR)
     assert not REAL_ESTATE_ONLY & set(found), found
     assert found, "the other hooks watch the run as before"
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_a_real_estate_run_records_them(tmp_path):
     found = findings_of_a_run(tmp_path, "realestate", HOME_SEEKER)
     assert found["property_inquiries"] >= 2 and found["scheduling_requests"] >= 2, found
 
 
+@pytest.mark.e2e
 def test_any_domain_switches_a_real_estate_hook_on_for_a_ticket_run(tmp_path):
     found = findings_of_a_run(tmp_path, "tickets", PARK_VISITOR, any_domain=["property_inquiries"])
     assert found["property_inquiries"] == 2 and "scheduling_requests" not in found, found

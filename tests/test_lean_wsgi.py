@@ -6,6 +6,7 @@ import socket
 import pytest
 
 from convoload.targets.lean_wsgi import MAX_HEADER_LINE, MAX_HEADERS, LeanWSGIServer, RequestHeaders
+from tests.helpers import exchange
 
 
 def headers_of(block: bytes) -> RequestHeaders:
@@ -70,16 +71,6 @@ def server():
     s.seen = seen
     yield s
     s.stop(timeout=1)
-
-
-def exchange(port: int, data: bytes) -> bytes:
-    """Send raw bytes and read every answer, until the server closes (the last request says close)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(data)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-        return received
 
 
 def test_keep_alive_requests_reach_the_application_with_their_headers(server):

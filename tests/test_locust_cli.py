@@ -6,8 +6,12 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from convoload.store.journal import read_journal
-from tests.conftest import REPO, run_dirs, write
+from tests.helpers import REPO, run_dirs, write
+
+pytestmark = pytest.mark.e2e
 
 LOCUSTFILE = REPO / "src" / "convoload" / "load" / "locustfile.py"
 
@@ -49,6 +53,7 @@ def rows(tmp_path):
     return {(e["method"], e["name"]): e for e in entries}
 
 
+@pytest.mark.slow
 def test_headless_locust_run_reports_conversation_request_types(tmp_path):
     config = write(
         tmp_path / "c.yaml",
@@ -74,6 +79,7 @@ def test_headless_locust_run_reports_conversation_request_types(tmp_path):
     assert "goal reached" in result.stderr  # our summary table
 
 
+@pytest.mark.slow
 def test_conversations_cut_off_by_the_end_of_the_test_are_interrupted(tmp_path):
     config = write(tmp_path / "c.yaml", "target: {type: demo, demo: {reply_delay_s: 0.4, jitter_s: 0.0}}\n")
     result = locust(tmp_path, config, "-u", "3", "-r", "3", "-t", "2s", "--stop-timeout", "0")
@@ -95,6 +101,7 @@ def test_bad_config_under_locust_exits_2_with_one_line(tmp_path):
     assert f"error: {config}: target: a http target needs 'url'" in result.stderr
 
 
+@pytest.mark.slow
 def test_web_ui_mode_runs_conversations(tmp_path):
     """The web UI process (autostarted, as a person pressing Start would) runs the same users."""
     import socket

@@ -1,11 +1,8 @@
-import subprocess
-import sys
-
 import pytest
 
 from convoload.errors import ConfigError
 from convoload.personas import PersonaPicker, builtin_personas, load_persona_file, resolve_personas
-from tests.conftest import write
+from tests.helpers import invoke, write
 
 
 def test_builtin_personas_carry_their_journeys():
@@ -119,10 +116,8 @@ def test_picker_is_seedable_and_pinnable():
     assert PersonaPicker(everyone, pinned="JULIA").pick(0).name == "Júlia"
 
 
-def run_cli(*args, cwd=None, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "convoload", *args], capture_output=True, text=True, cwd=cwd, timeout=timeout
-    )
+def run_cli(*args):
+    return invoke(*args, env={"CONVOLOAD_DB_URL": None})
 
 
 def test_cli_rejects_malformed_persona_with_one_line_and_exit_2(tmp_path):

@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from convoload.pipeline.model import Scenario
-from convoload.pipeline.runner import run_pipeline, start_system
+from convoload.pipeline import SUITES, Scenario
+from convoload.pipeline.runner import run_pipeline, start_suite_system
 from convoload.report.console import print_pipeline
+
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 SCENARIOS = [
     Scenario(name="basic_user_journey", conversations=1, personas=["renata"]),
@@ -27,9 +29,10 @@ SCENARIOS = [
 
 @pytest.fixture(scope="module")
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    suite = SUITES.get("realestate").with_scenarios(SCENARIOS)
     with ExitStack() as resources:
-        system = start_system(resources, 300)
-        return run_pipeline(SCENARIOS, system, runs_dir=tmp_path_factory.mktemp("runs"), repeat=2)
+        system = start_suite_system(suite, resources, options={"listings": 300})
+        return run_pipeline(suite, system, runs_dir=tmp_path_factory.mktemp("runs"), repeat=2)
 
 
 def _render(document: dict[str, Any], width: int) -> list[str]:

@@ -25,7 +25,7 @@ from packaging.specifiers import SpecifierSet
 
 from convoload.targets.httpcommon import HttpEndpoint, _literal_address
 from convoload.targets.lean_wsgi import LeanWSGIHandler, LeanWSGIServer, RequestHeaders
-from tests.test_lean_wsgi import exchange
+from tests.helpers import exchange
 
 VERIFIED = {"gevent": ">=24.11.1,<27", "geventhttpclient": ">=2.5.1,<3"}
 

@@ -48,6 +48,7 @@ def run(config, conversations=None, concurrency=None, duration_s=None):
         context.close()
 
 
+@pytest.mark.e2e
 def test_demo_over_webhooks_every_persona_buys_tickets(tmp_path):
     context, result, document = run(make_config(tmp_path))
     summary = document["summary"]
@@ -85,6 +86,7 @@ def test_demo_over_webhooks_every_persona_buys_tickets(tmp_path):
     assert sum(e.num_requests for (m, _), e in entries.items() if m == "MESSAGE") == summary["total_turns"]
 
 
+@pytest.mark.e2e
 def test_report_rebuilds_everything_from_the_journal(tmp_path):
     context, _, document = run(make_config(tmp_path))
     (context.run_dir / "aggregate.json").unlink()
@@ -166,6 +168,7 @@ def test_conversations_cut_off_are_interrupted_never_successes(tmp_path):
     assert {str(e.error) for e in result.stats.errors.values()} == {"interrupted"}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "goal",
     [
@@ -183,6 +186,7 @@ def has_order(reply: str) -> bool:
     return "Pedido" in reply and "https://" in reply
 
 
+@pytest.mark.e2e
 def test_the_ticket_agent_in_split_mode_pays_in_the_same_turn_without_a_quiet_period(tmp_path):
     # One callback per message (summary, then the link), `final: false` on all but the last: with the
     # default quiet period of 0 the turn waits for the final one, so no piece is `late` and no
@@ -208,6 +212,7 @@ def test_utc_now_is_iso_8601_utc_to_the_millisecond():
     assert before <= datetime.fromisoformat(stamp) <= after
 
 
+@pytest.mark.e2e
 def test_a_run_paces_the_collector_while_conversations_run_and_hands_it_back(tmp_path):
     seen: list[tuple[bool, bool, int]] = []
     context = RunContext(make_config(tmp_path))

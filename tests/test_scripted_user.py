@@ -14,7 +14,7 @@ from convoload.targets.base import Session
 from convoload.targets.python import PythonTarget
 from convoload.users.scripted import ScriptedUser
 from convoload_demo.tickets.assistant import TicketAssistant
-from tests.conftest import write
+from tests.helpers import write
 
 
 def converse(persona, index=0, assistant=None):
@@ -32,7 +32,8 @@ def converse(persona, index=0, assistant=None):
     record = run_conversation(
         run_id="t",
         session=session,
-        user=ScriptedUser(persona, identity, seed=index),
+        # Personas that name no playbook get the bundled ticket agent's, as in a run against it.
+        user=ScriptedUser(persona, identity, seed=index, default_playbook="tickets"),
         target=PythonTarget(agent),
         goal=LinkGoal(),
         bus=bus,

@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 PARENT = """
 import sys
 from convoload_demo.tickets.launcher import DemoTicketServer

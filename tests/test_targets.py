@@ -151,6 +151,7 @@ def _widget_target(server, **kwargs):
     )
 
 
+@pytest.mark.e2e
 def test_webhook_target_against_the_demo_agent(demo_server, session):
     target = _widget_target(demo_server)
     reply = target.send(session, "oi", 1)

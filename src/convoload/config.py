@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -25,15 +25,7 @@ from pydantic import (
 
 from convoload.envsecrets import load_env_files, secret_from_env
 from convoload.errors import ConfigError, pydantic_error_to_config_error
-from convoload.personas.loader import load_yaml_mapping
-
-# The built-in personas each bundled demo agent is played with (`personas` left out of the config).
-DEMO_PERSONAS = {
-    "tickets": ["kataryna", "talliz", "edman"],
-    "realestate": ["renata", "ricardo", "julia", "helena", "marcus"],
-}
-# What "the customer got what they came for" means for each bundled demo agent.
-DEMO_GOALS = {"tickets": None, "realestate": r"visita agendada|visit booked"}
+from convoload.safeyaml import load_yaml_mapping
 
 
 class _Strict(BaseModel):
@@ -199,15 +191,36 @@ class ReceiverConfig(_Strict):
         return self
 
 
-class DemoConfig(_Strict):
-    agent: Literal["tickets", "realestate"] = Field(default="tickets", description="which bundled agent")
-    reply_delay_s: float = Field(default=0.3, ge=0, description="tickets: reply delay")
-    jitter_s: float = Field(default=0.2, ge=0, description="tickets: random extra delay")
-    split_messages: bool = Field(default=False, description="tickets: one callback per message")
-    listings: int = Field(default=10_000, ge=100, description="realestate: catalog size")
-    brain: Literal["auto", "rules", "llm"] = Field(
-        default="auto", description="realestate: auto = LLM chain when OPENROUTER_API_KEY is set, else rules"
+class DemoConfig(BaseModel):
+    """A bundled system (convoload.bundled) and its options: the other fields, checked against the
+    options model of the system `agent` names (its pack is loaded only when options are given)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    agent: str = Field(
+        default="tickets", description="which bundled agent: tickets, realestate or one a pack registers"
     )
+
+    @field_validator("agent")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        from convoload.bundled import bundled_agent
+
+        bundled_agent(value)  # ValueError naming the installed ones
+        return value
+
+    @model_validator(mode="after")
+    def _options(self) -> DemoConfig:
+        if self.model_extra:  # errors name target.demo.<field>
+            from convoload.bundled import BUNDLED
+
+            BUNDLED.get(self.agent).options.model_validate(self.model_extra)
+        return self
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options given for the system (its options model fills in the rest)."""
+        return dict(self.model_extra or {})
 
 
 class TargetConfig(_Strict):
@@ -312,16 +325,16 @@ class LLMConfig(_Strict):
 
 class HooksConfig(_Strict):
     enabled: bool = True
-    disabled: list[str] = Field(default_factory=list, description="built-in hooks to leave out")
+    disabled: list[str] = Field(default_factory=list, description="installed hooks to leave out")
     any_domain: list[str] = Field(
         default_factory=list,
-        description="built-in hooks of one domain to run whatever the run's domain, e.g. property_inquiries",
+        description="installed hooks of one domain to run whatever the run's domain, e.g. property_inquiries",
     )
     thresholds: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="per hook, e.g. slow_responses: {seconds: 3}"
     )
     custom: list[str] = Field(
-        default_factory=list, description="your hooks: module:HookClass or module:function"
+        default_factory=list, description="more hooks: module:HookClass, module:function, an installed name"
     )
 
 
@@ -363,11 +376,12 @@ def load_config(path: str | Path | None) -> Config:
     path = Path(path)
     data = load_yaml_mapping(path)
     load_env_files(path.parent)
+    # Where the file is (for errors and relative paths): set here, whatever the file says.
+    data.update(source=str(path), base_dir=path.parent.resolve())
     try:
-        config = Config.model_validate(data)
+        return Config.model_validate(data)
     except ValidationError as exc:
         raise pydantic_error_to_config_error(str(path), exc) from None
-    return config.model_copy(update={"source": str(path), "base_dir": path.parent.resolve()})
 
 
 @dataclass(frozen=True, slots=True)
@@ -450,11 +464,27 @@ def apply_llm_flags(config: Config, user_mode: str | None, llm: str | None, repl
 
 
 def persona_specs(config: Config) -> list[str]:
-    """The configured personas, or the built-in ones made for the (demo) target."""
+    """The configured personas, or the ones made for the bundled system (the demo target's, else the
+    default one's)."""
+    from convoload.bundled import BUNDLED
+
     if config.personas is not None:
         return config.personas
-    agent = config.target.demo.agent if config.target.type == "demo" else "tickets"
-    return list(DEMO_PERSONAS[agent])
+    demo = config.target.demo if config.target.type == "demo" else DemoConfig()
+    return list(BUNDLED.get(demo.agent).personas)
+
+
+def aimed_at(config: Config, target: Mapping[str, Any]) -> Config:
+    """A new config, validated whole, with these `target` fields (a started bundled system's) over its
+    own; `variables` are merged, the config's winning. The rest (receiver, timeouts) stays the config's."""
+    data = config.model_dump()
+    data["target"] = {**data["target"], **target}
+    data["target"]["variables"] = {**target.get("variables", {}), **config.target.variables}
+    data.update(source=config.source, base_dir=config.base_dir)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise pydantic_error_to_config_error(config.source, exc) from None
 
 
 def config_error(config: Config, field: str, message: str) -> ConfigError:

@@ -12,6 +12,7 @@ every copy, so exponentially chained merges are refused whichever release is ins
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -83,3 +84,26 @@ def parse_yaml(text: str, source: str) -> Any:
         raise ConfigError(source, "", "invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file; a missing, unreadable or blank file is a ConfigError naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "", "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
+    if not text.strip():
+        raise ConfigError(str(path), "", "file is empty")
+    return text
+
+
+def load_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; errors name the file (and line). Alias bombs are refused."""
+    data = parse_yaml(read_text_file(path), str(path))
+    if data is None:
+        raise ConfigError(str(path), "", "file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", f"expected a mapping at the top level, found {type(data).__name__}")
+    return data

@@ -138,7 +138,7 @@ class ServerProcess:
     ``start()`` returns once the child printed ``READY <url>`` on stdout; it raises ``RuntimeError``
     (with the child's stderr) when the child exits first or stays silent past ``startup_timeout_s``.
 
-    >>> with ServerProcess("convoload_demo.llmserver", ["--port", "0"]) as proc:  # doctest: +SKIP
+    >>> with ServerProcess("my_pack.server", ["--port", "0"]) as proc:  # doctest: +SKIP
     ...     httpx.get(proc.url + "/health")
     """
 

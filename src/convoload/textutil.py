@@ -1,4 +1,9 @@
-"""Small text helpers shared by personas and simulated users (Portuguese and English)."""
+"""Text helpers of the customer side: personas, simulated users (playbooks) and hooks, pt and en.
+
+The one normaliser and number-word table convoload reads conversations with. Agents under test,
+the bundled ones included, never use it: they keep their own (the demo pack does, on purpose), so
+that a parsing bug shared by the customer and the agent cannot cancel itself out.
+"""
 
 from __future__ import annotations
 
@@ -32,29 +37,6 @@ NUMBER_WORDS = {
     "eight": 8,
     "nine": 9,
     "ten": 10,
-}
-
-# Month names, folded (no accents), Portuguese and English.
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("janeiro", "january"),
-            ("fevereiro", "february"),
-            ("marco", "march"),
-            ("abril", "april"),
-            ("maio", "may"),
-            ("junho", "june"),
-            ("julho", "july"),
-            ("agosto", "august"),
-            ("setembro", "september"),
-            ("outubro", "october"),
-            ("novembro", "november"),
-            ("dezembro", "december"),
-        ),
-        start=1,
-    )
-    for name in names
 }
 
 URL_RE = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)

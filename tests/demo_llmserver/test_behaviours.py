@@ -6,9 +6,12 @@ import json
 
 import httpx
 import openai
+import pytest
 
 from convoload_demo.llmserver import LocalLLMServer
 from tests.demo_llmserver.helpers import chat, tokens
+
+pytestmark = pytest.mark.e2e
 
 TOOLS = [
     {

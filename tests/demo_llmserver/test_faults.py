@@ -12,6 +12,8 @@ import pytest
 from convoload_demo.llmserver import LocalLLMServer
 from tests.demo_llmserver.helpers import API_KEY, chat, tokens
 
+pytestmark = pytest.mark.e2e
+
 USER = {"role": "user", "content": "hello"}
 TOOLS = [
     {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}

@@ -20,6 +20,7 @@ posix_only = pytest.mark.skipif(
 )
 
 
+@pytest.mark.e2e
 def test_initial_script_latency_and_no_key() -> None:
     settings = LLMServerSettings(
         latency_s=0.3, script={"models": {"c": "canned"}, "canned": {"c": ["from file"]}}
@@ -43,6 +44,7 @@ def test_initial_script_latency_and_no_key() -> None:
         http.get(health, timeout=2)
 
 
+@pytest.mark.e2e
 def test_invalid_script_file_fails_start_with_stderr(tmp_path: Path) -> None:
     script = tmp_path / "broken.json"
     script.write_text('{"models": {"c": "canned"}}', encoding="utf-8")
@@ -52,6 +54,7 @@ def test_invalid_script_file_fails_start_with_stderr(tmp_path: Path) -> None:
     assert server.pid is None
 
 
+@pytest.mark.e2e
 def test_bad_flag_value_exits_with_code_2() -> None:
     server = ServerProcess("convoload_demo.llmserver", ["--port", "0", "--latency", "-1"], name="llm")
     with pytest.raises(RuntimeError, match="exited with code 2"):
@@ -72,6 +75,7 @@ def test_cli_flags_round_trip(tmp_path: Path) -> None:
         settings_from_args(build_parser().parse_args(["--script", str(script)]))
 
 
+@pytest.mark.e2e
 @posix_only
 def test_server_process_reads_ready_and_reports_early_exit(tmp_path: Path) -> None:
     ready = tmp_path / "ready-python"

@@ -14,8 +14,11 @@ from convoload.identity import Identity, IdentityFactory
 from convoload.personas import Persona, builtin_personas
 from convoload.users.scripted import ScriptedUser
 from convoload_demo.llmserver import LocalLLMServer
+from convoload_demo.llmserver.persona import DEFAULT_PLAYBOOK
 from convoload_demo.tickets.assistant import TicketAssistant
 from tests.demo_llmserver.helpers import chat
+
+pytestmark = pytest.mark.e2e
 
 PAY_LINK = "https://pay.example.com/"
 START = {"role": "user", "content": "[CONVERSATION_START]"}
@@ -38,7 +41,8 @@ def customer_says(client: openai.OpenAI, model: str, messages: list[dict[str, An
 
 def in_process_dialogue(persona: Persona, identity: Identity, seed: int | str, max_turns: int) -> list[str]:
     """The customer's lines when ScriptedUser talks to the same assistant directly (the reference)."""
-    user, assistant, turns = ScriptedUser(persona, identity, seed=seed), TicketAssistant(), []
+    user = ScriptedUser(persona, identity, seed=seed, default_playbook=DEFAULT_PLAYBOOK)
+    assistant, turns = TicketAssistant(), []
     said: list[str] = []
     for i in range(max_turns):
         message = user.next_message(turns)
@@ -109,7 +113,7 @@ def test_stop_when_the_scripted_user_stops(client: openai.OpenAI) -> None:
     messages += [{"role": "assistant", "content": opening}, {"role": "user", "content": closed}]
     assert customer_says(client, "persona", messages) == "[STOP]"
     # The reference agrees: the scripted user stops here, for this reason.
-    reference = ScriptedUser(persona, identity, seed=identity.email)
+    reference = ScriptedUser(persona, identity, seed=identity.email, default_playbook=DEFAULT_PLAYBOOK)
     assert reference.next_message([]) is not None
     turn = TurnRecord(iteration=1, user_text=opening, sent_at="", reply_text=closed)
     assert reference.next_message([turn]) is None and reference.stop_reason == "date_unavailable"

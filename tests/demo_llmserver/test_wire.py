@@ -14,6 +14,8 @@ import pytest
 from convoload_demo.llmserver import LocalLLMServer
 from tests.demo_llmserver.helpers import API_KEY, chat, prompt_estimate, tokens
 
+pytestmark = pytest.mark.e2e
+
 SYSTEM = {"role": "system", "content": "You are a terse assistant for tests."}
 HELLO = {"role": "user", "content": "Hello there, how are you?"}
 

@@ -40,6 +40,7 @@ def new_client() -> str:
     return f"client-{uuid.uuid4().hex[:8]}"
 
 
+@pytest.mark.e2e
 def test_health(server: DemoTicketServer, http: httpx.Client) -> None:
     response = http.get(server.health_url)
     assert response.status_code == 200
@@ -47,6 +48,7 @@ def test_health(server: DemoTicketServer, http: httpx.Client) -> None:
     assert body["status"] == "ok" and isinstance(body["sessions"], int)
 
 
+@pytest.mark.e2e
 def test_widget_acks_at_once_then_calls_back(
     server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -80,6 +82,7 @@ def test_widget_acks_at_once_then_calls_back(
     receiver.assert_empty()
 
 
+@pytest.mark.e2e
 def test_split_mode_sends_each_message_in_order(
     split_server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -96,6 +99,7 @@ def test_split_mode_sends_each_message_in_order(
     assert len({cb.payload["messageId"] for cb in callbacks}) == 4
 
 
+@pytest.mark.e2e
 def test_replies_keep_request_order_per_client(
     split_server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -115,6 +119,7 @@ def test_replies_keep_request_order_per_client(
     assert [cb.payload["text"] for cb in callbacks] == expected
 
 
+@pytest.mark.e2e
 def test_full_widget_conversation_reaches_payment_link(
     split_server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -142,6 +147,7 @@ def test_full_widget_conversation_reaches_payment_link(
     assert not any("http" in t for t in texts[:-1])
 
 
+@pytest.mark.e2e
 def test_chat_endpoint(server: DemoTicketServer, http: httpx.Client) -> None:
     session = new_client()
     started = time.monotonic()
@@ -158,6 +164,7 @@ def test_chat_endpoint(server: DemoTicketServer, http: httpx.Client) -> None:
     assert "date" in body["reply"] and body["agent"] == "vendas"
 
 
+@pytest.mark.e2e
 def test_chat_and_health_count_sessions(server: DemoTicketServer, http: httpx.Client) -> None:
     before = http.get(server.health_url).json()["sessions"]
     http.post(server.chat_url, json={"session_id": new_client(), "text": "oi"}).raise_for_status()
@@ -167,6 +174,7 @@ def test_chat_and_health_count_sessions(server: DemoTicketServer, http: httpx.Cl
 _OK = {"text": "oi", "channelId": "c", "clientIdentifier": "u", "webhook": "http://127.0.0.1:1/h"}
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -190,6 +198,7 @@ def test_widget_rejects_bad_bodies(
     assert field in response.json()["message"]
 
 
+@pytest.mark.e2e
 def test_bad_json_and_bad_chat_bodies(server: DemoTicketServer, http: httpx.Client) -> None:
     headers = {"Content-Type": "application/json"}
     response = http.post(server.widget_url, content=b"{not json", headers=headers)
@@ -198,6 +207,7 @@ def test_bad_json_and_bad_chat_bodies(server: DemoTicketServer, http: httpx.Clie
     assert response.status_code == 422 and "session_id" in response.json()["message"]
 
 
+@pytest.mark.e2e
 def test_oversized_body_is_413(
     split_server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -219,6 +229,7 @@ def test_oversized_body_is_413(
     receiver.collect_until_final(1)
 
 
+@pytest.mark.e2e
 def test_failed_callback_is_retried(
     server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -229,6 +240,7 @@ def test_failed_callback_is_retried(
     assert len({a.payload["messageId"] for a in attempts}) == 1  # same callback, redelivered
 
 
+@pytest.mark.e2e
 def test_unreachable_webhook_does_not_break_the_server(
     server: DemoTicketServer, http: httpx.Client, receiver: CallbackReceiver
 ) -> None:
@@ -248,6 +260,7 @@ def test_unreachable_webhook_does_not_break_the_server(
     assert http.get(server.health_url).json()["status"] == "ok"
 
 
+@pytest.mark.e2e
 def test_launcher_reports_startup_failure() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
@@ -259,6 +272,7 @@ def test_launcher_reports_startup_failure() -> None:
         assert launcher.pid is None  # cleaned up
 
 
+@pytest.mark.e2e
 @pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX shell script as fake interpreter")
 def test_launcher_times_out_and_reports_stderr(tmp_path: Path) -> None:
     fake = tmp_path / "fake-python"
@@ -270,6 +284,7 @@ def test_launcher_times_out_and_reports_stderr(tmp_path: Path) -> None:
     assert launcher.pid is None
 
 
+@pytest.mark.e2e
 def test_server_stops_on_exit(http: httpx.Client) -> None:
     with DemoTicketServer(TicketServerSettings(reply_delay_s=0, jitter_s=0)) as srv:
         url = srv.health_url

@@ -9,7 +9,7 @@ from convoload.config import Config
 from convoload.load.bucketing import LOCUST_BUCKETS, fine_bucket, install_fine_buckets
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
-from convoload.report.aggregate import distribution, percentile
+from convoload.model import distribution, percentile
 
 
 def test_fine_buckets_keep_three_significant_digits():

@@ -13,11 +13,14 @@ from collections import Counter
 import pytest
 
 from convoload.load.distributed import LOCUSTFILE, run_arguments, run_cluster
-from convoload.report.aggregate import cost_units, distribution
+from convoload.model import distribution
+from convoload.model.report import RunReport
+from convoload.report.aggregate import cost_units
 from convoload.store.journal import read_journal
 from convoload_demo.llmserver.launcher import LocalLLMServer
-from tests.conftest import write
-from tests.distributed.ports import free_consecutive_ports
+from tests.helpers import free_consecutive_ports, write
+
+pytestmark = pytest.mark.e2e
 
 TIMEOUT_S = 120
 
@@ -38,6 +41,7 @@ def journals(run_dir):
     return {k: read_journal(run_dir / f"worker-{k}" / "journal.jsonl") for k in (0, 1)}
 
 
+@pytest.mark.slow
 def test_master_and_two_workers_merge_exactly_and_keep_identities_unique(tmp_path, llm):
     base = free_consecutive_ports(2)
     config = write(
@@ -167,7 +171,19 @@ target:
     )
     assert "Latency (exact, every value)" in logs["master.log"]  # the master's summary
 
+    # The typed report reads the merged aggregate (and each worker's) and writes it back as the same text.
+    for folder in (run_dir, run_dir / "worker-0", run_dir / "worker-1"):
+        text = (folder / "aggregate.json").read_text(encoding="utf-8")
+        assert json.dumps(RunReport.read(folder).to_document(), ensure_ascii=False, indent=2) == text
+    report = RunReport.read(run_dir)
+    assert report.run.distributed is not None
+    assert {w.worker_index: w.receiver_url for w in report.run.distributed.workers} == {
+        k: w["receiver_url"] for k, w in workers_meta.items()
+    }
+    assert report.summary.llm.by_provider["local/gemini-2.5-flash"].calls == summary["llm"]["calls"]
 
+
+@pytest.mark.slow
 def test_one_public_callback_address_on_the_master_forwards_to_the_owning_worker(tmp_path):
     config = write(
         tmp_path / "c.yaml",
@@ -250,6 +266,7 @@ def test_a_fixed_number_of_conversations_ends_a_standalone_locust_run(tmp_path):
     assert len(records) == 5 and all(r.goal_reached for r in records)
 
 
+@pytest.mark.slow
 def test_a_worker_that_cannot_start_ends_the_run_with_exit_code_2(tmp_path):
     """Worker 0's receiver port is taken: it tells the master, which stops everything and says why."""
     import socket

@@ -12,7 +12,8 @@ from convoload.conversation.records import (
     TurnRecord,
     Usage,
 )
-from convoload.report.aggregate import Aggregator, aggregate, cost_units, distribution
+from convoload.model import distribution
+from convoload.report.aggregate import Aggregator, aggregate, cost_units
 
 PERSONAS = ("Kataryna", "Talliz", "Edman")
 

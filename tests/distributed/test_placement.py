@@ -8,7 +8,7 @@ from convoload.load.context import RunContext
 from convoload.load.engine import run_load
 from convoload.load.placement import IndexSpaceError, Placement, index_block
 from convoload.store.journal import read_journal
-from tests.distributed.ports import free_consecutive_ports
+from tests.helpers import free_consecutive_ports
 
 
 def test_blocks_are_disjoint_and_bounded_by_the_unique_identities():

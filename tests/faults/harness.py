@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,6 @@ SHORT_S = 1.0  # every client-side timeout of these runs
 
 # The second turn of every second conversation breaks: its first, healthy turn stays on record.
 EVERY_SECOND = {"every": 2, "turn": 2}
-
-
-def free_port() -> int:
-    """A loopback port where nothing listens (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def chat_target(faulty: FaultyServer, **overrides: Any) -> dict[str, Any]:

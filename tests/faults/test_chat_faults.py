@@ -11,12 +11,13 @@ from tests.faults.harness import (
     assert_nothing_lost,
     assert_reached_goal,
     chat_target,
-    free_port,
     make_config,
     run_faults,
 )
+from tests.helpers import free_port
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("fault", "kind", "status_code", "text"),
     [
@@ -56,6 +57,7 @@ def test_connection_refused_fails_every_conversation_and_loses_none(tmp_path):
     assert all(len(r.turns) == 1 for r in run.journal)
 
 
+@pytest.mark.e2e
 def test_several_faults_in_one_run_keep_their_own_categories(tmp_path, faulty):
     plan = [
         {"kind": "status", "status": 502, "conversations": [2]},

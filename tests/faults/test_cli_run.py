@@ -1,12 +1,13 @@
-"""A fault run the way a user starts it: `convoload run -f config.yaml`, in its own process."""
+"""A fault run the way a user starts it: `convoload run -f config.yaml`, through its real main()."""
 
 import json
-import os
-import subprocess
-import sys
 
-from tests.conftest import run_dirs
+import pytest
+
 from tests.faults.harness import GOAL_TURN, SCRIPT, UNUSED_LLM, webhook_target
+from tests.helpers import invoke, run_dirs
+
+pytestmark = pytest.mark.e2e
 
 
 def test_convoload_run_counts_faults_and_gates_on_them(tmp_path, faulty):
@@ -24,12 +25,8 @@ def test_convoload_run_counts_faults_and_gates_on_them(tmp_path, faulty):
     }
     path = tmp_path / "faults.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")  # JSON is YAML
-    result = subprocess.run(
-        [sys.executable, "-m", "convoload", "run", "-f", str(path), "--fail-under", "60"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
+    result = invoke(
+        "run", "-f", str(path), "--fail-under", "60", env={"COLUMNS": "200", "CONVOLOAD_DB_URL": None}
     )
     # 2 of 4 reached the goal: below the gate, so exit 1, with the run complete and reported.
     assert result.returncode == 1, result.stderr + result.stdout

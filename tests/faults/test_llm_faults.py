@@ -17,10 +17,12 @@ from tests.faults.harness import (
     assert_nothing_lost,
     assert_reached_goal,
     chat_target,
-    free_port,
     make_config,
     run_faults,
 )
+from tests.helpers import free_port
+
+pytestmark = pytest.mark.e2e
 
 PRIMARY, BACKUP = "primary-customer", "backup-customer"
 PRIMARY_LABEL, BACKUP_LABEL = f"primary/{PRIMARY}", f"local/{BACKUP}"  # `local`: the hook's pattern

@@ -86,6 +86,7 @@ def assert_link_reached_in_its_turn(run: FaultRun, parts: int) -> None:
         assert all(len(t.reply_messages) == parts for t in record.turns)
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("parts", [2, 3])
 def test_callbacks_split_inside_the_link_reach_the_goal_with_the_default_quiet_period(
     tmp_path, faulty, parts
@@ -99,6 +100,7 @@ def test_callbacks_split_inside_the_link_reach_the_goal_with_the_default_quiet_p
     assert run.server["callbacks"] == {"202": parts * turns}
 
 
+@pytest.mark.e2e
 def test_callbacks_split_inside_the_link_gathered_by_a_quiet_period(tmp_path, faulty):
     # An API without a final flag: the quiet period gathers the pieces.
     faulty.set_faults([{"kind": "split"}])
@@ -121,12 +123,14 @@ def test_callbacks_split_inside_the_link_gathered_by_a_quiet_period(tmp_path, fa
     assert run.target_stats.get("callbacks_late", 0) == 0
 
 
+@pytest.mark.e2e
 def test_a_chat_reply_split_into_a_list_inside_the_link(tmp_path, faulty):
     faulty.set_faults([{"kind": "split", "parts": 3}])
     run = run_faults(make_config(tmp_path, chat_target(faulty)), 2, 2, faulty)
     assert_link_reached_in_its_turn(run, 3)
 
 
+@pytest.mark.e2e
 def test_a_pattern_goal_and_a_regex_goal_see_the_mended_link(tmp_path, faulty):
     for goal in (
         {"type": "link", "pattern": r"pay\.example\.com/pix/faulty-\d{5}"},

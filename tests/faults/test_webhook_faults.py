@@ -16,6 +16,8 @@ from tests.faults.harness import (
     webhook_target,
 )
 
+pytestmark = pytest.mark.e2e
+
 RECEIVER_LIMIT = 4096  # bytes; the oversized fault sends twice that
 # What our receiver answers each rejected callback; the target tallies the answers it got.
 REJECTION_STATUS = {"forged": "403", "unknown": "404", "duplicate": "409", "late": "410"}

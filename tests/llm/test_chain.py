@@ -10,6 +10,8 @@ from convoload.llm.tools import Tool
 from convoload.llm.types import FailureKind, LLMUnavailable
 from convoload_demo.llmserver.launcher import LocalLLMServer
 
+pytestmark = pytest.mark.e2e
+
 KEY = "sk-local-test-0123456789"
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "oi"}]
 
@@ -182,6 +184,7 @@ def test_auth_failures_and_missing_keys(server, monkeypatch):
     assert "sk-wrong-key-value" not in str(info.value)
 
 
+@pytest.mark.slow
 def test_circuit_breaker_skips_a_failing_provider_then_probes(server):
     server.set_script(
         {"faults": [{"kind": "server_error", "times": 2, "model": "m"}], "models": {"m": "echo", "n": "echo"}}

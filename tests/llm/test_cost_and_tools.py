@@ -7,7 +7,7 @@ from convoload.llm.chain import CircuitBreaker, RetryPolicy
 from convoload.llm.cost import compute_cost, load_prices, shipped_prices
 from convoload.llm.tools import Tool, native_tools, parse_prompted_tool_call, with_prompted_tools
 from convoload.llm.types import FailureKind, ProviderError, TokenUsage
-from tests.conftest import write
+from tests.helpers import write
 
 PRICES = shipped_prices()
 

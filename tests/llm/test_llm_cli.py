@@ -5,23 +5,32 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO, run_dirs, write
+import pytest
+
+from tests.helpers import LOCUSTFILE, invoke, run_dirs, write
+
+# Offline: without these keys the default chain is the bundled local provider.
+NO_KEYS = dict.fromkeys(("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENROUTER_API_KEY"))
+
+
+def convoload(*args, env_extra=None, cwd=None):
+    """`convoload ARGS` in this process, through its real main()."""
+    return invoke(*args, cwd=cwd, env={**NO_KEYS, "COLUMNS": "200", **(env_extra or {})})
 
 
 def run(*args, env_extra=None, cwd=None, timeout=180):
-    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
-    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "OPENROUTER_API_KEY"):
-        env.pop(name, None)  # offline: the default chain is the bundled local provider
-    env.update(env_extra or {})
+    """`python ARGS` as a process (the locust command)."""
+    env = {k: v for k, v in os.environ.items() if k not in NO_KEYS}
+    env.update({"COLUMNS": "200", "PYTHONUNBUFFERED": "1", **(env_extra or {})})
     return subprocess.run(
         [sys.executable, *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
     )
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_demo_with_llm_users_offline_then_replay(tmp_path):
     common = [
-        "-m",
-        "convoload",
         "demo",
         "-q",
         "--user-mode",
@@ -33,9 +42,9 @@ def test_demo_with_llm_users_offline_then_replay(tmp_path):
         "--runs-dir",
         str(tmp_path / "runs"),
     ]
-    first = run(*common, cwd=tmp_path)
+    first = convoload(*common, cwd=tmp_path)
     assert first.returncode == 0, first.stderr + first.stdout
-    second = run(*common, "--replay", cwd=tmp_path)
+    second = convoload(*common, "--replay", cwd=tmp_path)
     assert second.returncode == 0, second.stderr + second.stdout
     documents = sorted(
         (json.loads((d / "aggregate.json").read_text()) for d in run_dirs(tmp_path / "runs")),
@@ -69,9 +78,7 @@ llm:
     - {{name: backup, model: other, base_url: "{app.url}", api_key_env: CONVOLOAD_MISSING_KEY}}
 """,
     )
-    result = run(
-        "-m",
-        "convoload",
+    result = convoload(
         "llm",
         "check",
         "-f",
@@ -87,17 +94,19 @@ llm:
     assert "CONVOLOAD_MISSING_KEY missing" in backup and "no key" in backup
     assert secret not in result.stdout + result.stderr
     assert app.requests and app.requests[0][0] == "/models"
-    bad = run("-m", "convoload", "run", "--llm", "gemini", cwd=tmp_path)
+    bad = convoload("run", "--llm", "gemini", cwd=tmp_path)
     assert bad.returncode == 2 and "is not PROVIDER/MODEL" in bad.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_locust_with_llm_users_reports_llm_requests(tmp_path):
     config = write(tmp_path / "c.yaml", "target: {type: demo, demo: {reply_delay_s: 0.01, jitter_s: 0.0}}\n")
     result = run(
         "-m",
         "locust",
         "-f",
-        str(REPO / "src" / "convoload" / "load" / "locustfile.py"),
+        str(LOCUSTFILE),
         "--headless",
         "-u",
         "2",

@@ -26,6 +26,8 @@ from convoload.users.llm import START, STOP, LLMSettings, LLMUser, conversation_
 from convoload_demo.llmserver.launcher import LocalLLMServer
 from convoload_demo.tickets.assistant import TicketAssistant
 
+pytestmark = pytest.mark.e2e
+
 SECRET = "sk-convoload-secret-4f9a2b7c"
 
 

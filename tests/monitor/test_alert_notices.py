@@ -61,9 +61,9 @@ def test_the_log_channel_writes_warnings_and_resolutions_to_alerts_log(tmp_path:
     monitor = Monitor(MonitorConfig.model_validate(_config(tmp_path, component.url)))
     monitor.start()
     try:
-        assert monitor.run_job("health") == {"svc": {"up": False, "detail": "HTTP 503"}}
+        assert monitor.run_job("health").to_json() == {"svc": {"up": False, "detail": "HTTP 503"}}
         component.up = True
-        assert monitor.run_job("health") == {"svc": {"up": True, "detail": "ok"}}
+        assert monitor.run_job("health").to_json() == {"svc": {"up": True, "detail": "ok"}}
     finally:
         monitor.shutdown()  # waits for the deliveries, then closes the log files
 
@@ -128,6 +128,8 @@ def _wait_for(lines: queue.Queue[str], text: str, seen: list[str], timeout_s: fl
             return line
 
 
+@pytest.mark.e2e
+@pytest.mark.slow
 def test_the_monitor_prints_alerts_on_its_terminal_as_they_fire_and_resolve(
     tmp_path: Path, local_app
 ) -> None:

@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from convoload.monitor.config import MonitorConfig
 from convoload.monitor.service import Monitor
 from tests.browser import dump_dom, needs_chromium, parse_dom
 from tests.monitor.conftest import RealEstate, Receiver, monitor_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
 
 RULES = [
     {"name": "agent_down", "metric": "component_up:agent", "op": "<", "critical": 1},

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from convoload.monitor.store import MonitorStore
 from convoload.store.journal import read_journal
 from tests.monitor.conftest import RealEstate, monitor_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ENV = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
 

@@ -6,6 +6,7 @@ import json
 from itertools import pairwise
 from pathlib import Path
 
+import pytest
 import yaml
 
 from convoload.monitor.config import MonitorConfig
@@ -13,6 +14,8 @@ from convoload.monitor.service import Monitor
 from convoload.monitor.store import MonitorStore
 from convoload.store.results import ResultsStore
 from tests.monitor.conftest import RealEstate, monitor_config
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SCENARIO = [
     {
@@ -94,7 +97,7 @@ def test_every_scheduled_job_runs_and_records_its_results(tmp_path: Path, reales
     results = ResultsStore(store.url)
     probe_runs = [r for r in results.list_runs(100) if r.run_id.startswith("probes-")]
     assert len(probe_runs) == 1
-    collected = sum(j.summary["conversations"] for j in by_name["collect"])
+    collected = sum(j.summary.conversations for j in by_name["collect"])
     assert len(results.conversations(probe_runs[0].run_id)) == collected
     stress_run = next(j for j in by_name["stress"])
     assert results.get_run(stress_run.run_id) is not None
@@ -104,7 +107,7 @@ def test_every_scheduled_job_runs_and_records_its_results(tmp_path: Path, reales
 
     # The daily report covers the day's jobs.
     assert summary is not None
-    report_path = tmp_path / "runs" / "daily" / summary["report"]
+    report_path = tmp_path / "runs" / "daily" / summary.report
     report = json.loads(report_path.read_text())
     done_before = [j for j in by_name["collect"] if j.finished_at <= report["generated_at"]]
     assert report["jobs"]["collect"]["ok"] == len(done_before)

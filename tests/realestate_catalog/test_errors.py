@@ -9,6 +9,8 @@ import pytest
 
 from convoload_demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.mark.parametrize(
     ("params", "named"),

@@ -62,6 +62,7 @@ def sample() -> list[dict[str, Any]]:
     return list(generate_listings(6_000, seed=11))
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_scenario_searches_have_at_least_20_available_matches(generated: CatalogClient, name: str) -> None:
     page = generated.search(**SCENARIOS[name], page_size=100)
@@ -98,6 +99,7 @@ def test_same_seed_same_catalog_other_seed_other_catalog() -> None:
     assert list(generate_listings(500, seed=3)) != list(generate_listings(500, seed=4))
 
 
+@pytest.mark.e2e
 def test_server_serves_the_seeded_catalog(generated: CatalogClient) -> None:
     assert generated.health() == {"status": "ok", "listings": GENERATED_LISTINGS}
     expected = list(generate_listings(5, seed=GENERATED_SEED))

@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 
 from convoload_demo.realestate.catalog import CatalogServer
 
+pytestmark = pytest.mark.e2e
+
 OPERATIONS = [
     ("GET", "/health"),
     ("GET", "/api/properties/search"),

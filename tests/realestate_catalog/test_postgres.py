@@ -8,8 +8,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from convoload_demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer, CatalogSettings
-from tests.conftest import needs_postgres
+from tests.helpers import needs_postgres
 from tests.realestate_catalog.conftest import assert_old_visits_table_migrates
+
+pytestmark = pytest.mark.e2e
 
 pytest.importorskip("psycopg")
 
@@ -26,6 +28,7 @@ def next_weekday_iso(hour: int) -> str:
     return f"{day.isoformat()}T{hour:02d}:00"
 
 
+@pytest.mark.slow
 @needs_postgres
 def test_catalog_runs_on_postgres_by_url(postgres_url: str) -> None:
     with (

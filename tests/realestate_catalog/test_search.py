@@ -10,6 +10,8 @@ from convoload_demo.realestate.catalog import CatalogClient, CatalogServer, Cata
 
 from .conftest import FIXTURE_LISTINGS
 
+pytestmark = pytest.mark.e2e
+
 AVAILABLE = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14]  # 12 is sold, 15 reserved
 
 

@@ -55,6 +55,7 @@ def expect_422(client: CatalogClient, property_id: int, when: str, words: str) -
     assert words in caught.value.detail
 
 
+@pytest.mark.e2e
 def test_booking_is_persisted(client: CatalogClient, monday: date) -> None:
     when = f"{monday}T10:00"
     visit = book(client, 1, when)
@@ -69,6 +70,7 @@ def test_booking_is_persisted(client: CatalogClient, monday: date) -> None:
     assert client.get_visit(visit["id"]) == visit
 
 
+@pytest.mark.e2e
 def test_conflict_returns_409_with_same_day_alternatives_first(client: CatalogClient, monday: date) -> None:
     book(client, 2, f"{monday}T09:00")
     book(client, 2, f"{monday}T11:00")
@@ -81,6 +83,7 @@ def test_conflict_returns_409_with_same_day_alternatives_first(client: CatalogCl
     assert book(client, 3, f"{monday}T09:00")["property_id"] == 3
 
 
+@pytest.mark.e2e
 def test_conflict_alternatives_roll_over_to_the_next_open_day(client: CatalogClient, saturday: date) -> None:
     for hour in (15, 16, 17):
         book(client, 4, f"{saturday}T{hour}:00")
@@ -97,6 +100,7 @@ def test_conflict_alternatives_roll_over_to_the_next_open_day(client: CatalogCli
     assert caught.value.body["alternatives"] == [f"{monday}T09:00", f"{monday}T10:00", f"{monday}T11:00"]
 
 
+@pytest.mark.e2e
 def test_availability_excludes_booked_slots(client: CatalogClient, monday: date) -> None:
     day = (monday + timedelta(days=7)).isoformat()
     assert client.availability(5, day) == {"property_id": 5, "date": day, "open": True, "slots": ALL_SLOTS}
@@ -107,6 +111,7 @@ def test_availability_excludes_booked_slots(client: CatalogClient, monday: date)
     assert client.availability(6, day)["slots"] == ALL_SLOTS  # bookings are per property
 
 
+@pytest.mark.e2e
 def test_availability_closed_on_sundays_and_past_days(client: CatalogClient) -> None:
     sunday = next_weekday(6).isoformat()
     assert client.availability(1, sunday) == {"property_id": 1, "date": sunday, "open": False, "slots": []}
@@ -119,6 +124,7 @@ def test_availability_closed_on_sundays_and_past_days(client: CatalogClient) -> 
     }
 
 
+@pytest.mark.e2e
 def test_unavailable_listing_offers_no_slots_and_rejects_bookings(
     client: CatalogClient, monday: date
 ) -> None:
@@ -126,6 +132,7 @@ def test_unavailable_listing_offers_no_slots_and_rejects_bookings(
     expect_422(client, 12, f"{monday}T10:00", "not available")
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("when", "words"),
     [
@@ -155,6 +162,7 @@ def bad_bodies() -> Iterator[list[dict]]:
     ]
 
 
+@pytest.mark.e2e
 def test_malformed_visit_bodies_are_422(fixture_server: CatalogServer, bad_bodies: list[dict]) -> None:
     for body in bad_bodies:
         response = httpx.post(fixture_server.url + "/api/visits", json=body, trust_env=False)
@@ -162,12 +170,14 @@ def test_malformed_visit_bodies_are_422(fixture_server: CatalogServer, bad_bodie
         assert response.json()["detail"][0]["loc"][0] == "body"
 
 
+@pytest.mark.e2e
 def test_booking_unknown_property_is_404(client: CatalogClient, monday: date) -> None:
     with pytest.raises(CatalogError) as caught:
         book(client, 999, f"{monday}T10:00")
     assert (caught.value.status, caught.value.detail) == (404, "property 999 not found")
 
 
+@pytest.mark.e2e
 def test_a_sandbox_gives_a_booked_slot_back_and_keeps_the_visit(tmp_path, monday: date) -> None:
     url = build_fixture_db(tmp_path / "sandbox.db")
     settings = CatalogSettings(listings=0, database_url=url, release_visits_after_s=3600)
@@ -196,6 +206,7 @@ def test_a_sandbox_gives_a_booked_slot_back_and_keeps_the_visit(tmp_path, monday
         assert "11:00" not in client.availability(3, str(monday))["slots"]
 
 
+@pytest.mark.e2e
 def test_by_default_a_booked_slot_stays_booked(client: CatalogClient, monday: date) -> None:
     visit = book(client, 4, f"{monday}T15:00")
     assert CatalogSettings().release_visits_after_s is None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -11,6 +10,7 @@ import pytest
 
 from convoload_demo.realestate.assistant import AssistantServer, AssistantSettings, inprocess
 from convoload_demo.realestate.catalog.launcher import CatalogServer
+from tests.helpers import free_port
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +25,7 @@ def http() -> Iterator[httpx.Client]:
         yield client
 
 
+@pytest.mark.e2e
 def test_chat_turns_with_handoffs_and_events(assistant: AssistantServer, http: httpx.Client) -> None:
     first = http.post(assistant.chat_url, json={"session_id": "h1", "message": "Oi"})
     assert first.status_code == 200
@@ -50,6 +51,7 @@ def test_chat_turns_with_handoffs_and_events(assistant: AssistantServer, http: h
     assert "buy or rent" in other["reply"]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "body",
     [
@@ -65,27 +67,25 @@ def test_bad_bodies_are_422(assistant: AssistantServer, http: httpx.Client, body
     assert http.post(assistant.chat_url, json=body).status_code == 422
 
 
+@pytest.mark.e2e
 def test_health_checks_the_catalog(assistant: AssistantServer, http: httpx.Client) -> None:
     assert http.get(assistant.health_url).json() == {"status": "ok", "catalog": "ok"}
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
+@pytest.mark.e2e
 def test_health_is_degraded_without_a_catalog(http: httpx.Client) -> None:
-    settings = AssistantSettings(catalog_url=f"http://127.0.0.1:{_closed_port()}", catalog_timeout_s=2)
+    settings = AssistantSettings(catalog_url=f"http://127.0.0.1:{free_port()}", catalog_timeout_s=2)
     with AssistantServer(settings) as server:
         assert http.get(server.health_url).json() == {"status": "degraded", "catalog": "down"}
 
 
+@pytest.mark.e2e
 def test_llm_brain_without_providers_refuses_to_start(catalog_server: CatalogServer) -> None:
     with pytest.raises(RuntimeError, match="needs at least one --llm"):
         AssistantServer(AssistantSettings(catalog_url=catalog_server.url, brain="llm")).start()
 
 
+@pytest.mark.e2e
 def test_python_target(catalog_server: CatalogServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(inprocess.CATALOG_URL_ENV, catalog_server.url)
     monkeypatch.setattr(inprocess, "_swarm", None)

@@ -15,6 +15,8 @@ import pytest
 from convoload_demo.realestate.catalog.client import CatalogClient
 from convoload_demo.realestate.swarm import Handoff, RuleBasedBrain, SwarmEvent, SwarmOrchestrator, SwarmReply
 
+pytestmark = pytest.mark.e2e
+
 JOURNEYS: dict[str, tuple[str, list[str]]] = {
     "family": (
         "Visita agendada!",

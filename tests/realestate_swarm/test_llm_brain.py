@@ -16,6 +16,8 @@ from convoload_demo.llmserver import LocalLLMServer
 from convoload_demo.realestate.swarm import LLMBrain, LLMCall, SwarmEvent, SwarmOrchestrator, ToolResult
 from tests.realestate_swarm.fakes import FakeCatalog
 
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def llm() -> Iterator[LocalLLMServer]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from convoload.report.html import render_html
-from tests.browser import CHROMIUM, chromium
+from tests.browser import chromium, needs_chromium
 from tests.report_html.sample import document, records
 
 CHARTS = {
@@ -24,9 +24,7 @@ CHARTS = {
 }
 SHAPES = {"rect", "circle", "line", "path", "polyline"}
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium is not installed (apt-get install chromium) - browser check skipped"
-)
+pytestmark = [pytest.mark.browser, needs_chromium]
 
 
 class _Dom(HTMLParser):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.faults.conftest import faulty, faulty_server  # noqa: F401 - the fixtures, for this folder
-from tests.security.processes import Processes
+from tests.helpers import Processes
 
 
 @pytest.fixture

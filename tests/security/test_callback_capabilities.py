@@ -144,6 +144,7 @@ def test_callbacks_forwarded_by_the_master_keep_their_capabilities():
         forwarder.stop()
 
 
+@pytest.mark.e2e
 def test_a_stolen_url_cannot_win_another_conversations_goal_in_a_real_run(tmp_path, faulty):
     """The probe itself: the agent (or whoever read its log) answers conversation Y's turn with the
     token from conversation X's URL and a payment link, and holds Y's real reply back."""
@@ -165,6 +166,7 @@ def test_a_stolen_url_cannot_win_another_conversations_goal_in_a_real_run(tmp_pa
     assert FORGED_TEXT not in written and FORGED_TEXT not in run.html
 
 
+@pytest.mark.e2e
 def test_a_replayed_url_of_an_earlier_turn_stays_late_in_a_real_run(tmp_path, faulty):
     faulty.set_faults([{"kind": "forged", "mode": "replay", "withhold": False, "every": 2, "turn": 2}])
     run = run_faults(make_config(tmp_path, webhook_target(faulty)), 6, 3, faulty)

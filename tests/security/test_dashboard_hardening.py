@@ -32,6 +32,7 @@ def secured(seeded: Seeded) -> Iterator[DashboardServer]:
         yield server
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "job_id",
     [
@@ -55,6 +56,7 @@ def test_a_report_id_that_is_no_job_is_a_404(secured: DashboardServer, job_id: s
     assert response.json() == {"detail": "no such report"}
 
 
+@pytest.mark.e2e
 def test_a_real_report_is_still_served(secured: DashboardServer, seeded: Seeded) -> None:
     response = httpx.get(f"{secured.url}/reports/{seeded.jobs['collect']}", headers=BEARER)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
@@ -90,6 +92,7 @@ def where_a_browser_goes(base: str, location: str) -> str:
     return urlsplit(urljoin(base, cleaned)).netloc
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "target",
     [
@@ -123,6 +126,7 @@ def test_the_token_redirect_stays_on_this_host(secured: DashboardServer, target:
     assert headers["set-cookie"].startswith(f"{COOKIE}=")
 
 
+@pytest.mark.e2e
 def test_the_token_redirect_still_logs_in(secured: DashboardServer) -> None:
     with httpx.Client(base_url=secured.url) as client:
         first = client.get("/api/series", params={"name": "convoload_error_ratio", "token": TOKEN})

@@ -16,10 +16,7 @@ import pytest
 
 from convoload.config import Config, Override, apply_overrides, load_config
 from convoload.errors import ConfigError
-from tests.conftest import REPO, write
-from tests.security.oneline import error_line, run_cli, run_main
-
-LOCUSTFILE = REPO / "src" / "convoload" / "load" / "locustfile.py"
+from tests.helpers import LOCUSTFILE, error_line, invoke, write
 
 # Each command with flags that would start something if they were taken: a refusal must come first.
 BOUNDED = {
@@ -62,10 +59,10 @@ BOUNDED = {
         ("converse", ["--url", "http://127.0.0.1:9/{nope}"], "--url", ["unknown placeholder {nope}"]),
     ],
 )
-def test_a_bad_flag_is_one_line_naming_it(monkeypatch, capsys, tmp_path, command, flags, flag, words):
+def test_a_bad_flag_is_one_line_naming_it(tmp_path, command, flags, flag, words):
     runs = tmp_path / "runs"
     args = [command, *BOUNDED[command], *flags, "--runs-dir", str(runs)]
-    line = error_line(*run_main(monkeypatch, capsys, *args))
+    line = error_line(invoke(*args))
     assert line.startswith(f"{flag}: "), line
     for word in words:
         assert word in line, line
@@ -81,15 +78,16 @@ def test_a_bad_flag_is_one_line_naming_it(monkeypatch, capsys, tmp_path, command
         ("user: {type: bogus}\n", ["--user-mode", "bogus"], "user.type"),
     ],
 )
-def test_a_flag_is_refused_with_the_files_own_words(monkeypatch, capsys, tmp_path, yaml_text, flags, field):
+def test_a_flag_is_refused_with_the_files_own_words(tmp_path, yaml_text, flags, field):
     config = write(tmp_path / "cfg.yaml", yaml_text)
-    from_file = error_line(*run_main(monkeypatch, capsys, "run", "-f", str(config)))
+    from_file = error_line(invoke("run", "-f", str(config)))
     assert from_file.startswith(f"{config}: {field}: "), from_file
-    from_flag = error_line(*run_main(monkeypatch, capsys, "run", *flags, "--runs-dir", str(tmp_path)))
+    from_flag = error_line(invoke("run", *flags, "--runs-dir", str(tmp_path)))
     # The same rule said the same thing; only where it happened differs.
     assert from_flag.split(": ", 1)[1].startswith(from_file.split(": ", 2)[2]), (from_file, from_flag)
 
 
+@pytest.mark.e2e
 def test_user_mode_fixed_runs_the_configs_scripts(tmp_path, local_app):
     """Refusing bad flags must not refuse good ones: --user-mode fixed with scripts plays them."""
     texts: list[str] = []
@@ -103,7 +101,7 @@ def test_user_mode_fixed_runs_the_configs_scripts(tmp_path, local_app):
         tmp_path / "cfg.yaml",
         f"user: {{type: scripted, scripts: [[hello, bye]]}}\ntarget: {{type: http, url: '{app.url}/chat'}}\n",
     )
-    result = run_cli(
+    result = invoke(
         "run", "-f", str(config), "--user-mode", "fixed", "-n", "2", "-c", "1",
         "--max-iterations", "500", "--runs-dir", str(tmp_path / "runs"),
     )  # fmt: skip
@@ -136,11 +134,11 @@ def test_run_workers_refuses_bad_flags_before_starting_locust(tmp_path):
         (["--user-mode", "bogus"], "--user-mode"),
         (["-n", "0"], "--conversations"),
     ]:
-        result = run_cli(
+        result = invoke(
             "run", "-f", str(config), "--workers", "2", *flags, "--runs-dir", str(tmp_path / "runs"),
             cwd=tmp_path,
         )  # fmt: skip
-        assert error_line(result.returncode, result.stderr).startswith(f"{flag}: ")
+        assert error_line(result).startswith(f"{flag}: ")
         assert not (tmp_path / "runs").exists()
 
 
@@ -156,6 +154,7 @@ def _locust(tmp_path, config, *args):
     )  # fmt: skip
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     ("flags", "expected"),
     [
@@ -191,19 +190,13 @@ def test_locust_plugin_options_are_validated_like_the_file(tmp_path, flags, expe
         (["report"], "run_dir"),
     ],
 )
-def test_flags_the_config_does_not_know_are_one_line_too(monkeypatch, capsys, args, words):
+def test_flags_the_config_does_not_know_are_one_line_too(args, words):
     """Errors of the command line itself (range, type, unknown flag) read like a config field's."""
-    code, stderr = run_main(monkeypatch, capsys, *args)
-    line = error_line(code, stderr)
+    line = error_line(invoke(*args))
     assert line.startswith(f"convoload {args[0]}: ") and words in line, line
 
 
-def test_no_command_still_shows_the_help(monkeypatch, capsys):
-    from convoload.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["convoload"])
-    with pytest.raises(SystemExit):
-        main()
-    shown = capsys.readouterr()
-    assert "Usage: convoload" in shown.out + shown.err
-    assert "Traceback" not in shown.err
+def test_no_command_still_shows_the_help():
+    shown = invoke()
+    assert "Usage: convoload" in shown.stdout + shown.stderr
+    assert "Traceback" not in shown.stderr

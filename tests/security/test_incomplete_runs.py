@@ -13,20 +13,23 @@ import json
 import signal
 from pathlib import Path
 
+import pytest
+
 from convoload.conversation.records import ConversationRecord, Outcome
 from convoload.report.aggregate import aggregate
 from convoload.report.completion import NEVER_ENDED
 from convoload.report.grading import assess
 from convoload.store.results import ResultsStore
-from tests.conftest import write
-from tests.security.processes import (
+from tests.helpers import (
     Processes,
     first_journal,
     journal_lines,
     wait_until,
+    write,
 )
 
 
+@pytest.mark.e2e
 def test_a_run_killed_with_9_and_rebuilt_says_how_many_of_how_many_planned_finished(
     tmp_path: Path, processes: Processes
 ) -> None:

@@ -154,6 +154,7 @@ def wait_for(predicate, timeout_s: float = 15.0, what: str = "condition") -> Non
         gevent.sleep(0.05)
 
 
+@pytest.mark.e2e
 def test_the_bundled_agents_log_callback_urls_with_the_token_masked():
     """The ticket agent warns about a refused callback, the faulty agent about a failed one: the URL in
     their log lines has its token masked."""

@@ -220,6 +220,7 @@ def echo_authorization(environ, body):
     return 500, {"error": "internal", "echo": auth}  # the error message quotes the body
 
 
+@pytest.mark.e2e
 def test_a_run_against_an_agent_echoing_the_secret_writes_it_nowhere(tmp_path, local_app):
     app = local_app(echo_authorization)
     runs = tmp_path / "runs"

@@ -18,15 +18,17 @@ from pathlib import Path
 import pytest
 
 from convoload.store.results import ResultsStore
-from tests.conftest import write
-from tests.distributed.ports import free_consecutive_ports
-from tests.security.processes import (
+from tests.helpers import (
     EXIT,
     Processes,
     first_journal,
+    free_consecutive_ports,
     journal_lines,
     wait_until,
+    write,
 )
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def config(tmp_path: Path) -> Path:

@@ -17,16 +17,18 @@ import yaml
 
 from convoload.monitor.store import MonitorStore
 from convoload.store.results import ResultsStore
-from tests.conftest import write
-from tests.monitor.conftest import RealEstate, monitor_config
-from tests.monitor.conftest import realestate as realestate  # the fixture, for this module
-from tests.security.processes import (
+from tests.helpers import (
     EXIT,
     Processes,
     first_journal,
     journal_lines,
     wait_until,
+    write,
 )
+from tests.monitor.conftest import RealEstate, monitor_config
+from tests.monitor.conftest import realestate as realestate  # the fixture, for this module
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -95,7 +97,7 @@ def test_ctrl_c_stops_the_monitor_with_the_stress_test_under_way_recorded(
     finally:
         store.close()
     assert job.status == "ok" and job.finished_at is not None and job.run_id == journal.parent.name
-    assert job.summary["complete"] is False
+    assert job.summary.complete is False
     run_dir = journal.parent
     aggregate = json.loads((run_dir / "aggregate.json").read_text())
     assert (run_dir / "report.html").is_file()

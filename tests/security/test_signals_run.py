@@ -18,14 +18,16 @@ from pathlib import Path
 import pytest
 
 from convoload.store.results import ResultsStore
-from tests.conftest import write
-from tests.security.processes import (
+from tests.helpers import (
     EXIT,
     Processes,
     first_journal,
     journal_lines,
     wait_until,
+    write,
 )
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def tickets_config(tmp_path: Path, *, conversations: int = 200, hooks: str = "") -> Path:

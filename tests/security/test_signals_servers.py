@@ -13,7 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.security.processes import EXIT, Processes
+from tests.helpers import EXIT, Processes
+
+pytestmark = pytest.mark.e2e
 
 
 def listening(port: int) -> bool:

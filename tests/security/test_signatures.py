@@ -19,11 +19,11 @@ from convoload.config import Config, SignatureConfig, load_config
 from convoload.errors import ConfigError
 from convoload.load.forwarder import CallbackForwarder
 from convoload.load.locust_plugin import _start_forwarder
-from convoload.targets.factory import signature_verifier
+from convoload.load.wiring import signature_verifier
 from convoload.targets.receiver import WebhookReceiver
 from convoload_demo.faulty import FaultyServer, FaultyServerSettings
-from tests.conftest import write
 from tests.faults.harness import GOAL_TURN, assert_nothing_lost, make_config, run_faults, webhook_target
+from tests.helpers import write
 
 SECRET = "shh-0123456789-app-secret"
 BODY = json.dumps({"text": "Seu link: https://pay.example.com/pix/1", "messageId": "m1"}).encode()
@@ -190,6 +190,7 @@ def test_the_forwarding_master_passes_the_signature_headers_on(signing_env):
         forwarder.stop()
 
 
+@pytest.mark.e2e
 def test_a_run_against_the_demo_agent_signing_its_callbacks_goes_green(tmp_path, monkeypatch):
     """target.type demo with a signature: the bundled ticket agent signs with the configured secret."""
     from convoload.load.context import RunContext
@@ -218,6 +219,7 @@ def test_a_run_against_the_demo_agent_signing_its_callbacks_goes_green(tmp_path,
     assert stats["callbacks_accepted"] > 0 and set(stats) == {"callbacks_accepted"}
 
 
+@pytest.mark.e2e
 def test_an_agent_signing_with_the_wrong_secret_gets_every_callback_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("CONVOLOAD_TEST_SIGNING", SECRET)
     monkeypatch.setenv("CONVOLOAD_TEST_AGENT_SECRET", "a-different-secret-entirely")
@@ -234,6 +236,7 @@ def test_an_agent_signing_with_the_wrong_secret_gets_every_callback_refused(tmp_
     assert all(t.reply_text is None for r in run.journal for t in r.turns)
 
 
+@pytest.mark.e2e
 def test_a_bundled_agent_asked_to_sign_without_its_secret_is_a_one_line_error(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "COLUMNS": "160"}  # CONVOLOAD_TEST_MISSING is not set
     for command in ("serve-demo", "serve-faulty"):

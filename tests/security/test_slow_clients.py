@@ -65,6 +65,8 @@ def server_of(receiver: WebhookReceiver):
     return receiver._server
 
 
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_300_slow_connections_are_closed_while_a_real_run_gets_every_callback(tmp_path):
     header_timeout_s = 3.0
     config = Config.model_validate(

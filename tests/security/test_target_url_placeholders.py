@@ -15,8 +15,7 @@ import pytest
 from convoload.targets.receiver import WebhookReceiver
 from convoload.targets.templating import TemplateError, UrlTemplate
 from convoload.targets.webhook import PRESETS, WebhookTarget
-from tests.conftest import run_dirs, write
-from tests.security.oneline import error_line, run_cli, run_main
+from tests.helpers import error_line, invoke, run_dirs, write
 
 SECRET_PATH = "v2-Zk9q"  # from the environment: a secret, never in a record
 
@@ -36,6 +35,7 @@ class Recorder:
         return 200, {"reply": f"ok{link}"}
 
 
+@pytest.mark.e2e
 def test_env_variables_and_conversation_values_in_the_url_reach_the_agent(tmp_path, local_app):
     recorder = Recorder()
     app = local_app(recorder)
@@ -51,7 +51,7 @@ def test_env_variables_and_conversation_values_in_the_url_reach_the_agent(tmp_pa
         "  body: {session_id: '{session_id}', text: '{text}', turn: '{iteration}'}\n",
     )
     runs = tmp_path / "runs"
-    result = run_cli(
+    result = invoke(
         "run", "-f", str(config), "-n", "2", "-c", "2", "--runs-dir", str(runs),
         env={"CL_AGENT_BASE": app.url, "CL_AGENT_PATH": SECRET_PATH},
     )  # fmt: skip
@@ -138,14 +138,14 @@ def test_per_conversation_values_are_percent_encoded(session):
         ("https:///chat", {}, "target.url: has no host"),
     ],
 )
-def test_a_bad_url_template_is_refused_at_load(monkeypatch, capsys, tmp_path, url, env, expected):
+def test_a_bad_url_template_is_refused_at_load(monkeypatch, tmp_path, url, env, expected):
     monkeypatch.delenv("CL_UNSET_VAR", raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     config = write(tmp_path / "cfg.yaml", f"target: {{type: http, url: '{url}'}}\n")
-    line = error_line(*run_main(monkeypatch, capsys, "run", "-f", str(config), "--runs-dir", str(tmp_path)))
+    line = error_line(invoke("run", "-f", str(config), "--runs-dir", str(tmp_path)))
     assert line.startswith(f"{config}: {expected}"), line
-    flag = error_line(*run_main(monkeypatch, capsys, "converse", "--url", url, "--runs-dir", str(tmp_path)))
+    flag = error_line(invoke("converse", "--url", url, "--runs-dir", str(tmp_path)))
     assert flag.startswith("--url: " + expected.removeprefix("target.url: ")), flag
 
 

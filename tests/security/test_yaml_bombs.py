@@ -15,8 +15,7 @@ from convoload.monitor.config import load_monitor_config
 from convoload.personas import load_persona_file
 from convoload.pipeline.model import load_scenarios
 from convoload.safeyaml import MAX_ALIAS_NODES, parse_yaml
-from tests.conftest import write
-from tests.security.oneline import error_line, run_main
+from tests.helpers import error_line, invoke, write
 
 
 def laughs(levels: int = 9, width: int = 9) -> str:
@@ -81,7 +80,7 @@ def _inputs(tmp_path, bomb: str) -> dict[str, tuple[list[str], object]]:
 
 @pytest.mark.parametrize("kind", ["config", "persona", "persona-in-config", "scenarios", "monitor", "prices"])
 @pytest.mark.parametrize("bomb", [laughs(), merges()], ids=["laughs", "merges"])
-def test_every_yaml_input_refuses_a_bomb(monkeypatch, capsys, tmp_path, kind, bomb):
+def test_every_yaml_input_refuses_a_bomb(tmp_path, kind, bomb):
     args, loader = _inputs(tmp_path, bomb)[kind]
     source = str(tmp_path / ("persona" if kind == "persona-in-config" else kind)) + ".yaml"
     if loader is not None:
@@ -89,7 +88,7 @@ def test_every_yaml_input_refuses_a_bomb(monkeypatch, capsys, tmp_path, kind, bo
             loader()
         assert refused.value.source == source and "aliases expand it to" in str(refused.value)
     if args:
-        line = error_line(*run_main(monkeypatch, capsys, *args))
+        line = error_line(invoke(*args))
         assert line.startswith(f"{source}: refused: ") and "aliases expand it to" in line, line
 
 

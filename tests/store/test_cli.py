@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from convoload.cli.runs import runs_app
 from convoload.errors import ConfigError
 from convoload.store.results import ResultsStore
-from convoload.store.results.cli import runs_app
 from tests.store.scenario import fill
 
 runner = CliRunner()

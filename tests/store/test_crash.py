@@ -9,7 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from convoload.store.results import ResultsStore
+
+pytestmark = pytest.mark.e2e
 
 WRITER = textwrap.dedent(
     """

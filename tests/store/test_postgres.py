@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from convoload.store.results import LATEST, ResultsStore, SchemaVersionError, migrate
-from tests.conftest import needs_postgres
+from tests.helpers import needs_postgres
 from tests.store.scenario import assert_scenario, fill
 
 pytest.importorskip("psycopg")
 
 
-pytestmark = needs_postgres
+pytestmark = [pytest.mark.e2e, needs_postgres]
 
 
 _databases = iter(range(1, 1000))

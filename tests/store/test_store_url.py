@@ -15,15 +15,15 @@ import pytest
 from typer.testing import CliRunner
 
 from convoload.cli import app
+from convoload.cli.runs import db_url
 from convoload.config import Config
 from convoload.errors import ConfigError
-from convoload.load.context import RunContext
+from convoload.load.run_spec import run_store_url
 from convoload.monitor.config import MonitorConfig
 from convoload.monitor.system import store_origin, store_url
 from convoload.pipeline.runner import checked_store_url
 from convoload.report.rebuild import rebuild_run, restore_store
 from convoload.store.results import ResultsStore
-from convoload.store.results.cli import db_url
 from convoload.store.results.engine import (
     ENV_DB_URL,
     MissingDatabase,
@@ -31,8 +31,7 @@ from convoload.store.results.engine import (
     default_store_url,
     resolve_store_url,
 )
-from tests.conftest import REPO, run_dirs
-from tests.security.oneline import run_cli
+from tests.helpers import REPO, invoke, run_dirs
 from tests.store.scenario import fill
 
 SOURCE = REPO / "src" / "convoload"
@@ -42,7 +41,7 @@ Resolver = Callable[[str | None, Path], tuple[str, StoreOrigin]]
 
 def _run(explicit: str | None, runs: Path) -> tuple[str, StoreOrigin]:
     config = Config.model_validate({"run": {"runs_dir": str(runs)}, "store": {"url": explicit}})
-    chosen = RunContext._checked_store_url(config)
+    chosen = run_store_url(config)
     assert chosen is not None
     return chosen
 
@@ -141,6 +140,7 @@ def test_a_bad_url_is_one_line_naming_where_it_came_from(
     assert resolve_store_url("notaurl", flag, runs_dir=under_a_file)[0] == "notaurl"
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("env", [False, True], ids=["default", "CONVOLOAD_DB_URL"])
 def test_run_runs_report_pipeline_and_monitor_meet_in_the_same_database(
     env: bool, tmp_path: Path, local_app, monkeypatch: pytest.MonkeyPatch
@@ -151,7 +151,7 @@ def test_run_runs_report_pipeline_and_monitor_meet_in_the_same_database(
     default_file = runs / "results.sqlite"
     env_file = tmp_path / "shared" / "env.sqlite"
     env_url = f"sqlite:///{env_file}" if env else ""
-    done = run_cli(
+    done = invoke(
         "run", "--url", f"{agent.url}/chat", "-n", "1", cwd=tmp_path, env={ENV_DB_URL: env_url}
     )  # no --runs-dir: ./runs, as `convoload runs` assumes without one
     assert done.returncode == 0, done.stderr[-3000:]

@@ -153,7 +153,7 @@ def build_goal(kind: str, pattern: str | None = None, function: str | None = Non
     if kind == "regex":
         return RegexGoal(pattern or "")
     if kind == "python":
-        from convoload.targets.python import import_callable
+        from convoload.plugins import import_callable
 
         return CallableGoal(import_callable(function or ""), function or "")
     return LinkGoal(pattern)

@@ -15,14 +15,6 @@ import time
 from gevent import GreenletExit
 
 from convoload.conversation.goals import GoalDetector
-from convoload.conversation.records import (
-    ConversationRecord,
-    ErrorKind,
-    Outcome,
-    TurnError,
-    TurnRecord,
-    utc_now,
-)
 from convoload.envsecrets import redact
 from convoload.events import (
     AgentChanged,
@@ -32,6 +24,14 @@ from convoload.events import (
     ReplyReceived,
     TurnFailed,
     TurnSent,
+)
+from convoload.model import (
+    ConversationRecord,
+    ErrorKind,
+    Outcome,
+    TurnError,
+    TurnRecord,
+    utc_now,
 )
 from convoload.targets.base import Session, Target, TargetError, redact_reply
 from convoload.users.base import SimulatedUser, UserFailure
@@ -103,18 +103,14 @@ def run_conversation(
             # The detector reads the messages, not only the joined text: a reply split across several
             # messages (callbacks) may cut the very link the customer came for.
             hit = goal(reply.messages or reply.text)
-            # Into the field storage at once: these are plain values of the fields' types, and pydantic's
-            # per-attribute assignment cost more than the rest of this block, on every turn.
-            turn.__dict__.update(
-                reply_text=reply.text,
-                reply_messages=reply.messages,
-                agent=reply.agent,
-                replied_at=utc_now(),
-                latency_ms=_us(reply.latency_ms),
-                ack_ms=_us(reply.ack_ms),
-                goal_reached=hit is not None,
-                goal_evidence=hit.evidence if hit is not None else None,
-            )
+            turn.reply_text = reply.text
+            turn.reply_messages = reply.messages
+            turn.agent = reply.agent
+            turn.replied_at = utc_now()
+            turn.latency_ms = _us(reply.latency_ms)
+            turn.ack_ms = _us(reply.ack_ms)
+            turn.goal_reached = hit is not None
+            turn.goal_evidence = hit.evidence if hit is not None else None
             bus.emit(ReplyReceived(**ids, turn=turn, raw=reply.raw))
             if reply.agent and reply.agent != previous_agent:
                 if previous_agent is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from convoload.conversation.records import ConversationRecord, TurnError, TurnRecord
+    from convoload.model import ConversationRecord, TurnError, TurnRecord
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@
 A hook is a class with any of the `on_*` methods below; each gets a context
 whose `report()` records a finding for the conversation. Findings are attached
 to the conversation record before it is journaled, so they are in every
-report. Users register their own hooks in the config as `module:Class` (a Hook
+report. Users add their own hooks in the config as `module:Class` (a Hook
 subclass) or `module:function` (called as `function(event, report)` for every
-event).
+event); packs register theirs under the `convoload.hooks` entry-point group.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from convoload.conversation.records import ConversationRecord, Finding, Priority, TurnRecord
 from convoload.envsecrets import redact, redact_value
 from convoload.events import (
     AgentChanged,
@@ -27,6 +26,7 @@ from convoload.events import (
     ReplyReceived,
     TurnFailed,
 )
+from convoload.model import ConversationRecord, Finding, Priority, TurnRecord
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,11 @@ class HookContext:
 class Hook:
     """Subclass, set `name`, `priority` and `defaults` (thresholds), and implement the `on_*` you need.
 
-    `domains`: the playbooks (`tickets`, `realestate`) whose conversations a built-in hook is about;
-    None for every conversation. A run enables a built-in hook when its personas' playbooks (or the
-    bundled demo agent it talks to) share a domain with it, or when `hooks.any_domain` names it.
+    `domains`: the domains (`tickets`, `realestate`, a playbook's `domain`) whose conversations an
+    installed hook is about; None for every conversation. A run enables such a hook when its personas'
+    playbooks (or the bundled system it talks to) share a domain with it, or when `hooks.any_domain`
+    or `hooks.custom` names it. Packs register hook classes under the `convoload.hooks` entry-point
+    group, by their `name`.
     """
 
     name: ClassVar[str] = "hook"

@@ -1,8 +1,7 @@
-"""The ten built-in hooks (critical, business, quality), each with configurable thresholds.
+"""The generic built-in hooks (critical, business, quality), each with configurable thresholds.
 
-Most apply to any agent; `scheduling_requests` and `property_inquiries` are about real estate
-(`domains`), so a park-ticket run does not report a "property inquiry" for a customer asking
-about the park's area or parking spaces.
+They apply to any agent. Hooks about one domain (prices, visits, property inquiries) come from packs,
+registered under the `convoload.hooks` entry-point group (see `hooks.factory`).
 """
 
 from __future__ import annotations
@@ -11,12 +10,11 @@ import re
 from itertools import pairwise
 from typing import Any, ClassVar
 
-from convoload.conversation.records import ConversationRecord, TurnRecord
 from convoload.events import AgentChanged, LLMFallback, TurnFailed
 from convoload.hooks.base import Hook, HookContext
+from convoload.model import ConversationRecord, TurnRecord
 from convoload.textutil import Keywords, fold
 
-_MONEY_RE = re.compile(r"(?:R\$|US\$|\$)\s?\d[\d.,]*(?:\s?(?:mil|milh[oõ]es|milhao|k|mi))?", re.IGNORECASE)
 _ERROR_WORDS = Keywords(
     (
         "ocorreu um erro",
@@ -101,6 +99,10 @@ class ErrorResponses(Hook):
 
 
 class OllamaFallbacks(Hook):
+    """The simulated user's fallbacks. An agent reports its own LLM calls in its own format: a pack
+    that knows one registers a subclass under this name, reading them in `on_reply` (the demo pack
+    does, for its assistant)."""
+
     name = "ollama_fallbacks"
     priority = "critical"
     description = "an LLM call fell back to the local provider (the simulator's, or the agent's own)"
@@ -115,140 +117,6 @@ class OllamaFallbacks(Hook):
                 to_provider=event.to_provider,
                 reason=event.reason,
             )
-
-    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        # Agents that report their own events (like the bundled real-estate assistant) are checked too.
-        events = raw.get("events") if isinstance(raw, dict) else None
-        for event in events or ():
-            if not isinstance(event, dict) or event.get("type") != "LLMCall":
-                continue
-            provider = str(event.get("provider", ""))
-            if event.get("fallback_used") and re.search(
-                self.settings["local_provider_pattern"], provider, re.IGNORECASE
-            ):
-                ctx.report(
-                    f"the agent fell back to {provider}",
-                    iteration=turn.iteration,
-                    side="agent",
-                    provider=provider,
-                    model=event.get("model"),
-                )
-
-
-class _WordsHook(Hook):
-    """A hook with a `words` threshold: keywords in the customer's messages (accents and case ignored)."""
-
-    def __init__(self, **thresholds: Any) -> None:
-        super().__init__(**thresholds)
-        words = self.settings["words"]
-        if isinstance(words, str) or not all(isinstance(w, str) for w in words):
-            raise ValueError(f"words of {self.name} must be a list of words or phrases")
-        self.keywords = Keywords(words)
-
-
-class PriceDiscussions(_WordsHook):
-    name = "price_discussions"
-    priority = "business"
-    description = "prices were asked about or quoted"
-    defaults: ClassVar[dict[str, Any]] = {
-        "words": [
-            "preco",
-            "valor",
-            "quanto custa",
-            "custa",
-            "orcamento",
-            "condominio",
-            "iptu",
-            "aluguel",
-            "price",
-            "how much",
-            "cost",
-            "budget",
-            "fee",
-            "rent",
-        ]
-    }
-
-    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        text = f"{turn.user_text} {turn.reply_text or ''}"
-        amounts = _MONEY_RE.findall(text) if "$" in text else []  # every amount has a currency sign
-        asked = self.keywords.found_in(fold(turn.user_text))
-        if amounts or asked:
-            ctx.report(
-                "price discussed" + (f": {', '.join(amounts[:3])}" if amounts else ""),
-                iteration=turn.iteration,
-                amounts=amounts[:10],
-                asked_by_user=asked,
-            )
-
-
-class _CustomerAsks(_WordsHook):
-    """Fires on every customer message that uses one of `words` (accent- and case-insensitive)."""
-
-    priority = "business"
-    finding: ClassVar[str] = ""
-
-    def on_reply(self, ctx: HookContext, turn: TurnRecord, raw: Any) -> None:
-        if self.keywords.found_in(fold(turn.user_text)):
-            ctx.report(self.finding, iteration=turn.iteration, text=turn.user_text[:200])
-
-
-class SchedulingRequests(_CustomerAsks):
-    name = "scheduling_requests"
-    description = "the customer asked to schedule, or a visit/booking was arranged"
-    finding = "scheduling requested"
-    domains = frozenset({"realestate"})
-    defaults: ClassVar[dict[str, Any]] = {
-        "words": [
-            "agendar",
-            "agendamento",
-            "visita",
-            "visitar",
-            "horario",
-            "marcar",
-            "reservar",
-            "schedule",
-            "visit",
-            "appointment",
-            "book",
-            "booking",
-        ]
-    }
-
-
-class PropertyInquiries(_CustomerAsks):
-    name = "property_inquiries"
-    description = "the customer asked about a property"
-    finding = "property inquiry"
-    domains = frozenset({"realestate"})
-    defaults: ClassVar[dict[str, Any]] = {
-        "words": [
-            "imovel",
-            "imoveis",
-            "apartamento",
-            "casa",
-            "cobertura",
-            "studio",
-            "quartos",
-            "suite",
-            "vaga",
-            "vagas",
-            "area",
-            "condominio",
-            "bairro",
-            "aceita pet",
-            "property",
-            "apartment",
-            "house",
-            "penthouse",
-            "bedrooms",
-            "parking",
-            "square meters",
-            "neighbourhood",
-            "neighborhood",
-            "condo",
-        ]
-    }
 
 
 class ShortResponses(Hook):
@@ -267,8 +135,8 @@ class ShortResponses(Hook):
 
 class FastResponses(Hook):
     """One finding per conversation, not per reply: an agent that answers too fast usually does so on
-    every turn (a canned or cached path), and a finding per turn repeated the same news ten times over,
-    in every report and in the results store."""
+    every turn (a canned or cached path), and a finding per turn would repeat the same news on every
+    turn, in every report and in the results store."""
 
     name = "fast_responses"
     priority = "quality"
@@ -316,9 +184,6 @@ BUILTIN_HOOKS: dict[str, type[Hook]] = {
         SlowResponses,
         ErrorResponses,
         OllamaFallbacks,
-        PriceDiscussions,
-        SchedulingRequests,
-        PropertyInquiries,
         ShortResponses,
         FastResponses,
         EngagedUsers,

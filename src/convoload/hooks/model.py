@@ -1,5 +1,5 @@
 """What a hook records (defined with the records it is stored in)."""
 
-from convoload.conversation.records import Finding, Priority
+from convoload.model import Finding, Priority
 
 __all__ = ["Finding", "Priority"]

@@ -10,16 +10,7 @@ from typing import Any
 
 from convoload.llm.client import ProviderClient
 from convoload.llm.tools import Tool
-from convoload.llm.types import RETRYABLE, FailureKind, LLMResponse, LLMUnavailable, ProviderError
-
-
-@dataclass(frozen=True, slots=True)
-class Fallback:
-    """The chain moved on from one provider to the next."""
-
-    from_provider: str
-    to_provider: str
-    reason: str
+from convoload.llm.types import RETRYABLE, FailureKind, Fallback, LLMResponse, LLMUnavailable, ProviderError
 
 
 @dataclass

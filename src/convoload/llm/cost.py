@@ -10,7 +10,7 @@ from typing import Any
 
 from convoload.errors import ConfigError
 from convoload.llm.types import TokenUsage
-from convoload.safeyaml import parse_yaml
+from convoload.safeyaml import load_yaml_mapping, parse_yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +37,6 @@ def load_prices(path: str | Path | None) -> dict[str, Price]:
     """The shipped table, overridden and extended by a user's YAML file."""
     prices = dict(shipped_prices())
     if path is not None:
-        from convoload.personas.loader import load_yaml_mapping
-
         prices.update(_parse(load_yaml_mapping(Path(path)), str(path)))
     return prices
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from convoload.config import Config
 from convoload.envsecrets import redact, secret_from_env
-from convoload.llm.factory import provider_specs
 from convoload.llm.providers import ProviderSpec
 
 
@@ -20,9 +18,10 @@ class ProbeResult:
     usable: bool
 
 
-def probe_providers(config: Config, timeout_s: float = 5.0) -> list[ProbeResult]:
+def probe_providers(specs: list[ProviderSpec], timeout_s: float = 5.0) -> list[ProbeResult]:
+    """One result per provider of the chain (`convoload.load.wiring.provider_specs` of a config)."""
     results = []
-    for spec in provider_specs(config):
+    for spec in specs:
         key = secret_from_env(spec.api_key_env) if spec.api_key_env else None
         if spec.api_key_env is None:
             key_status = "not needed"

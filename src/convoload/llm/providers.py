@@ -35,9 +35,11 @@ PRESETS: dict[str, dict] = {
     "openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
     "ollama": {"base_url": "http://localhost:11434/v1", "api_key_env": None, "free": True},
     "vllm": {"base_url": "http://localhost:8000/v1", "api_key_env": None, "free": True},
-    # The bundled local provider (convoload_demo.llmserver); its URL is filled in when it starts.
+    # Served by the bundled system LOCAL_SERVER (see convoload.bundled); its URL is filled in when it starts.
     "local": {"base_url": "", "api_key_env": None, "free": True},
 }
+# The bundled system (a scriptable OpenAI-compatible server, offline) a run starts for the `local` preset.
+LOCAL_SERVER = "llmserver"
 
 
 def model_has_native_tools(model: str) -> bool:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from convoload.errors import ConvoloadError
-
-if TYPE_CHECKING:
-    from convoload.llm.chain import Fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +14,15 @@ class ToolCall:
     name: str
     arguments: dict[str, Any]
     id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fallback:
+    """The chain moved on from one provider to the next."""
+
+    from_provider: str
+    to_provider: str
+    reason: str
 
 
 @dataclass(slots=True)

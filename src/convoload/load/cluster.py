@@ -40,8 +40,9 @@ from locust.runners import STATE_MISSING
 from convoload.errors import InputError
 from convoload.load.context import RunContext
 from convoload.load.forwarder import CallbackForwarder
+from convoload.model.report import RunReport
 from convoload.report.aggregate import Aggregator
-from convoload.report.grading import assess
+from convoload.report.grading import assess_report
 from convoload.report.tables import write_conversations_csv
 from convoload.store.journal import AGGREGATE_NAME, META_NAME, write_json
 
@@ -390,16 +391,16 @@ class MasterHub:
             meta["distributed"]["forwarder_url"] = self.forwarder.public_url
         return meta
 
-    def write(self) -> dict[str, Any]:
+    def write(self) -> RunReport:
         """The merged aggregate (and run.json, conversations.csv) in the master's run folder."""
         meta = self.meta()
-        document = self.aggregator.document(meta)
-        summary = document["summary"]
-        ended_well = summary["completion"]["complete"] and not summary["interrupted_conversations"]
-        document["run"]["status"] = meta["status"] = "finished" if ended_well else "interrupted"
-        document["assessment"] = assess(document)
+        report = RunReport.from_document(self.aggregator.document(meta), run_dir=self.run_dir)
+        summary = report.summary
+        ended_well = report.complete and not summary.interrupted_conversations
+        report.run.status = meta["status"] = "finished" if ended_well else "interrupted"
+        report.assessment = assess_report(report)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / META_NAME, meta)
-        write_json(self.run_dir / AGGREGATE_NAME, document)
-        write_conversations_csv(self.run_dir, document)
-        return document
+        write_json(self.run_dir / AGGREGATE_NAME, report.to_document())
+        write_conversations_csv(self.run_dir, report)
+        return report

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from convoload.load.context import new_run_id
+from convoload.model.report import RunReport
 from convoload.signals import StopRequest
 from convoload.store.journal import AGGREGATE_NAME
 
@@ -41,6 +42,11 @@ class ClusterResult:
     def aggregate(self) -> dict[str, Any] | None:
         path = self.run_dir / AGGREGATE_NAME
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+    def report(self) -> RunReport | None:
+        """The merged aggregate the master wrote, typed; None when it wrote none."""
+        path = self.run_dir / AGGREGATE_NAME
+        return RunReport.read(path) if path.is_file() else None
 
 
 def run_arguments(

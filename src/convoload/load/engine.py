@@ -10,10 +10,13 @@ from locust.env import Environment
 from locust.event import Events
 from locust.stats import RequestStats
 
+from convoload.events import ConversationFinished, EventBus
 from convoload.load.context import RunContext
 from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
+from convoload.load.shapes import ProfileShape
 from convoload.load.user import ConversationBudget, ConversationUser, LoadState
+from convoload.model import Outcome
 from convoload.signals import StopRequest
 
 
@@ -27,8 +30,8 @@ def _reason(stop: StopRequest | None, otherwise: str) -> str:
     return (stop.reason or "a stop request") if stop is not None and stop.is_set() else otherwise
 
 
-def _until(events: list[Event | None], timeout: float | None) -> None:
-    """Block until one of `events` is set, or for `timeout` seconds."""
+def _until(events: list[Event | gevent.Greenlet | None], timeout: float | None) -> None:
+    """Block until one of `events` is set (a greenlet: has ended), or for `timeout` seconds."""
     waited = [e for e in events if e is not None]
     if waited:
         gevent.wait(waited, timeout=timeout, count=1)
@@ -81,52 +84,53 @@ def run_load(
 
 def run_for(
     context: RunContext,
-    users: int,
-    duration_s: float,
+    shape: ProfileShape,
     *,
-    steps: list[tuple[float, int]] | None = None,
-    ramp_up_s: float = 0.0,
     drain_s: float = 60.0,
     stop: StopRequest | None = None,
 ) -> EngineResult:
-    """A stress test: `users` virtual users hold conversations back to back for `duration_s`.
+    """A stress test: virtual users hold conversations back to back, as many as `shape` says.
 
-    `steps` change the number of users during the test ((seconds from start, users) pairs, for spike
-    profiles). At the end no new conversation starts and those under way get `drain_s` to finish;
-    only what is still running after that is cut off (and recorded as interrupted). A `stop` request
-    (a signal) ends the test there and then: no drain, what is under way is cut off at once.
+    Locust's runner follows the shape (see load.shapes) and stops the test when it ends: no new
+    conversation starts and those under way get `drain_s` to finish; only what is still running
+    after that is cut off (and recorded as interrupted). Users a shape removes on the way finish
+    their conversation the same way. A `stop` request (a signal) ends the test there and then: no
+    drain, what is under way is cut off at once.
     """
     events = Events()
-    # Users removed by a profile step finish their conversation first (up to drain_s); at the very
-    # end, after the drain, whatever is left is cut off at once.
-    environment = Environment(user_classes=[ConversationUser], events=events, stop_timeout=drain_s)
-    budget = ConversationBudget(total=None)
-    peak = max([users, *(n for _, n in steps or [])])
-    environment.convoload = LoadState(context, budget, ramp_up_s=ramp_up_s, ramp_up_users=peak)  # type: ignore[attr-defined]
+    environment = Environment(
+        user_classes=[ConversationUser], events=events, shape_class=shape, stop_timeout=drain_s
+    )
+    environment.convoload = LoadState(context, ConversationBudget(total=None))  # type: ignore[attr-defined]
     bridge_to_locust(context.bus, events)
+    cut_off = _CutOff(context.bus)
     runner = environment.create_local_runner()
-    changes = [gevent.spawn_later(at, runner.start, count, spawn_rate=count) for at, count in steps or []]
-    interrupted = False
     reason: str | None = None
-    stopped = stop.event if stop is not None else None
     try:
         with LoadHeap():
             if stop is None or not stop.is_set():
-                runner.start(users, spawn_rate=users, wait=False)
-                _until([stopped], duration_s)  # the test's length (or a stop request), not a synchronisation
-            budget.close()
-            if stop is None or not stop.is_set():
-                _until([budget.done, stopped], drain_s)
+                runner.start_shape()
+                # The shape's greenlet returns once the runner has stopped the test, drain included.
+                _until([runner.shape_greenlet, stop.event if stop else None], None)
             if stop is not None and stop.is_set():
                 reason = _reason(stop, "")
-            interrupted = not budget.done.is_set()
     except KeyboardInterrupt:
-        interrupted, reason = True, "KeyboardInterrupt"
+        reason = "KeyboardInterrupt"
     finally:
-        for change in changes:
-            change.kill(block=False)
-        environment.stop_timeout = 0
+        environment.stop_timeout = 0  # whatever still runs now is cut off at once
         runner.quit()
     if reason is not None:
         context.stop_early(reason)
-    return EngineResult(stats=environment.stats, interrupted=interrupted)
+    return EngineResult(stats=environment.stats, interrupted=reason is not None or cut_off.seen)
+
+
+class _CutOff:
+    """Whether any conversation of the run was cut off (recorded as interrupted)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self.seen = False
+        bus.subscribe(ConversationFinished, self._on_finished)
+
+    def _on_finished(self, event: ConversationFinished) -> None:
+        if event.record.outcome == Outcome.INTERRUPTED:
+            self.seen = True

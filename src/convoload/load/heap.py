@@ -3,22 +3,22 @@
 CPython starts a collection when allocations minus deallocations pass a threshold. In a load run a
 turn's objects live as long as the agent takes to answer (seconds), so by the time they die they
 sit in the oldest generation, and their deallocations cancel the new allocations: the young
-generations are then collected seldom and hold tens of thousands of objects when they are (20-40
-ms pauses at 2,000 conversations). And CPython's rule for a full collection (a quarter of the old
-generation promoted since the last) counts those promoted-then-dead objects, so full collections,
-110-220 ms each at 2,000 conversations, keep coming while the heap stays the same size. Every pause
-lands on the turns in flight as latency the agent did not cause.
+generations are then collected seldom and hold tens of thousands of objects when they are (long
+pauses). And CPython's rule for a full collection (a quarter of the old generation promoted since
+the last) counts those promoted-then-dead objects, so full collections, the longest pauses of all,
+keep coming while the heap stays the same size. Every pause lands on the turns in flight as latency
+the agent did not cause (benchmarks/README.md has the figures, before and after this pacing).
 
 During a run, then:
 - what exists before the users start (modules, configs, personas, servers) is frozen out of every
   collection: it does not become garbage during the run;
-- the young generations are collected every `young_every_s` (0.1 s): a pause is what 0.1 s of turns
-  leaves alive, 0.3 ms on average and 2-6 ms at most at 2,000 conversations;
+- the young generations are collected every `young_every_s` (0.1 s): a pause is only what 0.1 s of
+  turns leaves alive;
 - a full collection runs when the heap (pymalloc's allocated blocks) has grown by half since the last
   one and `full_every_s` (5 min) have passed, or at once when it has tripled. A run's growth is
-  mostly what it keeps (conversations in flight, their records): measured at 2,000 conversations,
-  the heap grew 2.2 times while full collections found under 0.2 % of it to be garbage. So a run
-  of minutes has no full pause at all, and a soak run of hours one every few minutes at most.
+  mostly what it keeps (conversations in flight, their records), which a full collection cannot
+  free. So a run of minutes has no full pause at all, and a soak run of hours one every few minutes
+  at most.
 
 The collector is one per process, so is its pacing: runs that overlap in a process share it, and
 the collector is handed back as it was when the last of them ends.

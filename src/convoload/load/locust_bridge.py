@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoload.conversation.records import Outcome
 from convoload.errors import ConvoloadError
 from convoload.events import ConversationFinished, EventBus, LLMCalled, ReplyReceived, TurnFailed
 from convoload.load.bucketing import install_fine_buckets
+from convoload.model import Outcome
 
 
 class TurnFailure(ConvoloadError):

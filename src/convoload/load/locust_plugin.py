@@ -38,8 +38,9 @@ from convoload.load.locust_bridge import bridge_to_locust
 from convoload.load.placement import Placement, index_block
 from convoload.load.plan import RunPlan
 from convoload.load.user import ConversationBudget, ConversationUser, LoadState
+from convoload.load.wiring import connection_limits, signature_headers
+from convoload.model.report import RunReport
 from convoload.signals import exit_code, exit_now, install, say, signal_name
-from convoload.targets.factory import connection_limits, signature_headers
 
 __all__ = ["ConversationUser"]
 
@@ -190,7 +191,7 @@ def _setup_standalone(environment: Any, options: Any) -> None:
     _keep_conversations_running(environment, config)
     if options.conversations is not None:
         gevent.spawn(_end_when_spent, environment, budget)
-    where = f" against the demo agent at {context.demo_url}" if context.demo_url else ""
+    where = f" against the bundled system at {context.bundled.url}" if context.bundled else ""
     sys.stderr.write(f"convoload run {context.run_id}{where}; records in {context.run_dir}\n")
 
 
@@ -204,7 +205,11 @@ def _end_when_spent(environment: Any, budget: ConversationBudget) -> None:
 
 def _uses_webhooks(config: Config) -> bool:
     target = config.target
-    return target.type == "webhook" or (target.type == "demo" and target.demo.agent == "tickets")
+    if target.type == "demo":
+        from convoload.bundled import BUNDLED
+
+        return BUNDLED.get(target.demo.agent).callbacks
+    return target.type == "webhook"
 
 
 def _setup_master(environment: Any, options: Any) -> None:
@@ -366,25 +371,25 @@ def _finish(environment: Any, **_kwargs: Any) -> None:
         else:
             environment.runner.stop()
     if hub is not None:
-        document = hub.write()
+        report = hub.write()
         if hub.forwarder is not None:
             hub.forwarder.stop()
-        print_summary(console, document)
+        print_summary(console, report)
         console.print(f"aggregate: {hub.run_dir}; records on the workers:")
-        for worker in document["run"]["distributed"]["workers"]:
-            console.print(f"  worker {worker['worker_index']}: {worker['host']}:{worker['records']}")
+        workers = report.run.distributed.workers if report.run.distributed else []
+        for worker in workers:
+            console.print(f"  worker {worker.worker_index}: {worker.host}:{worker.records}")
         return
     state = getattr(environment, "convoload", None)
     if state is None:
         return
-    document = state.context.aggregate()
+    report = RunReport.of(state.context.aggregate())
     state.context.close()
     if state.context.placement is not None:  # a worker: the master prints the run's summary
-        summary = document["summary"]
         console.print(
             f"convoload worker {state.context.placement.worker_index}: "
-            f"{summary['total_conversations']} conversations; records: {state.context.run_dir}"
+            f"{report.summary.total_conversations} conversations; records: {state.context.run_dir}"
         )
         return
-    print_summary(console, document)
+    print_summary(console, report)
     console.print(f"records: {state.context.run_dir}")

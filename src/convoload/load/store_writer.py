@@ -1,12 +1,12 @@
 """Finished conversations into the results store in batches, away from the conversations' path.
 
-Writing each conversation as it finished took two transactions and a second serialisation of the
-record (about 1.5 ms) in the event loop every conversation shares: conversations ending together
-delayed everyone's next turn. Here a conversation costs an append to a list; a greenlet writes
+Writing each conversation as it finishes would take two transactions and a second serialisation
+of the record in the event loop every conversation shares: conversations ending together would
+delay everyone's next turn. Here a conversation costs an append to a list; a greenlet writes
 what has gathered every `interval_s` (or sooner when `max_batch` are waiting), reusing the
 journal's JSON text, in transactions of `max_batch` conversations with the other greenlets
-running between them: one transaction of 50 ten-turn conversations held the event loop for over
-10 ms. Only a writer that has fallen behind takes more (a tenth of its backlog, at most four times
+running between them, since a transaction holds the event loop for as long as it writes. Only a
+writer that has fallen behind takes more (a tenth of its backlog, at most four times
 `max_batch`), as each transaction has a fixed cost of about one conversation's rows. Between
 transactions it waits for the loop to be idle, for at most `interval_s`; in a process that is never
 idle (a saturated one) a backlog over `max_backlog` is written without waiting, so the queue, and
@@ -25,7 +25,7 @@ import logging
 import gevent
 from gevent.event import Event
 
-from convoload.conversation.records import ConversationRecord
+from convoload.model import ConversationRecord
 from convoload.store.results import RawJSON, ResultsStore
 
 log = logging.getLogger(__name__)

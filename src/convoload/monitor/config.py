@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.llm.providers import PRESETS
 from convoload.monitor.alerts import AlertingConfig
-from convoload.personas.loader import load_yaml_mapping
+from convoload.safeyaml import load_yaml_mapping
 from convoload.store.results.engine import check_store_url
 
 
@@ -48,18 +48,37 @@ class StressJob(_Job):
 
 
 class PipelineSystem(_Strict):
-    """Where an external system speaks the bundled assistant's API (the pipeline's scenarios need it)."""
+    """An external copy of the suite's system: its chat API (POST {session_id, message} -> {reply,
+    agent}), its health endpoint, and the data API its replies are checked against, if any."""
 
     chat_url: str
-    catalog_url: str
+    catalog_url: str | None = None
     health_url: str
 
 
 class PipelineJob(_Job):
     every_s: float = Field(default=7200.0, gt=0)
-    scenarios: str | None = Field(default=None, description="scenario YAML; default: the four built-in ones")
+    suite: str = Field(
+        default="realestate", description="scenario suite: an installed one's name, or module:attr"
+    )
+    scenarios: str | None = Field(default=None, description="scenario YAML instead of the suite's own")
     repeat: int = Field(default=1, ge=1)
-    system: PipelineSystem | None = Field(default=None, description="default: the bundled system")
+    system: PipelineSystem | None = Field(
+        default=None,
+        description="default: the suite's bundled system when the monitor runs it, else its own target, "
+        "else (a suite of no system) the watched agent",
+    )
+
+    @field_validator("suite")
+    @classmethod
+    def _installed(cls, value: str) -> str:
+        from convoload.pipeline.model import SUITES
+
+        try:
+            SUITES.resolve(value)
+        except KeyError as exc:
+            raise ValueError(exc.args[0]) from None
+        return value
 
 
 class DailyJob(_Strict):
@@ -203,4 +222,10 @@ def load_monitor_config(path: str | Path | None) -> MonitorConfig:
     config = config.model_copy(update={"source": str(path), "base_dir": path.parent.resolve()})
     if config.agent is not None and not config.path(config.agent).is_file():
         raise ConfigError(str(path), "agent", f"no such file: {config.agent}")
+    pipeline = config.schedule.pipeline
+    if pipeline.scenarios is not None:  # a bad scenario file: now, not at 2 a.m.
+        from convoload.pipeline.model import load_scenarios, resolve_suite
+
+        suite = resolve_suite(pipeline.suite, source=str(path), field="schedule.pipeline.suite")
+        load_scenarios(config.path(pipeline.scenarios), suite=suite)
     return config

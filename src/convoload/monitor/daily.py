@@ -8,6 +8,7 @@ it, both built from the results store alone.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from pathlib import Path
@@ -15,8 +16,9 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from convoload.monitor.store import MonitorStore
-from convoload.report.aggregate import distribution
+from convoload.model import distribution
+from convoload.monitor.jobs import JobSummary, RunJobSummary, read_summary
+from convoload.monitor.store import JobRow, MonitorStore
 from convoload.report.grading import health
 from convoload.store.journal import write_json
 
@@ -46,28 +48,21 @@ def build_daily_report(
     hours: float = 24,
     status: str = "healthy",
     components: dict[str, bool] | None = None,
-    comprehensive: dict[str, Any] | None = None,
+    comprehensive: Mapping[str, JobSummary | Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The report of the `hours` before `now`; `comprehensive`: the daily job's parts (pipeline,
+    stress), when it ran them (their summaries, or the JSON of them)."""
+    parts = {
+        name: part if isinstance(part, JobSummary) else read_summary(name, part)
+        for name, part in (comprehensive or {}).items()
+    }
     since, until = _iso(now - timedelta(hours=hours)), _iso(now)
     jobs = [j for j in store.jobs(limit=100_000, since=since) if j.started_at <= until]
     by_job: dict[str, Counter[str]] = defaultdict(Counter)
     for job in jobs:
         by_job[job.job][job.status] += 1
     runs = [
-        {
-            "job": j.job,
-            "started_at": j.started_at,
-            "status": j.status,
-            "run_id": j.run_id,
-            "grade": (j.summary or {}).get("grade"),
-            "health": (j.summary or {}).get("health"),
-            "success_rate": (j.summary or {}).get("success_rate"),
-            "p95_ms": (j.summary or {}).get("p95_ms"),
-            "report": j.report,
-            "error": j.error,
-        }
-        for j in sorted(jobs, key=lambda j: j.started_at)
-        if j.job in ("stress", "pipeline", "daily")
+        _run(j) for j in sorted(jobs, key=lambda j: j.started_at) if j.job in ("stress", "pipeline", "daily")
     ]
     trends = {}
     for key, name in TRENDS.items():
@@ -83,8 +78,10 @@ def build_daily_report(
     deliveries = [d for d in store.deliveries(limit=100_000) if since <= d.at <= until]
     advice: Counter[str] = Counter()
     quiet = 0  # runs that found nothing to fix
-    for summary in [*(job.summary or {} for job in jobs), *(comprehensive or {}).values()]:
-        for lines in _recommendations(summary):
+    for summary in [*(job.summary for job in jobs), *parts.values()]:
+        if summary is None:
+            continue
+        for lines in summary.advice():
             fixes = [line for line in lines if not line.startswith(NO_ACTION)]
             advice.update(fixes)
             quiet += not fixes
@@ -130,19 +127,27 @@ def build_daily_report(
                 for a in store.alerts()
             ],
         },
-        "comprehensive": comprehensive or {},
+        "comprehensive": {name: part.to_json() for name, part in parts.items() if part is not None},
         "failed_jobs": failed_jobs,
         "recommendations": recommendations,
     }
 
 
-def _recommendations(summary: dict[str, Any]) -> list[list[str]]:
-    """Each run's recommendations in a job summary: its own, or (daily job) those of its parts."""
-    found = [summary["recommendations"]] if isinstance(summary.get("recommendations"), list) else []
-    for part in summary.values():
-        if isinstance(part, dict) and isinstance(part.get("recommendations"), list):
-            found.append(part["recommendations"])
-    return found
+def _run(job: JobRow) -> dict[str, Any]:
+    """A stress, pipeline or daily job in the report: its verdict, when it gave one."""
+    verdict = job.summary if isinstance(job.summary, RunJobSummary) else None
+    return {
+        "job": job.job,
+        "started_at": job.started_at,
+        "status": job.status,
+        "run_id": job.run_id,
+        "grade": verdict.grade if verdict else None,
+        "health": verdict.health if verdict else None,
+        "success_rate": verdict.success_rate if verdict else None,
+        "p95_ms": verdict.p95_ms if verdict else None,
+        "report": job.report,
+        "error": job.error,
+    }
 
 
 def _day_advice(

@@ -30,16 +30,27 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from gevent import GreenletExit
 
-from convoload.config import Config
+from convoload.config import Config, Override, apply_overrides
 from convoload.envsecrets import redact
 from convoload.events import ConversationFinished, ConversationStarted, EventBus
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.plan import RunPlan
+from convoload.model.report import RunReport
 from convoload.monitor import logs
 from convoload.monitor.alerts import Alert, AlertManager, Dispatcher, Notification
 from convoload.monitor.config import MonitorConfig, require_dashboard_token
 from convoload.monitor.daily import write_daily_report
 from convoload.monitor.health import ComponentStatus, check_component, check_provider
+from convoload.monitor.jobs import (
+    CollectSummary,
+    ComponentCheck,
+    DailySummary,
+    HealthSummary,
+    JobFailure,
+    PipelineSummary,
+    StressSummary,
+    Summary,
+)
 from convoload.monitor.store import MonitorStore, Sample
 from convoload.monitor.system import Watched, resolve, store_origin, store_url
 from convoload.monitor.window import ConversationWindow
@@ -50,6 +61,7 @@ JOBS = ("collect", "health", "stress", "pipeline", "daily")
 HEAVY = {"stress", "pipeline", "daily"}
 STATUS_LEVEL = {"healthy": 0, "warning": 1, "critical": 2}
 ALERT_STATE_KEY = "alertmanager"
+JobResult = tuple[Summary, str | None, str | None]  # summary, run id, report file
 
 
 class Monitor:
@@ -58,11 +70,12 @@ class Monitor:
         config: MonitorConfig,
         *,
         clock: Callable[[], float] = time.time,
-        on_job: Callable[[str, str, dict[str, Any] | None], None] | None = None,
+        on_job: Callable[[str, str, Summary | None], None] | None = None,
         on_alert: Callable[[Notification], None] | None = None,
     ) -> None:
-        """`on_job(name, "started" | "ok" | "failed", summary)` hears of every job, `on_alert` of every
-        notification (firing, resolved, repeated) as the rules produce it; the CLI prints both."""
+        """`on_job(name, "started" | "ok" | "failed", summary)` hears of every job (its summary when ok,
+        a JobFailure when failed, None when started), `on_alert` of every notification (firing,
+        resolved, repeated) as the rules produce it; the CLI prints both."""
         self.config = config
         self.on_job = on_job
         self.on_alert = on_alert
@@ -220,7 +233,7 @@ class Monitor:
             return {}
         return {job.id: job.next_run_time for job in self._scheduler.get_jobs()}
 
-    def run_job(self, name: str) -> dict[str, Any] | None:
+    def run_job(self, name: str) -> Summary | None:
         """Run one job now, recorded in the store; a failure is logged and recorded, never raised.
 
         Returns the job's summary, or None when it failed or the monitor is shutting down.
@@ -240,8 +253,8 @@ class Monitor:
             self._finished[name] += 1
             self._job_done.set()
 
-    def _run_recorded(self, name: str) -> dict[str, Any] | None:
-        bodies: dict[str, Callable[[], tuple[dict[str, Any], str | None, str | None]]] = {
+    def _run_recorded(self, name: str) -> Summary | None:
+        bodies: dict[str, Callable[[], JobResult]] = {
             "collect": self.collect,
             "health": self.health,
             "stress": self.stress,
@@ -259,7 +272,7 @@ class Monitor:
                 log.exception("monitor job %s failed", name)
             error = "stopped by the monitor's shutdown" if stopped else redact(f"{type(exc).__name__}: {exc}")
             self.store.finish_job(job_id, status="failed", error=error)
-            self._tell(name, "failed", {"error": error})
+            self._tell(name, "failed", JobFailure(error=error))
             if isinstance(exc, GreenletExit):
                 raise
             return None
@@ -269,7 +282,7 @@ class Monitor:
         self._tell(name, "ok", summary)
         return summary
 
-    def _tell(self, name: str, state: str, summary: dict[str, Any] | None) -> None:
+    def _tell(self, name: str, state: str, summary: Summary | None) -> None:
         if self.on_job is not None:
             try:
                 self.on_job(name, state, summary)
@@ -278,7 +291,7 @@ class Monitor:
 
     # -- jobs --------------------------------------------------------------------------------------
 
-    def collect(self) -> tuple[dict[str, Any], str | None, str | None]:
+    def collect(self) -> JobResult:
         """A few synthetic conversations, then the window's metrics, samples and alert rules."""
         plan = self.config.schedule.collect
         context = self._probe_context()
@@ -332,25 +345,25 @@ class Monitor:
                 "concurrent_users": float(peak),
             }
         )
-        summary = {
-            "conversations": plan.conversations,
-            "window_conversations": metrics.conversations,
-            "success_rate": metrics.success_rate,
-            "error_rate": metrics.error_rate,
-            "p95_s": metrics.response_time_p95_s,
-        }
-        logs.PERFORMANCE.info(logs.logfmt(event="metrics", **summary, concurrent_users=peak))
+        summary = CollectSummary(
+            conversations=plan.conversations,
+            window_conversations=metrics.conversations,
+            success_rate=metrics.success_rate,
+            error_rate=metrics.error_rate,
+            p95_s=metrics.response_time_p95_s,
+        )
+        logs.PERFORMANCE.info(logs.logfmt(event="metrics", **summary.to_json(), concurrent_users=peak))
         self._evaluate_alerts()
         self.store.prune_samples(_iso(self.clock() - self.config.retention_days * 86400))
         return summary, context.run_id, None
 
-    def health(self) -> tuple[dict[str, Any], str | None, str | None]:
+    def health(self) -> JobResult:
         assert self.watched is not None
         timeout = self.config.schedule.health.timeout_s
         checks = [gevent.spawn(check_component, c, timeout) for c in self.watched.components]
         agent = self.watched.agent
         if agent.user.type in ("llm", "mixed"):  # the simulated users' own LLM providers
-            from convoload.llm.factory import provider_specs
+            from convoload.load.wiring import provider_specs
 
             for spec in provider_specs(agent):
                 checks.append(gevent.spawn(check_provider, f"llm:{spec.label}", spec, timeout))
@@ -382,21 +395,21 @@ class Monitor:
             )
         self.store.add_samples(samples)
         self._evaluate_alerts()
-        summary = {s.name: {"up": s.up, "detail": s.detail} for s in results}
+        summary = HealthSummary({s.name: ComponentCheck(up=s.up, detail=s.detail) for s in results})
         return summary, None, None
 
-    def stress(self) -> tuple[dict[str, Any], str | None, str | None]:
+    def stress(self) -> JobResult:
         plan = self.config.schedule.stress
         return self._stress(plan.users, plan.duration_s, plan.profile, plan.drain_s, "stress")
 
-    def pipeline(self) -> tuple[dict[str, Any], str | None, str | None]:
+    def pipeline(self) -> JobResult:
         plan = self.config.schedule.pipeline
         return self._pipeline(plan.repeat)
 
-    def daily(self) -> tuple[dict[str, Any], str | None, str | None]:
+    def daily(self) -> JobResult:
         """The comprehensive test (pipeline, then a longer stress test) and the daily report."""
         plan = self.config.schedule.daily
-        parts: dict[str, Any] = {}
+        parts: dict[str, PipelineSummary | StressSummary] = {}
         if self.watched is not None and self.watched.pipeline is not None:
             parts["pipeline"] = self._pipeline(plan.pipeline_repeat)[0]
         if not self._stop_runs.is_set():  # stopped during the pipeline: report what ran
@@ -414,17 +427,20 @@ class Monitor:
             comprehensive=parts,
         )
         log.info(logs.logfmt(event="daily_report", path=path, html=path.with_suffix(".html")))
-        return {"report": str(path), **parts}, None, str(path.with_suffix(".html"))
+        return DailySummary(report=str(path), **parts), None, str(path.with_suffix(".html"))
 
     # -- job parts ---------------------------------------------------------------------------------
 
     def _stress(
         self, users: int, duration_s: float, profile: str, drain_s: float, kind: str
-    ) -> tuple[dict[str, Any], str | None, str | None]:
+    ) -> tuple[StressSummary, str | None, str | None]:
         from convoload.load.engine import run_for
+        from convoload.load.shapes import profile_shape
+        from convoload.report.grading import assess_report
         from convoload.report.html import write_html_report
 
         assert self.watched is not None
+        shape = profile_shape(profile)(users, duration_s)
         context = RunContext(
             self._agent_config(kind),
             run_id=f"{kind}-{new_run_id()}",
@@ -432,42 +448,37 @@ class Monitor:
         )
         self._watch_bus(context.bus, record=False)
         try:
-            first = users if profile != "spike" else max(1, users // 5)
-            steps = [(0.4 * duration_s, users), (0.7 * duration_s, first)] if profile == "spike" else []
-            ramp = duration_s / 2 if profile == "ramp" else 0.0
-            run_for(
-                context, first, duration_s, steps=steps, ramp_up_s=ramp, drain_s=drain_s, stop=self._stop_runs
-            )
-            document = context.aggregate()
-            report = write_html_report(context.run_dir)
+            run_for(context, shape, drain_s=drain_s, stop=self._stop_runs)
+            run = RunReport.of(context.aggregate())
+            page = write_html_report(context.run_dir)
         finally:
             context.close()
-        assessment = document["assessment"]
-        summary = {
-            "users": users,
-            "duration_s": duration_s,
-            "profile": profile,
-            "conversations": document["summary"]["total_conversations"],
-            "success_rate": document["summary"]["success_rate"],
-            "p95_ms": document["latency"]["turn_ms"].get("p95"),
-            "grade": assessment["grade"],
-            "health": assessment["health"],
-            "recommendations": assessment["recommendations"],
-            "complete": document["summary"]["completion"]["complete"],
-        }
-        return summary, context.run_id, str(report)
+        assessment = run.assessment or assess_report(run)
+        summary = StressSummary(
+            users=users,
+            duration_s=duration_s,
+            profile=profile,
+            conversations=run.summary.total_conversations,
+            success_rate=run.summary.success_rate,
+            p95_ms=run.latency.turn_ms.p95,
+            grade=assessment.grade,
+            health=assessment.health,
+            recommendations=assessment.recommendations,
+            complete=run.complete,
+        )
+        return summary, context.run_id, str(page)
 
-    def _pipeline(self, repeat: int) -> tuple[dict[str, Any], str | None, str | None]:
-        from convoload.pipeline.model import builtin_scenarios, load_scenarios
+    def _pipeline(self, repeat: int) -> tuple[PipelineSummary, str | None, str | None]:
+        from convoload.pipeline.model import load_scenarios, resolve_suite
         from convoload.pipeline.runner import run_pipeline
 
         assert self.watched is not None and self.watched.pipeline is not None
         plan = self.config.schedule.pipeline
-        scenarios = (
-            load_scenarios(self.config.path(plan.scenarios)) if plan.scenarios else builtin_scenarios()
-        )
+        suite = resolve_suite(plan.suite, source=self.config.source, field="schedule.pipeline.suite")
+        if plan.scenarios:
+            suite = suite.with_scenarios(load_scenarios(self.config.path(plan.scenarios), suite=suite))
         document = run_pipeline(
-            scenarios,
+            suite,
             self.watched.pipeline,
             runs_dir=self.runs_dir / "pipeline",
             repeat=repeat,
@@ -475,23 +486,23 @@ class Monitor:
             stop=self._stop_runs,
         )
         overall = document["overall"]
-        summary = {
-            "pipeline_id": document["pipeline_id"],
-            "conversations": overall["conversations"],
-            "success_rate": overall["success_rate"],
-            "p95_ms": overall["latency_ms"].get("p95"),
-            "grade": overall["grade"],
-            "health": overall["health"],
-            "recommendations": overall["recommendations"],
-            "scenarios": {s["name"]: s["grade"] for s in document["scenarios"]},
-        }
+        summary = PipelineSummary(
+            pipeline_id=document["pipeline_id"],
+            conversations=overall["conversations"],
+            success_rate=overall["success_rate"],
+            p95_ms=overall["latency_ms"].get("p95"),
+            grade=overall["grade"],
+            health=overall["health"],
+            recommendations=overall["recommendations"],
+            scenarios={s["name"]: s["grade"] for s in document["scenarios"]},
+        )
         return summary, document["pipeline_id"], str(Path(document["folder"]) / "real_test_results.json")
 
     def _agent_config(self, kind: str) -> Config:
         assert self.watched is not None
         agent = self.watched.agent
         runs = str(self.runs_dir / kind)
-        return agent.model_copy(update={"run": agent.run.model_copy(update={"runs_dir": runs})})
+        return apply_overrides(agent, [Override(f"{self.config.source}: runs_dir", "run.runs_dir", runs)])
 
     def _probe_context(self) -> RunContext:
         """One run per day holds that day's synthetic conversations (journal, records, store)."""

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from convoload.conversation.records import utc_now
+from convoload.model import utc_now
+from convoload.monitor.jobs import Summary, read_summary, summary_json
 from convoload.store.results.engine import StoreOrigin, open_engine, unreachable
 from convoload.store.results.migrations import LATEST, SchemaVersionError, current_version, migrate
 from convoload.store.results.schema import (
@@ -57,7 +59,7 @@ class JobRow:
     status: str  # running | ok | failed
     run_id: str | None
     report: str | None
-    summary: dict[str, Any] | None
+    summary: Summary | None  # as the job's model (monitor.jobs) reads it
     error: str | None
 
 
@@ -181,7 +183,7 @@ class MonitorStore:
         status: str,
         run_id: str | None = None,
         report: str | None = None,
-        summary: dict[str, Any] | None = None,
+        summary: Summary | Mapping[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
         if status not in ("ok", "failed"):
@@ -195,7 +197,7 @@ class MonitorStore:
                     status=status,
                     run_id=run_id,
                     report=report,
-                    summary=summary,
+                    summary=summary_json(summary),
                     error=error,
                 )
             )
@@ -225,7 +227,7 @@ class MonitorStore:
         query = query.order_by(monitor_jobs.c.started_at.desc(), monitor_jobs.c.id.desc()).limit(limit)
         with self.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
-        return [JobRow(**dict(r)) for r in rows]
+        return [JobRow(**{**r, "summary": read_summary(r["job"], r["summary"])}) for r in rows]
 
     def job_counts(self) -> dict[tuple[str, str], int]:
         """(job, status) → how many, over the whole history (for `/metrics` counters)."""

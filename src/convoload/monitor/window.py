@@ -13,8 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from convoload.conversation.records import ConversationRecord
-from convoload.report.aggregate import distribution
+from convoload.model import ConversationRecord, distribution
 
 FALLBACK_HOOK = "ollama_fallbacks"
 

@@ -1,10 +1,11 @@
-"""Load personas from YAML or plain-text files, and the built-in ones shipped with the package."""
+"""Load personas from YAML or plain-text files, and the built-in ones the installed bundled systems ship."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -12,33 +13,10 @@ from pydantic import ValidationError
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.personas.model import Persona
 from convoload.personas.text_facts import persona_from_text
-from convoload.safeyaml import parse_yaml
+from convoload.safeyaml import load_yaml_mapping, read_text_file
 from convoload.textutil import fold
 
 PERSONA_SUFFIXES = (".yaml", ".yml", ".txt")
-
-
-def read_text_file(path: Path) -> str:
-    """A UTF-8 text file; a missing, unreadable or blank file is a ConfigError naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(str(path), "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), "", f"cannot read file ({exc.__class__.__name__})") from None
-    if not text.strip():
-        raise ConfigError(str(path), "", "file is empty")
-    return text
-
-
-def load_yaml_mapping(path: Path) -> dict:
-    """Read a YAML file that must hold a mapping; errors name the file (and line). Alias bombs are refused."""
-    data = parse_yaml(read_text_file(path), str(path))
-    if data is None:
-        raise ConfigError(str(path), "", "file is empty")
-    if not isinstance(data, dict):
-        raise ConfigError(str(path), "", f"expected a mapping at the top level, found {type(data).__name__}")
-    return data
 
 
 def load_persona_file(path: str | Path) -> Persona:
@@ -60,10 +38,26 @@ def load_persona_file(path: str | Path) -> Persona:
     return persona.model_copy(update={"source": str(path)})
 
 
-@cache
 def builtin_personas() -> dict[str, Persona]:
-    """The personas shipped in the package, by lower-case name."""
-    folder = resources.files("convoload.personas") / "builtin"
+    """The personas of every installed bundled system (convoload.bundled), by lower-case name."""
+    from convoload.bundled import BUNDLED
+
+    personas: dict[str, Persona] = {}
+    folders = []
+    for name in BUNDLED.names():
+        try:
+            folder = BUNDLED.get(name).persona_folder
+        except KeyError as exc:  # a broken pack
+            raise ConfigError("bundled systems", "", str(exc.args[0])) from None
+        if folder is not None and folder not in folders:
+            folders.append(folder)
+            personas.update(_folder_personas(folder))
+    return personas
+
+
+@cache
+def _folder_personas(folder: Traversable) -> dict[str, Persona]:
+    """A bundled system's persona files (read once per process), by lower-case name."""
     personas: dict[str, Persona] = {}
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith((".yaml", ".yml")):

@@ -27,7 +27,9 @@ class Persona(BaseModel):
     language: Language = "pt-BR"
     description: str = ""
     goal: str = ""
-    playbook: str = "tickets"
+    # How a scripted user plays it: a registered playbook name or `module:Class`; None: the bundled
+    # system's default when the target is one (LLM users need none).
+    playbook: str | None = None
     facts: dict[str, Any] = Field(default_factory=dict)
     behaviours: dict[str, bool] = Field(default_factory=dict)
     steps: list[str] = Field(default_factory=list)

@@ -43,6 +43,8 @@ _WEEK_RE = re.compile(
     r"(de|of)\s+([a-z]+)"
 )
 _ENGLISH_HINTS = ("the ", " wants ", " tickets", " adults", " accepts ", " refuses ")
+# "Playbook: tickets" on a line of its own: how scripted users play it, as a YAML persona's `playbook`.
+_PLAYBOOK_RE = re.compile(r"^\s*playbook\s*:\s*(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 def persona_from_text(name: str, text: str) -> Persona:
@@ -98,11 +100,13 @@ def persona_from_text(name: str, text: str) -> Persona:
     goal_line = next(
         (line.strip() for line in text.splitlines() if "objetivo" in fold(line) or "goal" in fold(line)), ""
     )
+    playbook = _PLAYBOOK_RE.search(text)
     return Persona(
         name=name,
         language=language,
         description=text.strip(),
         goal=goal_line,
+        playbook=playbook.group(1) if playbook else None,
         facts=facts,
         behaviours=behaviours,
     )

@@ -1,37 +1,41 @@
-"""Run scenarios against the bundled real-estate system and grade them.
+"""Run a scenario suite against its system and grade it.
 
-The catalog API and the assistant are started once for the whole pipeline;
-each scenario (and each repetition) is an ordinary convoload run in its own
-folder under the pipeline's, so every record and report of a run exists for
-it too. On top, per scenario: success by the scenario's own rule, latency per
-agent, integration metrics, health, grade, recommendations, and pass^k.
+The system is started (or reached) once for the whole pipeline; each scenario (and each
+repetition) is an ordinary convoload run in its own folder under the pipeline's, so every record
+and report of a run exists for it too. On top, per scenario: success by the scenario's own rule,
+latency per agent, integration metrics (coherence, agent coordination when the suite says which
+hand-offs are allowed, one per domain check of the suite, user experience), health, grade,
+recommendations, and pass^k. What the system's replies mean is the suite's business, not this module's.
 """
 
 from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from convoload.bundled import StartedSystem, start_bundled
 from convoload.config import Config
-from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome
+from convoload.errors import ConfigError
+from convoload.events import ReplyReceived
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.engine import run_load
 from convoload.load.plan import RunPlan
+from convoload.model import ConversationRecord, ErrorKind, Outcome, distribution
+from convoload.model.report import RunReport
 from convoload.personas import resolve_personas
 from convoload.personas.model import Persona
-from convoload.pipeline.consistency import ConsistencyReport, check
-from convoload.pipeline.model import Scenario
-from convoload.report.aggregate import aggregate, distribution
+from convoload.pipeline.model import CheckResult, Scenario, ScenarioSuite
+from convoload.report.aggregate import aggregate
 from convoload.report.grading import (
-    assess,
+    assess_report,
     grade,
     health,
     mark_incomplete,
@@ -43,46 +47,40 @@ from convoload.signals import StopRequest
 from convoload.store.journal import read_journal, write_json
 from convoload.store.results.engine import StoreOrigin, resolve_store_url
 
-# The hand-offs the assistant's agents may make; anything else is a coordination fault.
-ALLOWED_HANDOFFS = {
-    ("triagem", "busca"),
-    ("triagem", "imovel"),
-    ("triagem", "agendamento"),
-    ("busca", "imovel"),
-    ("busca", "triagem"),
-    ("imovel", "agendamento"),
-    ("imovel", "busca"),
-    ("agendamento", "imovel"),
-    ("agendamento", "busca"),
-}
+Handoffs = dict[str, dict[int, list[tuple[str, str]]]]  # session -> iteration -> hand-offs reported
 
 
-@dataclass
-class System:
-    """Where the system under test is."""
+@dataclass(slots=True)
+class _Repetition:
+    """One run of a scenario: its conversations, its folder, and the hand-offs its replies reported."""
 
-    chat_url: str
-    catalog_url: str
-    health_url: str
+    records: list[ConversationRecord]
+    run_dir: Path
+    handoffs: Handoffs = field(default_factory=dict)
 
 
-def start_system(resources: Any, listings: int, *, brain: str = "rules", llm: tuple[str, ...] = ()) -> System:
-    from convoload_demo.realestate.assistant.launcher import AssistantServer
-    from convoload_demo.realestate.assistant.settings import AssistantSettings
-    from convoload_demo.realestate.catalog.launcher import CatalogServer
-    from convoload_demo.realestate.catalog.settings import SANDBOX_RELEASE_S, CatalogSettings
+def start_suite_system(
+    suite: ScenarioSuite, resources: ExitStack, *, options: Mapping[str, Any] | None = None
+) -> StartedSystem:
+    """Where the suite's scenarios run: its bundled system started into `resources` (with the suite's
+    options, then `options`), or its own target."""
+    if suite.system is not None:
+        return start_bundled(suite.system, resources, options={**suite.options, **(options or {})})
+    if suite.target is None:
+        raise ConfigError(f"suite {suite.name}", "target", "names neither a bundled system nor a target")
+    return target_system(suite.name, suite.target)
 
-    catalog = resources.enter_context(
-        CatalogServer(CatalogSettings(listings=listings, release_visits_after_s=SANDBOX_RELEASE_S))
+
+def target_system(name: str, target: Mapping[str, Any]) -> StartedSystem:
+    """A system convoload did not start, known by its `target:` config fields only."""
+    return StartedSystem(
+        name=name, url=str(target.get("url") or target.get("function") or ""), target=dict(target)
     )
-    settings = AssistantSettings(catalog_url=catalog.url, brain=brain, llm=llm)  # type: ignore[arg-type]
-    assistant = resources.enter_context(AssistantServer(settings))
-    return System(chat_url=assistant.chat_url, catalog_url=catalog.url, health_url=assistant.url + "/health")
 
 
 def run_pipeline(
-    scenarios: list[Scenario],
-    system: System,
+    suite: ScenarioSuite,
+    system: StartedSystem,
     *,
     runs_dir: Path,
     repeat: int = 1,
@@ -104,22 +102,20 @@ def run_pipeline(
     all_records: list[ConversationRecord] = []
     skipped: list[str] = []
     with httpx.Client(timeout=10) as http:
-        for scenario in scenarios:
+        for scenario in suite.scenarios:
             if stop is not None and stop.is_set():
                 skipped.append(scenario.name)
                 continue
-            repetitions = []
+            repetitions: list[_Repetition] = []
             finished, planned = 0, scenario.conversations * repeat
             for attempt in range(repeat):
                 if stop is not None and stop.is_set():
                     break
-                records, run_dir, completion = _run_once(
-                    scenario, system, folder, seed + attempt, store_url, stop
-                )
-                repetitions.append((records, run_dir))
-                all_records.extend(records)
-                finished += completion["finished_conversations"]
-            result = _scenario_result(scenario, repetitions, system, http)
+                repetition, done = _run_once(suite, scenario, system, folder, seed + attempt, store_url, stop)
+                repetitions.append(repetition)
+                all_records.extend(repetition.records)
+                finished += done
+            result = _scenario_result(suite, scenario, repetitions, system)
             if finished < planned:
                 why = f"stopped by {stop.reason}" if stop is not None and stop.is_set() else "cut short"
                 mark_incomplete(
@@ -132,14 +128,14 @@ def run_pipeline(
             if on_scenario:
                 on_scenario(result)
         healthy_after = _healthy(http, system.health_url)
-    overall = _overall(results, all_records, healthy_after)
+    overall = _overall(results, all_records, healthy_after, _metric_names(suite))
     stopped_by = stop.reason if stop is not None and stop.is_set() else None
     if skipped or any(r.get("complete") is False for r in results):
         ran = len(results) - sum(1 for r in results if r.get("complete") is False)
         mark_incomplete(
             overall,
             f"Incomplete pipeline{f' (stopped by {stopped_by})' if stopped_by else ''}: {ran} of "
-            f"{len(scenarios)} scenarios ran to the end"
+            f"{len(suite.scenarios)} scenarios ran to the end"
             + (f"; not started: {', '.join(skipped)}" if skipped else "")
             + ". Run it to the end before acting on its grade.",
         )
@@ -147,14 +143,14 @@ def run_pipeline(
         "pipeline_id": pipeline_id,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "repeat": repeat,
-        "system": {"assistant": system.chat_url, "catalog": system.catalog_url},
+        "system": _where(system),
         "scenarios": results,
         "overall": overall,
         **({"stopped_by": stopped_by} if stopped_by else {}),
         **({"skipped_scenarios": skipped} if skipped else {}),
     }
     write_json(folder / "real_test_results.json", document)
-    _write_csv(folder / "scenarios.csv", results)
+    _write_csv(folder / "scenarios.csv", results, _metric_names(suite))
     document["folder"] = str(folder)
     return document
 
@@ -174,15 +170,24 @@ def checked_store_url(given: str | None, *, runs_dir: Path) -> str:
     return url
 
 
+def _where(system: StartedSystem) -> dict[str, str]:
+    """The results' "system": the URL the scenarios talked to, and the data API checks read, if any."""
+    where = {"assistant": str(system.target.get("url") or system.url)}
+    if system.catalog_url:
+        where["catalog"] = system.catalog_url
+    return where
+
+
 def _run_once(
+    suite: ScenarioSuite,
     scenario: Scenario,
-    system: System,
+    system: StartedSystem,
     folder: Path,
     seed: int,
     store_url: str,
     stop: StopRequest | None = None,
-) -> tuple[list[ConversationRecord], Path, dict[str, Any]]:
-    """One repetition of a scenario: its records, its run folder and its completion (report.completion)."""
+) -> tuple[_Repetition, int]:
+    """One repetition of a scenario, and how many of its conversations finished (report.completion)."""
     scripts = scenario.expanded_scripts()
     config = Config.model_validate(
         {
@@ -193,31 +198,37 @@ def _run_once(
                 "persona_assignment": "round_robin",
             },
             "user": {"type": "fixed", "scripts": scripts} if scripts else {"type": "scripted"},
-            "goal": scenario.goal.model_dump(),
+            "goal": suite.goal_of(scenario).model_dump(),
             "store": {"url": store_url},
-            "target": {
-                "type": "http",
-                "url": system.chat_url,
-                "reply_path": "reply",
-                "agent_path": "agent",
-                "body": {"session_id": "{session_id}", "message": "{text}"},
-            },
+            "target": dict(system.target),
         }
     )
     context = RunContext(
-        config, personas=_personas(scenario), plan=RunPlan(conversations=scenario.conversations)
+        config, personas=_personas(suite, scenario), plan=RunPlan(conversations=scenario.conversations)
     )
+    handoffs: Handoffs = {}
+    read = suite.read_handoffs
+    if read is not None:
+        # Records keep the final agent of a turn only; the hand-offs a reply reports are noted here.
+        def note(event: ReplyReceived) -> None:
+            moves = read(event.raw)
+            if moves is not None:
+                handoffs.setdefault(event.session_id, {})[event.turn.iteration] = list(moves)
+
+        context.bus.subscribe(ReplyReceived, note)
     try:
         concurrency = scenario.concurrency or scenario.conversations
         run_load(context, scenario.conversations, concurrency, stop=stop)
-        completion = context.aggregate()["summary"]["completion"]
+        completion = RunReport.of(context.aggregate()).summary.completion
     finally:
         context.close()
-    return read_journal(context.run_dir / "journal.jsonl"), context.run_dir, completion
+    records = read_journal(context.run_dir / "journal.jsonl")
+    finished = completion.finished_conversations if completion is not None else 0
+    return _Repetition(records, context.run_dir, handoffs), finished
 
 
-def _personas(scenario: Scenario) -> list[Persona]:
-    personas = resolve_personas(scenario.personas, source=f"scenario {scenario.name}")
+def _personas(suite: ScenarioSuite, scenario: Scenario) -> list[Persona]:
+    personas = resolve_personas(suite.personas_of(scenario), source=f"scenario {scenario.name}")
     overrides = scenario.persona_overrides
     if not overrides:
         return personas
@@ -244,25 +255,43 @@ def succeeded(scenario: Scenario, record: ConversationRecord) -> bool:
     return record.goal_reached
 
 
+def _metric_names(suite: ScenarioSuite) -> list[str]:
+    """The quality metrics of the suite's scenarios, in the order of the results and the CSV."""
+    coordination = ["agent_coordination"] if suite.allowed_handoffs is not None else []
+    return ["coherence", *coordination, *suite.check_names, "user_experience"]
+
+
+def _run_checks(
+    suite: ScenarioSuite, scenario: Scenario, records: list[ConversationRecord], system: StartedSystem
+) -> dict[str, CheckResult]:
+    """Every check of the suite: run when the scenario names it, else an empty result (score 1.0)."""
+    results = {}
+    for check in suite.checks:
+        if check.name not in scenario.checks:
+            results[check.name] = CheckResult()
+            continue
+        try:
+            results[check.name] = check.run(records, system)
+        except Exception as exc:  # a broken check costs its metric, not the pipeline's results
+            results[check.name] = CheckResult(error=f"{type(exc).__name__}: {exc}")
+    return results
+
+
 def _scenario_result(
+    suite: ScenarioSuite,
     scenario: Scenario,
-    repetitions: list[tuple[list[ConversationRecord], Path]],
-    system: System,
-    http: httpx.Client,
+    repetitions: list[_Repetition],
+    system: StartedSystem,
 ) -> dict[str, Any]:
-    records = [r for recs, _ in repetitions for r in recs]
-    document = aggregate(records)
-    consistency = ConsistencyReport()
-    if "data_consistency" in scenario.checks:
-        consistency = check(
-            records,
-            lambda pid: http.get(f"{system.catalog_url}/api/properties/{pid}").raise_for_status().json(),
-        )
-    bad_sessions = {m.session_id for m in consistency.mismatches}
+    records = [r for repetition in repetitions for r in repetition.records]
+    report = RunReport.from_document(aggregate(records))
+    checks = _run_checks(suite, scenario, records, system)
+    bad_sessions = {m.session_id for result in checks.values() for m in result.mismatches}
     wins = [succeeded(scenario, r) and r.session_id not in bad_sessions for r in records]
     success_rate = round(sum(wins) / len(wins), 4) if wins else 0.0
     turns = [t for r in records for t in r.turns]
-    p95_s = (document["latency"]["turn_ms"].get("p95") or 0) / 1000
+    turn_ms = report.latency.turn_ms
+    p95_s = (turn_ms.p95 or 0) / 1000
     # In a resilience (graceful) scenario, refusing bad input with a 4xx is the right answer: no error,
     # and no blow to coherence or user experience.
     refused = sum(1 for t in turns if scenario.success == "graceful" and t.error and _graceful(t.error))
@@ -272,58 +301,53 @@ def _scenario_result(
     for t in turns:
         if t.latency_ms is not None and t.error is None:
             by_agent[t.agent or "?"].append(t.latency_ms)
-    assessment = assess(_expected_removed(scenario, document, records))
-    integration = {
-        "coherence": _coherence(document, len(turns), refused),
-        "agent_coordination": _coordination(records),
-        "data_consistency": consistency.score,
-        "user_experience": _experience(turns, graceful=scenario.success == "graceful"),
-    }
+    assessment = assess_report(_expected_removed(scenario, report, records))
+    integration = {"coherence": _coherence(report, len(turns), refused)}
+    if suite.allowed_handoffs is not None:
+        handoffs: Handoffs = {}
+        for repetition in repetitions:
+            handoffs.update(repetition.handoffs)
+        integration["agent_coordination"] = _coordination(records, handoffs, suite.allowed_handoffs)
+    integration.update({name: result.score for name, result in checks.items()})
+    integration["user_experience"] = _experience(turns, graceful=scenario.success == "graceful")
+    advice = {check.name: check.advice for check in suite.checks}
     result = {
         "name": scenario.name,
         "description": scenario.description,
         "conversations": len(records),
         "successful": sum(wins),
         "success_rate": success_rate,
-        "latency_ms": document["latency"]["turn_ms"],
+        "latency_ms": turn_ms.to_document(),
         "per_agent": {agent: distribution(values) for agent, values in sorted(by_agent.items())},
         "integration": integration,
-        "data_consistency": {
-            "checked": consistency.checked,
-            "mismatches": [m.__dict__ for m in consistency.mismatches],
-        },
+        **{name: check.to_json() for name, check in checks.items()},
         "health": health(success_rate, p95_s, error_rate),
         "grade": worst(grade(success_rate, p95_s), quality_grade(integration)),
         "error_rate": round(error_rate, 4),
-        "recommendations": _with_quality(assessment["recommendations"], integration),
-        "findings": document["findings"]["by_hook"],
-        "runs": [str(run_dir) for _, run_dir in repetitions],
+        "recommendations": _with_quality(assessment.recommendations, integration, advice),
+        "findings": {name: hook.to_document() for name, hook in report.findings.by_hook.items()},
+        "runs": [str(repetition.run_dir) for repetition in repetitions],
     }
     if len(repetitions) > 1:
         result["pass_k"] = _pass_k(scenario, repetitions, bad_sessions)
     return result
 
 
-def _expected_removed(
-    scenario: Scenario, document: dict[str, Any], records: list[ConversationRecord]
-) -> dict[str, Any]:
+def _expected_removed(scenario: Scenario, report: RunReport, records: list[ConversationRecord]) -> RunReport:
     """For resilience scenarios, refused bad input (4xx) and scripts played to the end are the point,
     not problems to recommend anything about."""
     if scenario.success != "graceful":
-        return document
-    summary = dict(document["summary"])
-    errors = dict(summary["errors_by_kind"])
+        return report
+    errors = dict(report.summary.errors_by_kind)
     graceful = sum(1 for r in records if r.error is not None and _graceful(r.error))
     if errors.get("http_status", 0) <= graceful:
         errors.pop("http_status", None)
-    summary["errors_by_kind"] = errors
-    summary["outcomes"] = {k: v for k, v in summary["outcomes"].items() if k != "user_stopped"}
-    return {**document, "summary": summary}
+    outcomes = {k: v for k, v in report.summary.outcomes.items() if k != "user_stopped"}
+    summary = report.summary.model_copy(update={"errors_by_kind": errors, "outcomes": outcomes})
+    return report.model_copy(update={"summary": summary})
 
 
-def _store_grades(
-    store_url: str, result: dict[str, Any], repetitions: list[tuple[list[ConversationRecord], Path]]
-) -> None:
+def _store_grades(store_url: str, result: dict[str, Any], repetitions: list[_Repetition]) -> None:
     """The scenario's grade goes with each of its runs into the results store they were written to."""
     from convoload.store.results import ResultsStore
     from convoload.store.results.engine import sqlite_path
@@ -332,9 +356,9 @@ def _store_grades(
     if database is not None and not database.is_file():
         return
     with ResultsStore(store_url) as store:
-        for _, run_dir in repetitions:
+        for repetition in repetitions:
             store.add_grade(
-                run_dir.name,
+                repetition.run_dir.name,
                 result["name"],
                 result["grade"],
                 result["success_rate"],
@@ -347,24 +371,40 @@ def _graceful(error: Any) -> bool:
     return error.kind == ErrorKind.HTTP_STATUS and 400 <= (error.status_code or 0) < 500
 
 
-def _with_quality(recommendations: list[str], integration: dict[str, float]) -> list[str]:
+def _with_quality(
+    recommendations: list[str], integration: dict[str, float], advice: Mapping[str, str]
+) -> list[str]:
     """The quality metrics' recommendations first; "No action needed" only when there are none."""
-    quality = quality_recommendations(integration)
+    quality = quality_recommendations(integration, advice)
     if not quality:
         return recommendations
     return quality + [line for line in recommendations if not line.startswith("No action needed")]
 
 
-def _coherence(document: dict[str, Any], turns: int, refused: int = 0) -> float:
+def _coherence(report: RunReport, turns: int, refused: int = 0) -> float:
     """Replies that are neither errors nor suspiciously short; `refused` turns (expected 4xx) are fine."""
-    by_hook = document["findings"]["by_hook"]
-    bad = sum(by_hook.get(h, {}).get("count", 0) for h in ("error_responses", "short_responses")) - refused
+    by_hook = report.findings.by_hook
+    bad = sum(by_hook[h].count for h in ("error_responses", "short_responses") if h in by_hook) - refused
     return round(min(1.0, max(0.0, 1 - bad / turns)), 4) if turns else 1.0
 
 
-def _coordination(records: list[ConversationRecord]) -> float:
-    moves = [(a, b) for r in records for a, b in pairwise(r.agents) if a != b]
-    return round(sum(1 for m in moves if m in ALLOWED_HANDOFFS) / len(moves), 4) if moves else 1.0
+def _coordination(
+    records: list[ConversationRecord], reported: Handoffs, allowed: frozenset[tuple[str, str]]
+) -> float:
+    """Share of hand-offs between allowed agents: those a reply reports, else a change of agent
+    between turns (a reply that reports none hands off inside it unseen)."""
+    moves: list[tuple[str, str]] = []
+    for record in records:
+        told = reported.get(record.session_id, {})
+        previous: str | None = None
+        for turn in record.turns:
+            if turn.iteration in told:
+                moves.extend(told[turn.iteration])
+            elif previous is not None and turn.agent:
+                moves.append((previous, turn.agent))
+            previous = turn.agent or previous
+    moves = [(a, b) for a, b in moves if a != b]
+    return round(sum(1 for m in moves if m in allowed) / len(moves), 4) if moves else 1.0
 
 
 def _experience(turns: list[Any], *, graceful: bool = False) -> float:
@@ -377,20 +417,20 @@ def _experience(turns: list[Any], *, graceful: bool = False) -> float:
     return round(good / len(turns), 4) if turns else 1.0
 
 
-def _pass_k(
-    scenario: Scenario, repetitions: list[tuple[list[ConversationRecord], Path]], bad_sessions: set[str]
-) -> dict[str, Any]:
+def _pass_k(scenario: Scenario, repetitions: list[_Repetition], bad_sessions: set[str]) -> dict[str, Any]:
     """pass^k: the share of conversation slots (user i) that succeeded in every one of the k repetitions."""
     slots: dict[int, list[bool]] = defaultdict(list)
-    for records, _ in repetitions:
-        for r in records:
+    for repetition in repetitions:
+        for r in repetition.records:
             slots[r.user_id].append(succeeded(scenario, r) and r.session_id not in bad_sessions)
     k = len(repetitions)
     value = sum(1 for outcomes in slots.values() if len(outcomes) == k and all(outcomes)) / len(slots)
     return {"k": k, "value": round(value, 4)}
 
 
-def _healthy(http: httpx.Client, url: str) -> bool:
+def _healthy(http: httpx.Client, url: str | None) -> bool:
+    if url is None:  # a system without a health endpoint: nothing says it is not
+        return True
     try:
         return http.get(url).json().get("status") == "ok"
     except (httpx.HTTPError, ValueError):
@@ -398,7 +438,7 @@ def _healthy(http: httpx.Client, url: str) -> bool:
 
 
 def _overall(
-    results: list[dict[str, Any]], records: list[ConversationRecord], healthy_after: bool
+    results: list[dict[str, Any]], records: list[ConversationRecord], healthy_after: bool, metrics: list[str]
 ) -> dict[str, Any]:
     total = sum(r["conversations"] for r in results)
     successful = sum(r["successful"] for r in results)
@@ -410,8 +450,11 @@ def _overall(
     status = health(success_rate, p95_s, errors / turns)
     if not healthy_after:
         status = "critical"
-    keys = ("coherence", "agent_coordination", "data_consistency", "user_experience")
-    integration = {k: round(sum(r["integration"][k] for r in results) / len(results), 4) for k in keys}
+    # No scenario ran (stopped before the first): nothing was measured, nothing is vouched for.
+    integration = {
+        k: round(sum(r["integration"][k] for r in results) / len(results), 4) if results else 0.0
+        for k in metrics
+    }
     return {
         "conversations": total,
         "successful": successful,
@@ -431,27 +474,21 @@ def _overall(
     }
 
 
-def _write_csv(path: Path, results: list[dict[str, Any]]) -> None:
+def _write_csv(path: Path, results: list[dict[str, Any]], metrics: Sequence[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "scenario",
-                "conversations",
-                "successful",
-                "success_rate",
-                "p50_ms",
-                "p95_ms",
-                "grade",
-                "health",
-                "coherence",
-                "agent_coordination",
-                "data_consistency",
-                "user_experience",
-            ]
-        )
+        fixed = [
+            "scenario",
+            "conversations",
+            "successful",
+            "success_rate",
+            "p50_ms",
+            "p95_ms",
+            "grade",
+            "health",
+        ]
+        writer.writerow([*fixed, *metrics])
         for r in results:
-            i = r["integration"]
             writer.writerow(
                 [
                     r["name"],
@@ -462,9 +499,6 @@ def _write_csv(path: Path, results: list[dict[str, Any]]) -> None:
                     r["latency_ms"].get("p95"),
                     r["grade"],
                     r["health"],
-                    i["coherence"],
-                    i["agent_coordination"],
-                    i["data_consistency"],
-                    i["user_experience"],
+                    *(r["integration"][metric] for metric in metrics),
                 ]
             )

@@ -1,8 +1,8 @@
 """The run aggregate: success, iterations, exact latency percentiles, errors, cost.
 
-Percentiles are computed from every recorded value (no bucketing), with linear
-interpolation between closest ranks, per request type and name (persona, or
-provider/model for LLM calls) as well as for the whole run.
+Percentiles (convoload.model.stats) are computed from every recorded value, per
+request type and name (persona, or provider/model for LLM calls) as well as for the
+whole run.
 
 The aggregate is built from *entries*: the digest of one finished conversation
 (its numbers, not its transcript), one simulated-user LLM call, one fallback.
@@ -16,51 +16,24 @@ costs as exact fractions.
 
 from __future__ import annotations
 
-import math
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
 from typing import Any
 
-from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome, Usage
+from convoload.model.records import ConversationRecord, ErrorKind, Outcome, Usage
+from convoload.model.stats import distribution
 from convoload.report.completion import completion
 
-PERCENTILES = (50, 90, 95, 99)
 # Request types in our reports: Locust's (MESSAGE, WEBHOOK, CONVERSATION, LLM) plus the acknowledgement.
 REQUEST_TYPES = ("MESSAGE", "ACK", "WEBHOOK", "CONVERSATION", "LLM")
 _COST_UNITS = 10**8  # records keep costs to 8 decimals
 _COST_FIELDS = ("cost_usd", "saved_cost_usd")
 
 Entry = list[Any]  # [kind, payload]: JSON/msgpack-friendly, as it travels from a worker to the master
-
-
-def percentile(sorted_values: Sequence[float], p: float) -> float:
-    if not sorted_values:
-        return math.nan
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    rank = (len(sorted_values) - 1) * p / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (rank - low)
-
-
-def distribution(values: Iterable[float]) -> dict[str, float | int | None]:
-    data = sorted(v for v in values if v is not None)
-    if not data:
-        return {"count": 0}
-    out: dict[str, float | int | None] = {
-        "count": len(data),
-        "min": round(data[0], 3),
-        "mean": round(math.fsum(data) / len(data), 3),
-    }
-    for p in PERCENTILES:
-        out[f"p{p}"] = round(percentile(data, p), 3)
-    out["max"] = round(data[-1], 3)
-    return out
 
 
 def cost_units(cost_usd: float) -> int:

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from convoload.model.report import Completion
+
 NEVER_ENDED = "a kill or a crash (its run.json still says running)"
 
 
@@ -33,19 +35,19 @@ def completion(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str,
     }
 
 
-def describe(completion: Mapping[str, Any]) -> str:
+def describe(completion: Completion) -> str:
     """One line: '4 of 10 planned conversations finished (stopped by SIGTERM)'."""
-    planned = completion.get("planned_conversations")
-    finished = completion["finished_conversations"]
+    planned = completion.planned_conversations
+    finished = completion.finished_conversations
     if planned is not None:
         text = f"{finished} of {planned} planned conversations finished"
     else:
-        users, duration = completion.get("planned_users"), completion.get("planned_duration_s")
+        users, duration = completion.planned_users, completion.planned_duration_s
         shape = " for ".join(
             part
             for part in (f"{users} users" if users else "", f"{duration:g} s" if duration else "")
             if part
         )
         text = f"{finished} conversations finished" + (f" (planned: {shape})" if shape else "")
-    stopped_by = completion.get("stopped_by")
+    stopped_by = completion.stopped_by
     return f"{text} (stopped by {stopped_by})" if stopped_by else text

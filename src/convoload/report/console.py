@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.console import Console
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed, TurnSent
+from convoload.model.report import Distribution, RequestRow, RunReport
 from convoload.report.completion import describe
 
 _PERSONA_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
@@ -24,59 +26,57 @@ def _ms(value: Any) -> str:
     return f"{value:.0f} ms" if value >= 10 else f"{value:.2f} ms"
 
 
-def print_summary(console: Console, document: dict[str, Any], locust_stats: Any = None) -> None:
-    summary = document["summary"]
+def print_summary(console: Console, report: RunReport | Mapping[str, Any], locust_stats: Any = None) -> None:
+    report = RunReport.of(report)
+    summary = report.summary
     overview = Table(title="Conversations", show_header=False, title_justify="left")
     overview.add_column(style="bold")
     overview.add_column()
-    overview.add_row("total", str(summary["total_conversations"]))
-    completion = summary.get("completion")
-    if completion and (completion.get("planned_conversations") is not None or not completion["complete"]):
-        text = describe(completion) + ("" if completion["complete"] else ": incomplete")
-        overview.add_row("planned", f"[{'green' if completion['complete'] else 'bold red'}]{escape(text)}[/]")
-    overview.add_row("goal reached", f"{summary['successful_conversations']} ({summary['success_rate_pct']})")
-    assessment = document.get("assessment")
+    overview.add_row("total", str(summary.total_conversations))
+    completion = summary.completion
+    if completion and (completion.planned_conversations is not None or not completion.complete):
+        text = describe(completion) + ("" if completion.complete else ": incomplete")
+        overview.add_row("planned", f"[{'green' if completion.complete else 'bold red'}]{escape(text)}[/]")
+    overview.add_row("goal reached", f"{summary.successful_conversations} ({summary.success_rate_pct})")
+    assessment = report.assessment
     if assessment:
-        colour = {"healthy": "green", "warning": "yellow", "critical": "red"}[assessment["health"]]
+        colour = {"healthy": "green", "warning": "yellow", "critical": "red"}[assessment.health]
         overview.add_row(
             "grade / health",
-            f"[bold]{assessment['grade']}[/] / [{colour}]{assessment['health']}[/]"
-            f" (p95 turn {assessment['p95_turn_s']:.2f} s, error rate "
-            f"{100 * assessment['error_rate']:.1f}%)",
+            f"[bold]{assessment.grade}[/] / [{colour}]{assessment.health}[/]"
+            f" (p95 turn {assessment.p95_turn_s:.2f} s, error rate "
+            f"{100 * assessment.error_rate:.1f}%)",
         )
-    overview.add_row("interrupted", str(summary["interrupted_conversations"]))
-    overview.add_row("failed (errors)", str(summary["failed_conversations"]))
-    overview.add_row("avg iterations", f"{summary['avg_iterations_per_conversation']:.2f}")
-    if summary["avg_iterations_to_goal"] is not None:
-        overview.add_row("avg iterations to goal", f"{summary['avg_iterations_to_goal']:.2f}")
-    transitions = summary.get("agent_transitions") or {}
-    top = ", ".join(f"{k} ×{v}" for k, v in list(transitions.items())[:4])
-    overview.add_row("agent changes", f"{summary['agent_changes']}" + (f" ({top})" if top else ""))
-    tokens = summary["tokens"]
+    overview.add_row("interrupted", str(summary.interrupted_conversations))
+    overview.add_row("failed (errors)", str(summary.failed_conversations))
+    overview.add_row("avg iterations", f"{summary.avg_iterations_per_conversation:.2f}")
+    if summary.avg_iterations_to_goal is not None:
+        overview.add_row("avg iterations to goal", f"{summary.avg_iterations_to_goal:.2f}")
+    top = ", ".join(f"{k} ×{v}" for k, v in list(summary.agent_transitions.items())[:4])
+    overview.add_row("agent changes", f"{summary.agent_changes}" + (f" ({top})" if top else ""))
+    tokens = summary.tokens
     overview.add_row(
         "tokens (simulated users)",
-        f"{tokens['total']} (prompt {tokens['prompt']}, cached "
-        f"{tokens.get('cached', 0)}, output {tokens['completion']})",
+        f"{tokens.total} (prompt {tokens.prompt}, cached {tokens.cached}, output {tokens.completion})",
     )
-    overview.add_row("cost", f"US$ {summary['total_cost_usd']:.6f}")
+    overview.add_row("cost", f"US$ {summary.total_cost_usd:.6f}")
     overview.add_row(
         "per conversation",
-        f"{summary.get('tokens_per_conversation', 0):.0f} tokens, "
-        f"US$ {summary.get('cost_per_conversation_usd', 0):.6f}",
+        f"{summary.tokens_per_conversation:.0f} tokens, US$ {summary.cost_per_conversation_usd:.6f}",
     )
-    llm = summary.get("llm") or {}
-    if llm.get("calls") or llm.get("replayed_calls"):
+    llm = summary.llm
+    if llm.calls or llm.replayed_calls:
         overview.add_row(
             "LLM calls",
-            f"{llm['calls']} to providers, {llm['replayed_calls']} replayed "
-            f"({llm['replayed_pct']:.1f}%), saved {llm['saved_tokens']} tokens / "
-            f"US$ {llm['saved_cost_usd']:.6f}",
+            f"{llm.calls} to providers, {llm.replayed_calls} replayed "
+            f"({llm.replayed_pct:.1f}%), saved {llm.saved_tokens} tokens / "
+            f"US$ {llm.saved_cost_usd:.6f}",
         )
-    for route, count in (llm.get("fallbacks") or {}).items():
+    for route, count in llm.fallbacks.items():
         overview.add_row("LLM fallback", f"{route}: {count}")
-    if summary["errors_by_kind"]:
-        overview.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary["errors_by_kind"].items()))
-    target_stats = document.get("run", {}).get("target_stats") or {}
+    if summary.errors_by_kind:
+        overview.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary.errors_by_kind.items()))
+    target_stats = report.run.target_stats or {}
     rejected = {k: v for k, v in target_stats.items() if not k.endswith("accepted") and v}
     if rejected:
         overview.add_row(
@@ -85,46 +85,46 @@ def print_summary(console: Console, document: dict[str, Any], locust_stats: Any 
         )
     console.print(overview)
 
-    findings = document.get("findings") or {}
-    if findings.get("by_hook"):
-        hooks = Table(title=f"Hook findings ({findings['total']})", title_justify="left")
+    findings = report.findings
+    if findings.by_hook:
+        hooks = Table(title=f"Hook findings ({findings.total})", title_justify="left")
         for column in ("hook", "priority", "findings", "conversations", "example"):
             hooks.add_column(column)
         order = {"critical": 0, "business": 1, "quality": 2}
         for name, entry in sorted(
-            findings["by_hook"].items(), key=lambda kv: (order[kv[1]["priority"]], -kv[1]["count"])
+            findings.by_hook.items(), key=lambda kv: (order.get(kv[1].priority or "", 3), -kv[1].count)
         ):
-            example = entry["examples"][0]["message"] if entry["examples"] else ""
-            style = "red" if entry["priority"] == "critical" else None
+            example = (entry.examples[0].message or "") if entry.examples else ""
+            style = "red" if entry.priority == "critical" else None
             hooks.add_row(
                 name,
-                entry["priority"],
-                str(entry["count"]),
-                str(entry["conversations"]),
+                entry.priority or "",
+                str(entry.count),
+                str(entry.conversations),
                 example[:60],
                 style=style,
             )
         console.print(hooks)
 
-    console.print(latency_table(document))
+    console.print(latency_table(report))
 
     personas = Table(title="Personas", title_justify="left")
     for column in ("persona", "conversations", "goal reached", "avg iterations", "errors"):
         personas.add_column(column)
-    for name, p in document["personas"].items():
-        errors = ", ".join(f"{k}: {v}" for k, v in p["errors_by_kind"].items()) or "-"
+    for name, p in report.personas.items():
+        errors = ", ".join(f"{k}: {v}" for k, v in p.errors_by_kind.items()) or "-"
         personas.add_row(
             name,
-            str(p["conversations"]),
-            f"{p['successful']} ({100 * p['success_rate']:.0f}%)",
-            f"{p['avg_iterations']:.1f}",
+            str(p.conversations),
+            f"{p.successful} ({100 * p.success_rate:.0f}%)",
+            f"{p.avg_iterations:.1f}",
             errors,
         )
     console.print(personas)
 
-    if assessment and assessment["recommendations"]:
+    if assessment and assessment.recommendations:
         console.print("[bold]Recommendations[/]")
-        for line in assessment["recommendations"]:
+        for line in assessment.recommendations:
             console.print(f"  • {line}", markup=False)
 
     if locust_stats is not None:
@@ -137,8 +137,9 @@ _REQUEST_CAPTION = (
 )
 
 
-def latency_table(document: dict[str, Any]) -> Table:
+def latency_table(report: RunReport | Mapping[str, Any]) -> Table:
     """p50/p90/p95/p99/max per request type, for all and per persona (or model), from every value."""
+    report = RunReport.of(report)
     table = Table(
         title="Latency (exact, every value)",
         title_justify="left",
@@ -149,29 +150,36 @@ def latency_table(document: dict[str, Any]) -> Table:
     table.add_column("request", no_wrap=True)
     for column in ("count", "fails", "p50", "p90", "p95", "p99", "max"):
         table.add_column(column, justify="right", no_wrap=True)
-    requests = document.get("requests")
-    if requests is None:  # an aggregate written before per-type tables: its run-wide rows
-        latency = document["latency"]
-        requests = {
-            "MESSAGE": {"all": latency["turn_ms"], "by_name": {}},
-            "ACK": {"all": latency["ack_ms"], "by_name": {}},
-            "CONVERSATION": {"all": latency["conversation_ms"], "by_name": {}},
+    rows_by_kind: dict[str, tuple[Distribution, dict[str, Distribution]]] = {
+        kind: (rows.all, dict(rows.by_name)) for kind, rows in report.requests.items()
+    }
+    if "requests" not in report.model_fields_set:  # an aggregate written before per-type tables
+        latency = report.latency
+        rows_by_kind = {
+            "MESSAGE": (latency.turn_ms, {}),
+            "ACK": (latency.ack_ms, {}),
+            "CONVERSATION": (latency.conversation_ms, {}),
         }
-    for kind, rows in requests.items():
-        named = [(f"  {name}", dist) for name, dist in rows["by_name"].items() if dist.get("count")]
-        overall = rows["all"]
-        if not overall.get("count") and not overall.get("failures"):
+    for kind, (overall, by_name) in rows_by_kind.items():
+        named = [(f"  {name}", dist) for name, dist in by_name.items() if dist.count]
+        if not overall.count and not _failures(overall):
             continue
         for position, (label, dist) in enumerate([(kind, overall), *named]):
+            failures = _failures(dist)
             table.add_row(
                 label,
-                str(dist.get("count", 0)),
-                str(dist.get("failures", "-")),
-                *(_ms(dist.get(k)) for k in ("p50", "p90", "p95", "p99", "max")),
+                str(dist.count),
+                "-" if failures is None else str(failures),
+                *(_ms(value) for value in (dist.p50, dist.p90, dist.p95, dist.p99, dist.max)),
                 style="bold" if position == 0 else None,
                 end_section=position == len(named),
             )
     return table
+
+
+def _failures(dist: Distribution) -> int | None:
+    """A request row's failures; None for the run-wide rows of old aggregates, which have none."""
+    return dist.failures if isinstance(dist, RequestRow) else None
 
 
 def print_locust_stats(console: Console, stats: Any) -> None:
@@ -240,12 +248,14 @@ class TranscriptPrinter:
 
 
 _HEALTH_COLOURS = {"healthy": "green", "warning": "yellow", "critical": "red"}
-_QUALITY = (
-    ("coherence", "coherence"),
-    ("coordination", "agent_coordination"),
-    ("data", "data_consistency"),
-    ("experience", "user_experience"),
-)
+# Short column labels of the quality metrics; a suite's domain check is labelled by its name's first word.
+_QUALITY_LABELS = {"agent_coordination": "coordination", "user_experience": "experience"}
+
+
+def _quality(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(label, metric) of the document's quality metrics, in their order."""
+    metrics = document["overall"]["integration"]
+    return [(_QUALITY_LABELS.get(key, key.split("_")[0]), key) for key in metrics]
 
 
 def print_pipeline(console: Console, document: dict[str, Any]) -> None:
@@ -254,7 +264,7 @@ def print_pipeline(console: Console, document: dict[str, Any]) -> None:
     natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
     if natural <= console.width:
         console.print(table)
-    else:  # squeezed, the table's eleven columns would break every name and number
+    else:  # squeezed, the table's columns would break every name and number
         _print_pipeline_blocks(console, document)
     o = document["overall"]
     console.print("[bold]Recommendations[/]")
@@ -264,13 +274,14 @@ def print_pipeline(console: Console, document: dict[str, Any]) -> None:
 
 
 def _pipeline_table(document: dict[str, Any]) -> Table:
+    quality = _quality(document)
     table = Table(title="Pipeline", title_justify="left")
     for column in (
         "scenario",
         "success",
         "p50",
         "p95",
-        *(q for q, _ in _QUALITY),
+        *(q for q, _ in quality),
         "health",
         "grade",
         "pass^k",
@@ -284,7 +295,7 @@ def _pipeline_table(document: dict[str, Any]) -> Table:
             f"{r['successful']}/{r['conversations']}",
             _ms(r["latency_ms"].get("p50")),
             _ms(r["latency_ms"].get("p95")),
-            *(f"{i[key]:.2f}" for _, key in _QUALITY),
+            *(f"{i[key]:.2f}" for _, key in quality),
             f"[{_HEALTH_COLOURS[r['health']]}]{r['health']}[/]",
             r["grade"],
             pass_k,
@@ -295,7 +306,7 @@ def _pipeline_table(document: dict[str, Any]) -> Table:
         f"{o['successful']}/{o['conversations']}",
         _ms(o["latency_ms"].get("p50")),
         _ms(o["latency_ms"].get("p95")),
-        *(f"{o['integration'][key]:.2f}" for _, key in _QUALITY),
+        *(f"{o['integration'][key]:.2f}" for _, key in quality),
         f"[{_HEALTH_COLOURS[o['health']]}]{o['health']}[/]",
         f"[bold]{o['grade']}[/]",
         "",
@@ -316,7 +327,7 @@ def _print_pipeline_blocks(console: Console, document: dict[str, Any]) -> None:
         ]
         if "pass_k" in r:
             numbers.append(f"pass^{r['pass_k']['k']} {r['pass_k']['value']:.2f}")
-        quality = [f"{label} {r['integration'][key]:.2f}" for label, key in _QUALITY]
+        quality = [f"{label} {r['integration'][key]:.2f}" for label, key in _quality(document)]
         console.print(head)
         console.print("  " + " · ".join(numbers), markup=False, highlight=False)
         console.print("  " + " · ".join(quality), markup=False, highlight=False)

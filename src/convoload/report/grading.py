@@ -11,8 +11,9 @@ incomplete — never "No action needed". The conversations never held are not co
 the agent: stopping a run says nothing about the agent, and its verdict must not read as an outage.
 
 Quality (the test pipeline's scenarios, which measure it): each quality metric — coherence, agent
-coordination, data consistency, user experience, shares from 0 to 1 — is graded on the success rate's
-bands (> 0.95 A+, > 0.90 A, > 0.80 B, > 0.70 C, else D), and the grade is the lowest of the
+coordination, user experience and the suite's domain checks (e.g. data consistency), shares from 0
+to 1 — is graded on the success rate's bands (> 0.95 A+, > 0.90 A, > 0.80 B, > 0.70 C, else D), and
+the grade is the lowest of the
 success-and-latency grade and those: one metric at 0.67 makes the scenario a D, whatever its success.
 Every metric at 0.95 or below adds a recommendation naming it, its value and the grade it allows, so
 such a scenario never reads "No action needed".
@@ -20,8 +21,10 @@ such a scenario never reads "No action needed".
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
+
+from convoload.model.report import Assessment, Completion, RunReport
 
 Grade = Literal["A+", "A", "B", "C", "D"]
 Health = Literal["healthy", "warning", "critical"]
@@ -47,8 +50,6 @@ QUALITY_METRICS: dict[str, str] = {
     "turns (error_responses and short_responses findings)",
     "agent_coordination": "hand-offs went between agents the system does not allow to hand off: check the "
     "agents' hand-off instructions (agent_transitions findings)",
-    "data_consistency": "listings the assistant quoted do not match the catalog: check how listings are "
-    "rendered (data_consistency.mismatches)",
     "user_experience": "turns failed or took 5 s or more: see the errors and the latency per agent",
 }
 
@@ -70,15 +71,20 @@ def quality_grade(metrics: Mapping[str, float]) -> Grade:
     return worst("A+", *(share_grade(value) for value in metrics.values()))
 
 
-def quality_recommendations(metrics: Mapping[str, float]) -> list[str]:
-    """One line per quality metric that holds the grade back (0.95 or below), lowest first."""
+def quality_recommendations(
+    metrics: Mapping[str, float], advice: Mapping[str, str] | None = None
+) -> list[str]:
+    """One line per quality metric that holds the grade back (0.95 or below), lowest first.
+
+    `advice` says what a metric's shortfall means, for metrics (a suite's domain checks) beyond
+    QUALITY_METRICS."""
     out = []
     for name, value in sorted(metrics.items(), key=lambda item: item[1]):
         if share_grade(value) != "A+":
-            advice = QUALITY_METRICS.get(name, "see the scenario's records")
+            reason = (advice or {}).get(name) or QUALITY_METRICS.get(name, "see the scenario's records")
             out.append(
                 f"{name.replace('_', ' ')} is {value:.2f} (grade at most {share_grade(value)}): "
-                f"{round((1 - value) * 100)} % of {advice}."
+                f"{round((1 - value) * 100)} % of {reason}."
             )
     return out
 
@@ -98,32 +104,37 @@ def health(success_rate: float, p95_s: float, error_rate: float) -> Health:
     return "healthy"
 
 
-def assess(document: dict[str, Any]) -> dict[str, Any]:
-    """Grade, health and recommendations for an aggregate document."""
-    summary = document["summary"]
-    turns = document["latency"]["turn_ms"]
-    p95_s = (turns.get("p95") or 0.0) / 1000 if turns.get("count") else 0.0
-    total_turns = summary["total_turns"] or 1
-    error_rate = summary["failed_turns"] / total_turns
-    incomplete = _incomplete(summary)
-    success = summary["success_rate"]
-    result = {
+def assess_report(report: RunReport | Mapping[str, Any]) -> Assessment:
+    """Grade, health and recommendations for a run's report (or its aggregate document)."""
+    report = RunReport.of(report)
+    summary = report.summary
+    turns = report.latency.turn_ms
+    p95_s = (turns.p95 or 0.0) / 1000 if turns.count else 0.0
+    error_rate = summary.failed_turns / (summary.total_turns or 1)
+    success = summary.success_rate
+    verdict = {
         "grade": grade(success, p95_s),
         "health": health(success, p95_s, error_rate),
         "success_rate": success,
         "p95_turn_s": round(p95_s, 3),
         "error_rate": round(error_rate, 4),
+        "recommendations": recommendations(report, p95_s, error_rate),
     }
-    result["recommendations"] = recommendations(document, p95_s, error_rate)
+    incomplete = _incomplete(summary.completion)
     if incomplete is not None:
-        mark_incomplete(result, incomplete)
-    return result
+        mark_incomplete(verdict, incomplete)
+    return Assessment(**verdict)
+
+
+def assess(document: RunReport | Mapping[str, Any]) -> dict[str, Any]:
+    """`assess_report` as the `assessment` section of aggregate.json, for the writers that build it."""
+    return assess_report(document).to_document()
 
 
 INCOMPLETE_GRADE_CAP: Grade = "B"
 
 
-def mark_incomplete(result: dict[str, Any], advice: str) -> None:
+def mark_incomplete(result: MutableMapping[str, Any], advice: str) -> None:
     """Apply the incomplete-run rule to a verdict (grade, health, recommendations): grade at most B,
     health at best a warning, `advice` first, never "No action needed"."""
     if GRADE_ORDER.index(result["grade"]) < GRADE_ORDER.index(INCOMPLETE_GRADE_CAP):
@@ -135,13 +146,12 @@ def mark_incomplete(result: dict[str, Any], advice: str) -> None:
     result["recommendations"] = [advice, *others]
 
 
-def _incomplete(summary: dict[str, Any]) -> str | None:
+def _incomplete(completion: Completion | None) -> str | None:
     """The recommendation that says a run did not do what it planned (see report.completion); None
     for a complete run (or a document that does not say)."""
     from convoload.report.completion import describe
 
-    completion = summary.get("completion")
-    if not completion or completion.get("complete", True):
+    if completion is None or completion.complete:
         return None
     return (
         f"Incomplete run: {describe(completion)}. Its figures cover only the conversations it held "
@@ -149,12 +159,11 @@ def _incomplete(summary: dict[str, Any]) -> str | None:
     )
 
 
-def recommendations(document: dict[str, Any], p95_s: float, error_rate: float) -> list[str]:
+def recommendations(report: RunReport, p95_s: float, error_rate: float) -> list[str]:
     """Concrete next steps derived from what the run found, most important first."""
-    summary = document["summary"]
+    summary = report.summary
     out: list[str] = []
-    errors = summary.get("errors_by_kind") or {}
-    for kind, count in sorted(errors.items(), key=lambda kv: -kv[1]):
+    for kind, count in sorted(summary.errors_by_kind.items(), key=lambda kv: -kv[1]):
         out.append(
             _ERROR_ADVICE.get(kind, "Investigate the {kind} errors ({count}).").format(kind=kind, count=count)
         )
@@ -163,35 +172,35 @@ def recommendations(document: dict[str, Any], p95_s: float, error_rate: float) -
             f"p95 turn latency is {p95_s:.1f} s: profile the slowest agent (see latency per agent) and "
             "cache catalog lookups or shorten prompts."
         )
-    by_hook = (document.get("findings") or {}).get("by_hook") or {}
-    if by_hook.get("ollama_fallbacks"):
+    by_hook = report.findings.by_hook
+    fallbacks = by_hook.get("ollama_fallbacks")
+    if fallbacks:
         out.append(
-            f"{by_hook['ollama_fallbacks']['count']} calls fell back to the local model: check the primary "
+            f"{fallbacks.count} calls fell back to the local model: check the primary "
             "provider's rate limits and keys (convoload llm check)."
         )
-    transitions = by_hook.get("agent_transitions") or {}
-    if any(
-        "excessive" in (e.get("message") or "") or "more than" in (e.get("message") or "")
-        for e in transitions.get("examples", [])
+    transitions = by_hook.get("agent_transitions")
+    if transitions and any(
+        "excessive" in (e.message or "") or "more than" in (e.message or "") for e in transitions.examples
     ):
         out.append("Some conversations bounce between agents too often: tighten the hand-off instructions.")
-    if by_hook.get("short_responses"):
+    short = by_hook.get("short_responses")
+    if short:
         out.append(
-            f"{by_hook['short_responses']['count']} replies were suspiciously short: check for truncated "
-            "or empty model output."
+            f"{short.count} replies were suspiciously short: check for truncated or empty model output."
         )
-    stopped = (summary.get("outcomes") or {}).get("user_stopped", 0)
+    stopped = summary.outcomes.get("user_stopped", 0)
     if stopped:
         out.append(
             f"{stopped} simulated customers gave up (the agent did not understand or looped): read their "
             "transcripts."
         )
-    limit = (summary.get("outcomes") or {}).get("max_iterations", 0)
+    limit = summary.outcomes.get("max_iterations", 0)
     if limit:
         out.append(
             f"{limit} conversations hit the turn limit without reaching the goal: the flow may be too long."
         )
-    if not out and summary.get("total_conversations") == 0:
+    if not out and summary.total_conversations == 0:
         out.append("No conversation was held: nothing was checked.")
     if not out:
         out.append("No action needed: every check passed.")

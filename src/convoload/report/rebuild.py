@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from convoload.errors import ConfigError
+from convoload.model.report import RunReport
 from convoload.report.aggregate import aggregate
-from convoload.report.grading import assess
+from convoload.report.grading import assess_report
 from convoload.report.tables import write_conversations_csv
 from convoload.store.journal import (
     AGGREGATE_NAME,
@@ -21,6 +23,8 @@ from convoload.store.journal import (
 
 
 def rebuild_run(run_dir: Path) -> dict[str, Any]:
+    """Write aggregate.json, conversations.csv and missing conversation files again from the journal;
+    returns the aggregate written."""
     run_dir = Path(run_dir)
     journal = run_dir / JOURNAL_NAME
     if not journal.is_file():
@@ -40,16 +44,17 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
         name = f"conversation_{record.user_id:05d}_{record.session_id}.json"
         if not (conversations / name).is_file():
             write_json(conversations / name, record.to_document())
-    document = aggregate(records, meta)
-    if meta.get("status") == "running":  # killed: it never got to say how it ended
-        document["run"]["status"] = "interrupted"
-    document["assessment"] = assess(document)
+    report = RunReport.from_document(aggregate(records, meta), run_dir=run_dir)
+    if report.run.status == "running":  # killed: it never got to say how it ended
+        report.run.status = "interrupted"
+    report.assessment = assess_report(report)
+    document = report.to_document()
     write_json(run_dir / AGGREGATE_NAME, document)
-    write_conversations_csv(run_dir, document)
+    write_conversations_csv(run_dir, report)
     return document
 
 
-def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = None) -> int | None:
+def restore_store(run_dir: Path, report: RunReport | Mapping[str, Any], url: str | None = None) -> int | None:
     """Complete the results database from the journal (see ResultsStore.restore_from_journal).
 
     `url` defaults to $CONVOLOAD_DB_URL, else the database of the run's runs folder (resolve_store_url):
@@ -73,7 +78,9 @@ def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = Non
         urls = [(candidate, StoreOrigin(candidate)) for candidate in candidates]
     else:
         urls = [chosen]
-    run_id = document["run"].get("run_id") or run_dir.name
+    report = RunReport.of(report)
+    run_id = report.run_id or run_dir.name
+    summary = report.summary.to_document()
     records = read_journal(run_dir / JOURNAL_NAME)
     for candidate, where in urls:
         try:
@@ -81,7 +88,7 @@ def restore_store(run_dir: Path, document: dict[str, Any], url: str | None = Non
         except MissingDatabase:  # no database file there; any other problem with a URL is an error
             continue
         with store:
-            restored = store.restore_from_journal(run_id, records, document["summary"])
+            restored = store.restore_from_journal(run_id, records, summary)
         if restored is not None:
             return restored
     return None

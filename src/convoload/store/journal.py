@@ -16,8 +16,8 @@ from typing import Any
 
 from gevent.monkey import get_original
 
-from convoload.conversation.records import ConversationRecord
 from convoload.envsecrets import redact, redact_json, redact_value
+from convoload.model import ConversationRecord
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +73,8 @@ class RunJournal:
 class _FileWriter:
     """Writes the one-file-per-conversation copies from a native thread.
 
-    Creating a file costs about 0.25 ms of system calls under load; in the event loop that time
-    held every conversation's next turn. The calls release the GIL, so a native thread (even under
+    Creating a file takes several system calls; in the event loop that time would hold every
+    conversation's next turn. The calls release the GIL, so a native thread (even under
     gevent's monkey-patching) does them beside the loop. The files are a convenience copy of the
     journal line, which is written first and synchronously: a crash can lose only files that
     `convoload report` writes again from the journal.

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from convoload.conversation.records import ErrorKind
 from convoload.envsecrets import redact, redact_value
 from convoload.errors import ConvoloadError
 from convoload.identity import Identity
+from convoload.model import ErrorKind
 from convoload.targets.callback_tokens import redact_callback_tokens
 
 

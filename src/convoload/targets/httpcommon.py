@@ -14,8 +14,8 @@ from geventhttpclient import HTTPClient
 from geventhttpclient.url import URL
 from pydantic_core import from_json, to_json
 
-from convoload.conversation.records import ErrorKind
 from convoload.envsecrets import redact_snippet
+from convoload.model import ErrorKind
 from convoload.targets.base import Session, TargetError
 from convoload.targets.templating import UrlTemplate, compile_template, extract, is_static, reply_text
 
@@ -26,9 +26,9 @@ class HttpEndpoint:
     """One URL of the agent under test, with a small HTTP client per conversation.
 
     The client is geventhttpclient, the engine of Locust's FastHttpUser: under
-    gevent it costs about a fifth of httpx's CPU per request (measured in
-    benchmarks/overhead.py's setting: 0.18 ms vs 0.83 ms), and that CPU is what
-    delays every other conversation sharing the process. One client per
+    gevent it costs much less CPU per request than httpx (benchmarks/README.md
+    has the figures), and that CPU is what delays every other conversation
+    sharing the process. One client per
     conversation is also what real traffic looks like: each customer has their
     own connection.
     """

@@ -1,7 +1,7 @@
 """A gevent.pywsgi server for many small requests: the webhook receiver and the master's forwarder.
 
 pywsgi spends most of a small request outside the application: it parses the header block
-with the standard library's e-mail parser (about 55 µs a request), formats an access-log line
+with the standard library's e-mail parser, formats an access-log line
 even with logging off, and formats the Date header anew each time. With hundreds of callbacks
 a second in one process that CPU delays every other conversation sharing it. This handler
 reads the header block itself, under the limits http.client applies, and leaves the rest of

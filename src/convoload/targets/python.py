@@ -6,33 +6,14 @@ of strings, or a mapping with `text` (str or list) and optionally `agent`.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from convoload.conversation.records import ErrorKind
+from convoload.model import ErrorKind
+from convoload.plugins import import_callable
 from convoload.targets.base import Session, TargetError, TargetReply
 from convoload.targets.templating import reply_text
-
-
-def import_callable(spec: str) -> Callable[..., Any]:
-    """Resolve `package.module:function` (also `module:Class.method`)."""
-    module_name, _, attr_path = spec.partition(":")
-    if not module_name or not attr_path:
-        raise ValueError(f"{spec!r} is not of the form module:function")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import module {module_name!r}: {exc}") from None
-    for part in attr_path.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            raise ValueError(f"module {module_name!r} has no attribute {attr_path!r}") from None
-    if not callable(obj):
-        raise ValueError(f"{spec!r} is not callable")
-    return obj
 
 
 class PythonTarget:

@@ -45,7 +45,7 @@ import gevent
 from gevent.event import AsyncResult, Event
 from pydantic_core import from_json
 
-from convoload.conversation.records import ErrorKind
+from convoload.model import ErrorKind
 from convoload.targets.base import TargetError
 from convoload.targets.callback_tokens import CallbackTokens, redact_callback_tokens_in_bytes
 from convoload.targets.lean_wsgi import ConnectionLimits, LeanWSGIServer
@@ -157,8 +157,9 @@ class WebhookReceiver:
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> WebhookReceiver:
         if self._server is None:
-            # A deep listen queue: callbacks arrive in bursts when many turns end together, and gevent's
-            # default of 128 overflowed into SYN retransmits (callbacks 1-3 s late) in the benchmarks.
+            # A deep listen queue: callbacks arrive in bursts when many turns end together, and a full
+            # queue (gevent's default holds 128) drops connection attempts the agent's side retries
+            # only seconds later (SYN retransmits).
             self._server = LeanWSGIServer(
                 (self.host, self.port),
                 self._app,

@@ -16,15 +16,25 @@ from __future__ import annotations
 import hmac
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from convoload.config import SignatureConfig
+from typing import Protocol
 
 
 def environ_key(header: str) -> str:
     """Where a WSGI server puts a request header: `X-Hub-Signature-256` -> `HTTP_X_HUB_SIGNATURE_256`."""
     return "HTTP_" + header.upper().replace("-", "_")
+
+
+class SignatureSettings(Protocol):
+    """What a scheme is read from: `target.receiver.signature` in the config (SignatureConfig)."""
+
+    @property
+    def header(self) -> str: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def timestamp_header(self) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +45,7 @@ class SignatureScheme:
     timestamp_header: str | None = None
 
     @classmethod
-    def of(cls, signature: SignatureConfig) -> SignatureScheme:
+    def of(cls, signature: SignatureSettings) -> SignatureScheme:
         return cls(signature.header, signature.algorithm, signature.prefix, signature.timestamp_header)
 
     def signed_bytes(self, body: bytes, timestamp: str | None) -> bytes:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from convoload.conversation.records import ErrorKind, TurnRecord, Usage
 from convoload.errors import ConvoloadError
+from convoload.model import ErrorKind, TurnRecord, Usage
 
 
 @dataclass(slots=True)

@@ -3,27 +3,75 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from convoload.errors import ConfigError
 from convoload.events import Event
 from convoload.identity import Identity
 from convoload.personas.model import Persona
 from convoload.users.base import SimulatedUser
 from convoload.users.fixed import FixedUser
 from convoload.users.llm import LLMSettings, LLMUser
-from convoload.users.playbooks import PLAYBOOKS
+from convoload.users.playbooks import playbook_for
 from convoload.users.scripted import ScriptedUser
+
+if TYPE_CHECKING:
+    from convoload.config import Config
+
+
+def persona_errors(
+    personas: list[Persona], *, default_playbook: str | None = None, scripted: bool = False
+) -> list[ConfigError]:
+    """What would stop these personas from being played, each naming the persona's file and field: a
+    playbook that is not installed, and for scripted users (`scripted`) no playbook at all (neither the
+    persona's own nor `default_playbook`, the bundled system's). LLM users need none."""
+    errors = []
+    for persona in personas:
+        if persona.playbook is None and not scripted:
+            continue
+        try:
+            playbook_for(persona, default_playbook)
+        except ConfigError as exc:
+            errors.append(exc)
+    return errors
 
 
 def check_personas(personas: list[Persona]) -> list[str]:
-    """Problems that would stop these personas from being played, as 'source: field: message'."""
-    problems = []
-    for persona in personas:
-        if persona.playbook not in PLAYBOOKS:
-            problems.append(
-                f"{persona.source or persona.name}: playbook: unknown playbook {persona.playbook!r} "
-                f"(known: {', '.join(sorted(PLAYBOOKS))})"
-            )
-    return problems
+    """Problems of persona files on their own (whatever the target), as 'source: field: message'."""
+    return [str(error) for error in persona_errors(personas)]
+
+
+def bundled_playbook(config: Config) -> str | None:
+    """The playbook of the bundled system a config's target is (None for any other target)."""
+    if config.target.type != "demo":
+        return None
+    from convoload.bundled import bundled_agent
+
+    try:
+        return bundled_agent(config.target.demo.agent).playbook
+    except ValueError:
+        return None  # an unknown agent is the target's error, reported where the target is built
+
+
+def with_playbooks(personas: list[Persona], default_playbook: str | None) -> list[Persona]:
+    """The personas as a run plays them: one that names no playbook gets `default_playbook`.
+
+    Done once, when a run loads its personas, so that its scripted users, its domains (for domain
+    hooks) and an LLM user's persona data all see the same playbook.
+    """
+    if default_playbook is None:
+        return personas
+    return [p if p.playbook else p.model_copy(update={"playbook": default_playbook}) for p in personas]
+
+
+def playable_personas(personas: list[Persona], config: Config) -> list[Persona]:
+    """A run's personas, each with the playbook it is played with (`with_playbooks`); the first
+    problem (`persona_errors`) is raised as a ConfigError."""
+    default = bundled_playbook(config)
+    errors = persona_errors(personas, default_playbook=default, scripted=config.user.type == "scripted")
+    if errors:
+        raise errors[0]
+    return with_playbooks(personas, default)
 
 
 def build_user(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from convoload.conversation.records import TurnRecord
+from convoload.model import TurnRecord
 from convoload.users.base import UserMessage
 
 

@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from convoload.conversation.records import ErrorKind, TurnRecord, Usage
 from convoload.events import Event, LLMCalled, LLMError, LLMFallback
 from convoload.identity import Identity
 from convoload.llm.cache import LLMCache, cache_key
 from convoload.llm.chain import Fallback, ProviderChain
 from convoload.llm.types import LLMResponse, LLMUnavailable, ProviderError
+from convoload.model import ErrorKind, TurnRecord, Usage
 from convoload.personas.model import Persona
 from convoload.users.base import UserFailure, UserMessage
 

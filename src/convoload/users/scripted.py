@@ -2,7 +2,8 @@
 
 It sends the persona's scripted steps first, then reacts to what the agent
 actually asked, using the persona's playbook (domain knowledge: which questions
-an agent of that kind asks and how this persona answers them).
+an agent of that kind asks and how this persona answers them): the persona's
+own `playbook`, else the default one it is given (the bundled system's).
 """
 
 from __future__ import annotations
@@ -10,20 +11,28 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from convoload.conversation.records import TurnRecord
 from convoload.identity import Identity
+from convoload.model import TurnRecord
 from convoload.personas.model import Persona
 from convoload.users.base import UserMessage
-from convoload.users.playbooks import get_playbook
+from convoload.users.playbooks import Playbook, playbook_for
 
 
 class ScriptedUser:
-    def __init__(self, persona: Persona, identity: Identity, seed: int | str | None = None) -> None:
+    def __init__(
+        self,
+        persona: Persona,
+        identity: Identity,
+        seed: int | str | None = None,
+        *,
+        default_playbook: str | type[Playbook] | None = None,
+    ) -> None:
+        """ConfigError (the persona's file, field `playbook`) when neither names a known playbook."""
         self.persona = persona
         self.identity = identity
         self.stop_reason: str | None = None
         self._steps = list(persona.steps)
-        self._playbook = get_playbook(persona.playbook)(persona, identity, random.Random(seed))
+        self._playbook = playbook_for(persona, default_playbook)(persona, identity, random.Random(seed))
 
     def next_message(self, turns: Sequence[TurnRecord]) -> UserMessage | None:
         if self._steps:

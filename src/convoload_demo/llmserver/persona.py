@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from convoload.conversation.records import TurnRecord
+from convoload.errors import ConfigError
 from convoload.identity import Identity
 from convoload.personas.model import Persona
 from convoload.users.scripted import ScriptedUser
@@ -23,6 +24,7 @@ from convoload_demo.llmserver.errors import invalid
 from convoload_demo.llmserver.tokens import content_text
 
 CONVERSATION_START = "[CONVERSATION_START]"
+DEFAULT_PLAYBOOK = "tickets"
 STOP = "[STOP]"
 _BLOCK = re.compile(r"<persona>(.*?)</persona>", re.DOTALL)
 _INSTRUCTION_ROLES = ("system", "developer")
@@ -52,9 +54,13 @@ def build_user(block: str, seed: int | None) -> ScriptedUser:
     try:
         persona = Persona.model_validate(spec)
         identity = Identity(**identity_data)
-        return ScriptedUser(persona, identity, seed=seed if seed is not None else identity.email)
+        # A persona that names no playbook plays a park visitor: what this server's callers expect.
+        seed = seed if seed is not None else identity.email
+        return ScriptedUser(persona, identity, seed=seed, default_playbook=DEFAULT_PLAYBOOK)
     except ValidationError as exc:
         raise invalid(f"Invalid persona in the <persona> block: {exc.errors()[0]['msg']}", param) from None
+    except ConfigError as exc:
+        raise invalid(f"Invalid persona in the <persona> block: {exc.field}: {exc.message}", param) from None
     except (TypeError, KeyError, ValueError) as exc:
         raise invalid(f"Invalid <persona> block: {exc}", param) from None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
 
-from convoload.textutil import MONTHS
+from convoload_demo.months import MONTHS
 
 _MONTH = "(" + "|".join(MONTHS) + ")"
 _ORD = r"(?:st|nd|rd|th|o|a)?"

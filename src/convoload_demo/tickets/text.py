@@ -1,4 +1,8 @@
-"""Text helpers: accent/case-insensitive normalisation and phrase matching."""
+"""The ticket agent's text helpers: accent/case-insensitive normalisation and phrase matching.
+
+Its own on purpose, like its number words: the agent under test never shares a parser with the
+simulated customer (`convoload.textutil`), or a bug in it would cancel itself out.
+"""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from convoload.monitor.alerts import AlertingConfig, AlertManager, Notification, RuleConfig
+from tests.helpers import free_port
 
 T0 = 1_700_000_000.0
 
@@ -56,12 +57,6 @@ def notify_once(values: dict[str, float], *rules: RuleConfig, **config: Any) -> 
     """What a fresh engine (for_s 0) sends on its first evaluation: real notifications for channel tests."""
     manager = AlertManager(AlertingConfig(rules=list(rules or [SUCCESS_RULE]), **config), ManualClock())
     return manager.evaluate(values)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,6 +19,8 @@ from tests.monitor.dashboard.sample import (
     samples_at,
 )
 
+pytestmark = pytest.mark.e2e
+
 
 def _status(server: DashboardServer) -> dict:
     response = httpx.get(server.url + "/api/status")

@@ -13,6 +13,8 @@ from convoload.monitor.dashboard.settings import TOKEN_ENV
 from tests.monitor.dashboard.conftest import TOKEN, settings_for
 from tests.monitor.dashboard.sample import Seeded
 
+pytestmark = pytest.mark.e2e
+
 ROUTES = [
     "/",
     "/api/status",

@@ -13,7 +13,7 @@ from tests.browser import Element, dump_dom, needs_chromium, parse_dom
 from tests.monitor.dashboard.conftest import TOKEN, settings_for
 from tests.monitor.dashboard.sample import MINUTES, Seeded, alerts_resolved
 
-pytestmark = needs_chromium
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, needs_chromium]
 
 CHARTS = ["success-ratio", "error-ratio", "response-time", "concurrent-users"]
 

@@ -27,6 +27,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     )
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.10", "dashboard.example"])
 def test_non_loopback_without_token_is_refused(tmp_path: Path, host: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
@@ -51,12 +52,14 @@ def test_non_loopback_without_token_is_refused(tmp_path: Path, host: str) -> Non
     assert result.stdout == ""
 
 
+@pytest.mark.e2e
 def test_empty_token_counts_as_none(tmp_path: Path) -> None:
     env = {**os.environ, TOKEN_ENV: ""}
     result = _run(["--store-url", "sqlite://", "--runs-root", str(tmp_path), "--host", "0.0.0.0"], env)
     assert result.returncode == 2 and "without a token" in result.stderr
 
 
+@pytest.mark.e2e
 def test_managed_server_reports_the_refusal(tmp_path: Path) -> None:
     settings = DashboardSettings(store_url="sqlite://", runs_root=tmp_path)
     with pytest.raises(RuntimeError, match="exited with code 2") as info:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample as PromSample
@@ -14,6 +15,8 @@ from convoload.monitor.dashboard.status import parse_ts
 from convoload.monitor.store import Sample
 from tests.monitor.dashboard.conftest import settings_for
 from tests.monitor.dashboard.sample import LATEST, Seeded
+
+pytestmark = pytest.mark.e2e
 
 
 def _scrape(server: DashboardServer) -> tuple[httpx.Response, dict[str, tuple[str, list[PromSample]]]]:

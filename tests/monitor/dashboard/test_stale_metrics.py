@@ -6,11 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 
 from convoload.monitor.store import Sample
 from tests.browser import dump_dom, needs_chromium, parse_dom
 from tests.monitor.dashboard.conftest import settings_for
 from tests.monitor.dashboard.sample import Seeded
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 WINDOWED = {"success_ratio", "response_time_mean", "response_time_p95", "error_ratio", "fallback_ratio"}
 

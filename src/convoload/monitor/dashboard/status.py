@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from convoload.conversation.records import utc_now
+from convoload.model import utc_now
 from convoload.monitor.store import AlertRow, DeliveryRow, JobRow, MonitorStore, Sample
 from convoload.store.results.schema import monitor_jobs
 
@@ -226,7 +226,7 @@ def _job(j: JobRow) -> dict[str, Any]:
         "finished_at": j.finished_at,
         "status": j.status,
         "run_id": j.run_id,
-        "summary": j.summary,
+        "summary": j.summary.to_json() if j.summary is not None else None,
         "error": j.error,
         "report_url": f"/reports/{j.id}" if j.report else None,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -12,10 +13,11 @@ from typing import Any
 
 import jinja2
 
-from convoload.conversation.records import ConversationRecord, Outcome
 from convoload.errors import ConfigError
-from convoload.report.aggregate import aggregate, percentile
-from convoload.report.grading import assess
+from convoload.model import ConversationRecord, Outcome, percentile
+from convoload.model.report import RequestTable, RunMeta, RunReport, TargetMeta
+from convoload.report.aggregate import aggregate
+from convoload.report.grading import assess_report
 from convoload.report.html import charts
 from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, read_journal, write_text_atomic
 
@@ -38,22 +40,22 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def render_html(document: dict[str, Any], records: list[ConversationRecord]) -> str:
-    """The self-contained report page for an aggregate document and the run's conversation records."""
-    assessment = document.get("assessment") or assess(document)
-    summary = document.get("summary") or {}
+def render_html(report: RunReport | Mapping[str, Any], records: list[ConversationRecord]) -> str:
+    """The self-contained report page for a run's report (or aggregate document) and its records."""
+    report = RunReport.of(report)
+    summary = report.summary
     ordered = sorted(records, key=lambda r: (r.started_at, r.user_id))
     context = {
-        "run": _run_view(document.get("run") or {}),
+        "run": _run_view(report.run),
         "summary": summary,
-        "assessment": assessment,
-        "tokens": (summary.get("tokens") or {}).get("total", 0),
-        "cost": charts.fmt_usd(summary.get("total_cost_usd") or 0.0),
-        "latency": {k: _dist_view(v) for k, v in (document.get("latency") or {}).items()},
-        "charts": _charts(document, ordered),
-        "findings": _findings_view(document.get("findings") or {}),
-        "faults": _faults_view(document),
-        "requests": _requests_view(document.get("requests") or {}),
+        "assessment": report.assessment or assess_report(report),
+        "tokens": summary.tokens.total,
+        "cost": charts.fmt_usd(summary.total_cost_usd or 0.0),
+        "turn_p95": charts.fmt_ms(report.latency.turn_ms.p95),
+        "charts": _charts(report, ordered),
+        "findings": report.findings,
+        "faults": _faults_view(report),
+        "requests": _requests_view(report.requests),
         "conversations": [_conversation_view(r) for r in ordered],
     }
     return _environment().get_template(TEMPLATE).render(**context)
@@ -70,10 +72,8 @@ def write_html_report(run_dir: Path) -> Path:
     if document is None:
         # No (or a corrupt) aggregate, e.g. after a crash: the journal has everything needed.
         document = aggregate(records, _load_json(run_dir / META_NAME) or {})
-    if "assessment" not in document:
-        document["assessment"] = assess(document)
     out = run_dir / REPORT_NAME
-    write_text_atomic(out, render_html(document, records))
+    write_text_atomic(out, render_html(RunReport.from_document(document, run_dir=run_dir), records))
     return out
 
 
@@ -98,22 +98,24 @@ def _exact_ms(value: float | None) -> str:
     return f"{value / 1000:.3f} s"
 
 
-def _requests_view(requests: dict[str, Any]) -> list[dict[str, Any]]:
+def _requests_view(requests: Mapping[str, RequestTable]) -> list[dict[str, Any]]:
     """One row per request type overall ("all"), then per persona (or provider/model for LLM)."""
     rows = []
     for kind, table in requests.items():
-        named = [("all", table.get("all") or {}), *sorted((table.get("by_name") or {}).items())]
-        for name, dist in named:
-            if not dist.get("count"):
+        for name, dist in [("all", table.all), *sorted(table.by_name.items())]:
+            if not dist.count:
                 continue
-            cells = {p: _exact_ms(dist.get(p)) for p in ("p50", "p90", "p95", "p99", "max")}
             rows.append(
                 {
                     "kind": kind,
                     "name": name,
-                    "count": dist["count"],
-                    "failures": dist.get("failures", 0),
-                    **cells,
+                    "count": dist.count,
+                    "failures": dist.failures,
+                    "p50": _exact_ms(dist.p50),
+                    "p90": _exact_ms(dist.p90),
+                    "p95": _exact_ms(dist.p95),
+                    "p99": _exact_ms(dist.p99),
+                    "max": _exact_ms(dist.max),
                 }
             )
     return rows
@@ -123,43 +125,37 @@ def _requests_view(requests: dict[str, Any]) -> list[dict[str, Any]]:
 _ACCEPTED_CALLBACKS = {"accepted", "received", "matched", "delivered"}
 
 
-def _faults_view(document: dict[str, Any]) -> dict[str, list[tuple[str, int]]]:
+def _faults_view(report: RunReport) -> dict[str, list[tuple[str, int]]]:
     """Every fault category the run counted: failed turns, rejected callbacks, LLM fallbacks and retries."""
-    summary = document.get("summary") or {}
-    stats = (document.get("run") or {}).get("target_stats") or {}
+    summary = report.summary
+    stats = report.run.target_stats or {}
     counted = {k.removeprefix("callbacks_"): int(v) for k, v in stats.items() if k.startswith("callbacks_")}
     callbacks = [(k, n) for k, n in sorted(counted.items()) if k not in _ACCEPTED_CALLBACKS and n]
-    llm = summary.get("llm") or {}
+    llm = summary.llm
     retries = [
-        (provider, int(tally.get("retries", 0)))
-        for provider, tally in sorted((llm.get("by_provider") or {}).items())
-        if tally.get("retries")
+        (provider, tally.retries) for provider, tally in sorted(llm.by_provider.items()) if tally.retries
     ]
     return {
-        "errors": sorted((summary.get("errors_by_kind") or {}).items(), key=lambda kv: -kv[1]),
+        "errors": sorted(summary.errors_by_kind.items(), key=lambda kv: -kv[1]),
         "callbacks": callbacks,
-        "llm_fallbacks": sorted((llm.get("fallbacks") or {}).items(), key=lambda kv: -kv[1]),
-        "llm_errors": sorted((llm.get("errors") or {}).items(), key=lambda kv: -kv[1]),
+        "llm_fallbacks": sorted(llm.fallbacks.items(), key=lambda kv: -kv[1]),
+        "llm_errors": sorted(llm.errors.items(), key=lambda kv: -kv[1]),
         "llm_retries": retries,
     }
 
 
-def _run_view(run: dict[str, Any]) -> dict[str, Any]:
-    target = run.get("target")
-    if isinstance(target, dict):
-        target = " ".join(str(v) for k, v in target.items() if k in ("type", "url", "name") and v)
+def _run_view(run: RunMeta) -> dict[str, Any]:
+    target = run.target
+    if isinstance(target, TargetMeta):
+        target = " ".join(str(v) for v in (target.type, target.url, target.name) if v)
     return {
-        "id": run.get("run_id") or "(unknown run)",
-        "started_at": run.get("started_at") or "–",
-        "finished_at": run.get("finished_at") or "–",
+        "id": run.run_id or "(unknown run)",
+        "started_at": run.started_at or "–",
+        "finished_at": run.finished_at or "–",
         "target": target or "–",
-        "seed": run.get("seed", "–"),
-        "goal": run.get("goal"),
+        "seed": "–" if run.seed is None else run.seed,
+        "goal": run.goal,
     }
-
-
-def _dist_view(dist: dict[str, Any]) -> dict[str, str]:
-    return {k: (str(v) if k == "count" else charts.fmt_ms(v)) for k, v in dist.items()}
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -171,27 +167,27 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def _charts(document: dict[str, Any], records: list[ConversationRecord]) -> dict[str, Any]:
-    turn_dist = (document.get("latency") or {}).get("turn_ms") or {}
+def _charts(report: RunReport, records: list[ConversationRecord]) -> dict[str, Any]:
+    turn_dist = report.latency.turn_ms
     turn_ms = [t.latency_ms for r in records for t in r.turns if t.error is None and t.latency_ms is not None]
     by_agent: dict[str, list[float]] = defaultdict(list)
     for record in records:
         for turn in record.turns:
             if turn.error is None and turn.latency_ms is not None:
                 by_agent[turn.agent or "(no agent name)"].append(turn.latency_ms)
-    transitions = (document.get("summary") or {}).get("agent_transitions") or {}
+    transitions = report.summary.agent_transitions
     return {
         "turn_latency": charts.histogram(
             "turn-latency",
             "Turn latency distribution (send → complete reply)",
             turn_ms,
-            {"p50": turn_dist.get("p50"), "p95": turn_dist.get("p95")},
+            {"p50": turn_dist.p50, "p95": turn_dist.p95},
         ),
         "agent_latency": charts.latency_bars(
             "agent-latency", "Turn latency per agent (p50 / p95)", _latency_rows(by_agent)
         ),
         "persona_latency": charts.latency_bars(
-            "persona-latency", "Turn latency per persona (p50 / p95)", _persona_latency_rows(document)
+            "persona-latency", "Turn latency per persona (p50 / p95)", _persona_latency_rows(report)
         ),
         "persona_success": charts.success_bars(
             "persona-success", "Conversation outcomes per persona", _success_rows(records)
@@ -216,12 +212,12 @@ def _latency_rows(groups: dict[str, list[float]]) -> list[charts.LatencyRow]:
     return rows
 
 
-def _persona_latency_rows(document: dict[str, Any]) -> list[charts.LatencyRow]:
+def _persona_latency_rows(report: RunReport) -> list[charts.LatencyRow]:
     rows = []
-    for name, persona in sorted((document.get("personas") or {}).items()):
-        dist = persona.get("turn_ms") or {}
-        if dist.get("count"):
-            rows.append(charts.LatencyRow(name, dist["count"], dist["p50"], dist["p95"]))
+    for name, persona in sorted(report.personas.items()):
+        dist = persona.turn_ms
+        if dist.count and dist.p50 is not None and dist.p95 is not None:
+            rows.append(charts.LatencyRow(name, dist.count, dist.p50, dist.p95))
     return rows
 
 
@@ -276,14 +272,6 @@ def _findings_chart(records: list[ConversationRecord]) -> Any:
         labels,
         f"per {_step_label(step)}",
     )
-
-
-def _findings_view(findings: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "total": findings.get("total", 0),
-        "by_priority": findings.get("by_priority") or {},
-        "by_hook": [{"name": name, **entry} for name, entry in (findings.get("by_hook") or {}).items()],
-    }
 
 
 def _conversation_view(record: ConversationRecord) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """WAL checkpoints of a SQLite results database from a native thread, not inside a commit.
 
 SQLite checkpoints its write-ahead log on the commit that crosses 1,000 pages: that commit then
-copies the log into the database and fsyncs it, 5-30 ms in which a load run's event loop (where
+copies the log into the database and fsyncs it, a stall in which a load run's event loop (where
 the commit runs) serves no conversation. A `Checkpointer` turns the automatic checkpoints off on
 the store's connections (see open_engine) and runs a passive checkpoint every `interval_s` on its
 own connection, from a real thread: SQLite releases the GIL while it works, and a passive

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
-from convoload.conversation.records import utc_now
 from convoload.errors import InputError, StoreError
+from convoload.model import utc_now
 from convoload.store.results import schema
 
 

@@ -9,8 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, select
 
-from convoload.conversation.records import Outcome
-from convoload.report.aggregate import distribution
+from convoload.model import Outcome, distribution
 from convoload.store.results.schema import conversations, turns
 
 

@@ -18,10 +18,8 @@ from pydantic_core import to_json
 from sqlalchemy import JSON, Connection, Table, case, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from convoload.conversation.records import ConversationRecord, TurnRecord, utc_now
 from convoload.errors import ConfigError, RunNotFound
-from convoload.hooks.model import Finding
-from convoload.report.aggregate import distribution
+from convoload.model import ConversationRecord, Finding, TurnRecord, distribution, utc_now
 from convoload.store.results.checkpoint import Checkpointer
 from convoload.store.results.compare import Comparison, compare_runs
 from convoload.store.results.engine import (
@@ -116,8 +114,8 @@ class _BulkInsert:
     """Many rows into one table through the driver's own executemany, compiled once per dialect.
 
     SQLAlchemy's executemany builds and processes a parameter dictionary per row in Python: for the
-    turns and findings of a load run (one row per turn, often a finding too) that was most of the
-    store's cost, paid in the event loop the conversations share. Here each row is a tuple of values
+    turns and findings of a load run (one row per turn, often a finding too) that would be most of
+    the store's cost, paid in the event loop the conversations share. Here each row is a tuple of values
     the driver binds as they are (str, int, float, None); only JSON columns go through the dialect's
     own conversion (which passes our already serialised `RawJSON` on).
     """

@@ -1,9 +1,10 @@
-"""What every playbook provides, plus the bookkeeping they share."""
+"""The contract of a playbook: how a scripted customer of one domain answers an agent."""
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
+from typing import ClassVar
 
 from convoload.identity import Identity
 from convoload.personas.model import Persona
@@ -13,6 +14,30 @@ MAX_SAME_QUESTION = 4  # ... or when asked the same thing over and over
 
 
 class Playbook(ABC):
+    """How a scripted customer of one domain reacts to an agent's messages (one instance per conversation).
+
+    Implement two methods:
+
+    - `opening()` — the customer's first message (sent after the persona's `steps`, if any);
+    - `respond(reply)` — the answer to the agent's latest reply (every message of one turn joined), or
+      None to end the conversation; set `stop_reason` first (e.g. with `stop("no_listing_found")`),
+      it is reported as the conversation's stop reason (default `user_done`).
+
+    Read what the customer wants from `self.persona.facts` and `self.persona.behaves(name)`, and the
+    customer's synthetic data from `self.identity` (`full_name`, `email`, `phone`, `cpf`, ...). Helpers:
+    `say(pt, en)` picks a phrasing in the persona's language (a list: one at random, reproducible from the
+    conversation's seed through `self.rng`); `note_intent(intent)` tracks what the agent asked and returns
+    False (with `stop_reason` set) when the agent keeps asking the same thing or makes no sense
+    ("unknown") several times in a row — return None then. Keyword matching for the customer side is in
+    `convoload.textutil` (`fold`, `Keywords`, `has_any`).
+
+    `domain` names the conversations this playbook plays for hooks tied to a domain (`Hook.domains`).
+    Register the class under the `convoload.playbooks` entry-point group, or name it in a persona as
+    `playbook: module:Class`.
+    """
+
+    domain: ClassVar[str | None] = None
+
     def __init__(self, persona: Persona, identity: Identity, rng: random.Random) -> None:
         self.persona = persona
         self.identity = identity
@@ -32,6 +57,7 @@ class Playbook(ABC):
         """The answer to the agent's latest reply, or None to stop (set `stop_reason`)."""
 
     def say(self, pt: list[str] | str, en: list[str] | str) -> str:
+        """The Portuguese or English phrasing, by the persona's language; from a list, one at random."""
         options = en if self.english else pt
         return options if isinstance(options, str) else self.rng.choice(options)
 
@@ -52,4 +78,5 @@ class Playbook(ABC):
         return True
 
     def stop(self, reason: str) -> None:
+        """End the conversation after this reply with `reason` (then return None from `respond`)."""
         self.stop_reason = reason

@@ -1,4 +1,8 @@
-"""Accent- and case-insensitive text matching for the rule brain."""
+"""Accent- and case-insensitive text matching for the rule brain.
+
+Its own on purpose, like its number words: the agent under test never shares a parser with the
+simulated customer (`convoload.textutil`), or a bug in it would cancel itself out.
+"""
 
 from __future__ import annotations
 

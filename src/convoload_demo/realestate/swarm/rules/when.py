@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from convoload.textutil import MONTHS
+from convoload_demo.months import MONTHS
 from convoload_demo.realestate.swarm.rules.text import normalize
 
 WEEKDAYS = {

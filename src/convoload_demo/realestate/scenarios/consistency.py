@@ -8,11 +8,15 @@ price, bedrooms and neighbourhood must match.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from convoload.conversation.records import ConversationRecord
+import httpx
+
+from convoload.bundled import StartedSystem
+from convoload.model import ConversationRecord
+from convoload.pipeline.model import CheckResult, DomainCheck, Mismatch
 from convoload.textutil import fold
 
 _LINE_RE = re.compile(
@@ -22,28 +26,18 @@ _LINE_RE = re.compile(
 )
 
 
-@dataclass
-class Mismatch:
-    session_id: str
-    iteration: int
+@dataclass(frozen=True, slots=True)
+class ListingMismatch(Mismatch):
+    """A listing line whose `field` said something else than the catalog (`id`: no such listing)."""
+
     property_id: int
     field: str
     said: Any
     catalog: Any
 
-
-@dataclass
-class ConsistencyReport:
-    checked: int = 0
-    mismatches: list[Mismatch] = field(default_factory=list)
-
     @property
-    def score(self) -> float:
-        """Share of checked listings with no mismatch (1.0 when nothing was checkable)."""
-        if not self.checked:
-            return 1.0
-        bad = len({(m.session_id, m.iteration, m.property_id) for m in self.mismatches})
-        return round(1 - bad / self.checked, 4)
+    def item(self) -> tuple[Any, ...]:
+        return (self.session_id, self.iteration, self.property_id)
 
 
 def parse_amount(text: str) -> int:
@@ -53,8 +47,8 @@ def parse_amount(text: str) -> int:
 
 def check(
     records: Iterable[ConversationRecord], get_property: Callable[[int], dict[str, Any]]
-) -> ConsistencyReport:
-    report = ConsistencyReport()
+) -> CheckResult:
+    report = CheckResult()
     cache: dict[int, dict[str, Any] | None] = {}
     for record in records:
         for turn in record.turns:
@@ -69,7 +63,7 @@ def check(
                 report.checked += 1
                 for name, said, actual in _compare(match, listing):
                     report.mismatches.append(
-                        Mismatch(record.session_id, turn.iteration, property_id, name, said, actual)
+                        ListingMismatch(record.session_id, turn.iteration, property_id, name, said, actual)
                     )
     return report
 
@@ -87,3 +81,22 @@ def _compare(match: re.Match[str], listing: dict[str, Any] | None) -> list[tuple
     if fold(match.group("neighbourhood").strip()) != fold(str(neighbourhood)):
         out.append(("neighbourhood", match.group("neighbourhood").strip(), neighbourhood))
     return out
+
+
+def check_against_catalog(records: Sequence[ConversationRecord], system: StartedSystem) -> CheckResult:
+    """`check` with the listings of the system's catalog API."""
+    catalog = system.catalog_url
+    if catalog is None:
+        raise ValueError(f"system {system.name!r} has no catalog to check listings against")
+    with httpx.Client(timeout=10) as http:
+        return check(
+            records, lambda pid: http.get(f"{catalog}/api/properties/{pid}").raise_for_status().json()
+        )
+
+
+DATA_CONSISTENCY = DomainCheck(
+    "data_consistency",
+    check_against_catalog,
+    advice="listings the assistant quoted do not match the catalog: check how listings are "
+    "rendered (data_consistency.mismatches)",
+)

@@ -1,4 +1,5 @@
-"""`convoload runs`: list, show and compare stored runs; `compare` exits 1 on a regression (for CI)."""
+"""`convoload runs`: list, show and compare the runs of the results store; `compare` exits 1 on a
+regression (for CI)."""
 
 from __future__ import annotations
 

@@ -3,6 +3,10 @@
 Intents are recognised from keyword families in Portuguese and English, most
 specific first: a reply that shows the payment options and mentions a CPF is
 about payment, not about personal data.
+
+The customer side reads the agent with convoload's own text helpers (`convoload.textutil`), never
+with the ticket agent's (`convoload_demo.tickets.text`): a parsing bug shared by both sides would
+cancel itself out and a broken agent would still look right.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 
 from convoload.textutil import Keywords, dates_in, fold, has_any
-from convoload.users.playbooks.base import Playbook
+from convoload.users.playbooks import Playbook
 
 _CATEGORY_NAMES = {
     "adulto": (("adulto", "adultos"), ("adult", "adults")),
@@ -130,6 +134,8 @@ def _detect(reply: str) -> str:
 
 
 class TicketsPlaybook(Playbook):
+    domain = "tickets"
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         facts = self.persona.facts

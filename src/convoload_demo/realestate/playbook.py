@@ -3,6 +3,10 @@
 Recognises the questions such assistants ask (buy or rent, city, budget,
 bedrooms), picks a listing from the results, asks the persona's follow-up
 questions about it, and books a visit with the synthetic identity.
+
+Like every customer side, it reads the agent with `convoload.textutil`, never with the assistant's own
+text helpers (`convoload_demo.realestate.swarm.rules.text`), so that a shared parsing bug cannot
+cancel itself out.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import re
 
 from convoload.textutil import fold, has_any
-from convoload.users.playbooks.base import Playbook
+from convoload.users.playbooks import Playbook
 
 _SLOT_RE = re.compile(r"\b(\d{1,2}/\d{1,2})\s+(?:as|at)\s+(\d{1,2})(?:h|:00|\s?(?:am|pm))?", re.IGNORECASE)
 
@@ -43,6 +47,8 @@ def _detect(reply: str) -> str:
 
 
 class RealEstatePlaybook(Playbook):
+    domain = "realestate"
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         facts = self.persona.facts

@@ -1,0 +1,271 @@
+"""The Python API: `run`, `stress` and `converse`, which the CLI calls too.
+
+    import convoload
+
+    report = convoload.run("convoload.yaml", conversations=20, concurrency=5)
+    assert report.success_rate >= 0.9, report.assessment.recommendations
+
+A keyword is applied the way the matching CLI flag is: the config is validated again as a whole, and
+a bad value raises `ConfigError` naming the keyword (`conversations=`). Objects may stand in for the
+config's extension points: `target=MyTarget()`, `hooks=[MyHook()]`, `user=make_user` (called with
+the persona, identity and session of each conversation, it returns the `SimulatedUser`).
+
+These functions install no signal handler and print nothing: pass a `StopRequest` to end a run early
+(its records are complete, its report says it was stopped), and `on_event` to follow it live.
+The run's files (journal, conversations, aggregate.json, report.html, the results store) are written
+as by the CLI; `report.run_dir` is the run's folder.
+"""
+
+from __future__ import annotations
+
+from gevent import monkey
+
+# Runs hold their conversations in gevent greenlets under Locust's runner: patch before anything
+# else of ours imports ssl or socket (as the CLI and Locust do).
+monkey.patch_all()
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from convoload.config import Config, Override, apply_overrides, load_config
+from convoload.events import ConversationFinished, Event
+from convoload.hooks.base import Hook
+from convoload.identity import Identity
+from convoload.model import ConversationRecord
+from convoload.model.report import RunReport
+from convoload.personas.model import Persona
+from convoload.signals import StopRequest
+from convoload.targets.base import Session, Target
+from convoload.users.base import SimulatedUser
+
+if TYPE_CHECKING:
+    from locust.stats import RequestStats
+
+    from convoload.load.context import RunContext
+    from convoload.load.shapes import ProfileShape
+
+ConfigLike = Config | str | PathLike[str] | None
+UserFactory = Callable[[Persona, Identity, Session], SimulatedUser]
+
+# Keyword -> config field, for the keywords every entry point shares.
+_FIELDS = {
+    "conversations": "run.conversations",
+    "concurrency": "run.concurrency",
+    "seed": "run.seed",
+    "runs_dir": "run.runs_dir",
+    "max_iterations": "run.max_iterations",
+}
+
+
+def load(config: ConfigLike = None, **keywords: Any) -> Config:
+    """A validated Config from a Config, a file path or None (the embedded default), keywords over it.
+
+    Keywords are the names in `run`'s signature that set config fields (conversations, concurrency,
+    seed, runs_dir, max_iterations); None leaves the field as it is.
+    """
+    base = config if isinstance(config, Config) else load_config(None if config is None else Path(config))
+    overrides = []
+    for name, value in keywords.items():
+        if name not in _FIELDS:
+            raise TypeError(f"unknown keyword {name!r} (known: {', '.join(_FIELDS)})")
+        if value is not None:
+            overrides.append(Override(f"{name}=", _FIELDS[name], str(value) if name == "runs_dir" else value))
+    return apply_overrides(base, overrides)
+
+
+@dataclass(slots=True)
+class Execution:
+    """One finished run, with what a front end shows beyond the report (the CLI prints Locust's table)."""
+
+    report: RunReport
+    run_dir: Path
+    html_report: Path | None
+    stats: RequestStats
+    interrupted: bool  # stopped early, or conversations were cut off
+    stopped_by: str | None
+
+
+def execute(
+    config: Config,
+    *,
+    persona: str | None = None,
+    duration_s: float | None = None,
+    shape: ProfileShape | None = None,
+    drain_s: float = 60.0,
+    target: Target | None = None,
+    hooks: Sequence[Hook] = (),
+    user: UserFactory | None = None,
+    stop: StopRequest | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    on_start: Callable[[RunContext], None] | None = None,
+    html_report: bool = True,
+) -> Execution:
+    """The one run loop behind `run`, `stress`, `converse` and the CLI.
+
+    A fixed number of conversations (`config.run.conversations`, `concurrency` at a time, within
+    `duration_s` if given), or with `shape` a stress test: users as the Locust load shape says, then
+    `drain_s` for those under way. `on_start` sees the run's context before the first conversation
+    (its id, seed, event bus, the bundled system it started).
+    """
+    from convoload.load.context import RunContext
+    from convoload.load.engine import run_for, run_load
+    from convoload.load.plan import RunPlan
+
+    if shape is not None:
+        plan = RunPlan(users=shape.users, duration_s=shape.duration_s, profile=shape.name)
+    else:
+        plan = RunPlan(conversations=config.run.conversations, duration_s=duration_s)
+    context = RunContext(
+        config, pinned_persona=persona, plan=plan, target=target, hooks=hooks, user_factory=user
+    )
+    try:
+        if on_event is not None:
+            context.bus.subscribe(Event, on_event)
+        if on_start is not None:
+            on_start(context)
+        if shape is not None:
+            result = run_for(context, shape, drain_s=drain_s, stop=stop)
+        else:
+            result = run_load(
+                context,
+                config.run.conversations,
+                config.run.concurrency,
+                duration_s=duration_s,
+                ramp_up_s=config.run.ramp_up_s,
+                stop=stop,
+            )
+        document = context.aggregate()
+        html = None
+        if html_report:
+            from convoload.report.html import write_html_report
+
+            html = write_html_report(context.run_dir)
+    finally:
+        context.close()
+    report = RunReport.from_document(document, run_dir=context.run_dir)
+    return Execution(report, context.run_dir, html, result.stats, result.interrupted, context.stopped_by)
+
+
+def run(
+    config: ConfigLike = None,
+    *,
+    conversations: int | None = None,
+    concurrency: int | None = None,
+    seed: int | None = None,
+    runs_dir: str | PathLike[str] | None = None,
+    max_iterations: int | None = None,
+    duration_s: float | None = None,
+    persona: str | None = None,
+    target: Target | None = None,
+    hooks: Sequence[Hook] = (),
+    user: UserFactory | None = None,
+    stop: StopRequest | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunReport:
+    """Hold `conversations` conversations, `concurrency` at a time (within `duration_s` if given).
+
+    `persona` pins every conversation to one persona (by name).
+    """
+    resolved = load(
+        config,
+        conversations=conversations,
+        concurrency=concurrency,
+        seed=seed,
+        runs_dir=runs_dir,
+        max_iterations=max_iterations,
+    )
+    return execute(
+        resolved,
+        persona=persona,
+        duration_s=duration_s,
+        target=target,
+        hooks=hooks,
+        user=user,
+        stop=stop,
+        on_event=on_event,
+    ).report
+
+
+def stress(
+    config: ConfigLike = None,
+    *,
+    users: int,
+    duration_s: float,
+    profile: str | type[ProfileShape] = "steady",
+    drain_s: float = 60.0,
+    seed: int | None = None,
+    runs_dir: str | PathLike[str] | None = None,
+    max_iterations: int | None = None,
+    target: Target | None = None,
+    hooks: Sequence[Hook] = (),
+    user: UserFactory | None = None,
+    stop: StopRequest | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> RunReport:
+    """`users` virtual users hold conversations back to back for `duration_s`, following `profile`
+    (a name from `convoload.load.shapes.PROFILES` or a `ProfileShape` subclass of your own); then
+    those under way get `drain_s` to finish."""
+    from convoload.errors import ConfigError
+    from convoload.load.shapes import profile_shape
+
+    if isinstance(profile, str):
+        try:
+            profile = profile_shape(profile)
+        except ValueError as exc:
+            raise ConfigError("profile=", "", str(exc)) from None
+    resolved = load(config, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations)
+    try:
+        shape = profile(users, duration_s, ramp_up_s=resolved.run.ramp_up_s)
+    except ValueError as exc:
+        raise ConfigError("users=", "", str(exc)) from None
+    return execute(
+        resolved,
+        shape=shape,
+        drain_s=drain_s,
+        target=target,
+        hooks=hooks,
+        user=user,
+        stop=stop,
+        on_event=on_event,
+    ).report
+
+
+def converse(
+    config: ConfigLike = None,
+    *,
+    persona: str | None = None,
+    seed: int | None = None,
+    runs_dir: str | PathLike[str] | None = None,
+    max_iterations: int | None = None,
+    target: Target | None = None,
+    hooks: Sequence[Hook] = (),
+    user: UserFactory | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> ConversationRecord:
+    """Hold one conversation (with `persona`, or the config's first) and return its full record:
+    every turn's texts, latencies and errors, the findings of the hooks, the outcome."""
+    resolved = load(
+        config, conversations=1, concurrency=1, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations
+    )
+    finished: list[ConversationRecord] = []
+
+    def keep(context: RunContext) -> None:
+        context.bus.subscribe(ConversationFinished, lambda event: finished.append(event.record))
+
+    execute(
+        resolved,
+        persona=persona,
+        target=target,
+        hooks=hooks,
+        user=user,
+        on_event=on_event,
+        on_start=keep,
+        html_report=False,
+    )
+    return finished[0]
+
+
+__all__ = ["ConfigLike", "Execution", "UserFactory", "converse", "execute", "load", "run", "stress"]

@@ -1,0 +1,104 @@
+"""`convoload pipeline`: a scenario suite run against its system and graded."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convoload.cli.common import RunsDirOpt, check_grade_floor, console, enforce_grade_floor
+from convoload.errors import ConfigError
+
+
+def pipeline(
+    suite_spec: Annotated[
+        str,
+        typer.Option(
+            "--suite",
+            help="Scenario suite: an installed one's name (convoload.scenarios entry points) or module:attr.",
+        ),
+    ] = "realestate",
+    scenarios_path: Annotated[
+        Path | None,
+        typer.Option("--scenarios", help="Scenario YAML run instead of the suite's own scenarios."),
+    ] = None,
+    repeat: Annotated[
+        int, typer.Option("--repeat", "-k", min=1, help="Run each scenario k times; reports pass^k.")
+    ] = 1,
+    grade_floor: Annotated[
+        str | None, typer.Option("--grade-floor", help="Exit 1 when the overall grade is below this.")
+    ] = None,
+    listings: Annotated[
+        int | None,
+        typer.Option(min=100, help="Catalog size of the suite's bundled system (realestate suite: 3000)."),
+    ] = None,
+    runs_dir: RunsDirOpt = None,
+    seed: Annotated[int, typer.Option(help="Seed of the first repetition (then seed+1, ...).")] = 1,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the results JSON instead of tables.")
+    ] = False,
+) -> None:
+    """Run a scenario suite against its system and grade it (default: the realestate suite).
+
+    A suite (installed by a pack, or module:attr) brings scenarios, the system they run against
+    (a bundled system, started for the pipeline, or a target of your own) and its domain checks.
+    The realestate suite runs against the bundled real-estate system: basic user journey (2 users
+    x 4 interactions: greeting -> criteria -> details -> scheduling), catalog data integration (2
+    users x 6 interactions; what the assistant says about prices, bedrooms and neighbourhoods must
+    match the catalog API), high-volume concurrent (5 simultaneous users to a booked visit), and
+    error-handling resilience (empty, gibberish, very long, injection and mixed-language input).
+    --scenarios runs your own scenarios against the suite's system, with its checks.
+    Per scenario and overall: success rate, latency percentiles, per-agent latency,
+    integration metrics (coherence, agent coordination, the suite's checks such as data
+    consistency, user experience), health, grade (A+ > 95 % / < 3 s ... D; each integration
+    metric, graded on the same bands, caps it) and recommendations. Writes real_test_results.json and
+    scenarios.csv in runs/pipeline-<id>/; its runs go to the results store ($CONVOLOAD_DB_URL,
+    else the runs folder's database, as for `runs list`). Ctrl-C or SIGTERM ends the scenario under way and
+    skips the rest; the results of what ran are written, marked incomplete (exit 130 / 143).
+    """
+    from contextlib import ExitStack
+
+    from convoload.pipeline.model import load_scenarios, resolve_suite
+    from convoload.pipeline.runner import checked_store_url, run_pipeline, start_suite_system
+    from convoload.report.console import print_pipeline
+    from convoload.signals import GracefulStop
+
+    check_grade_floor(grade_floor)
+    suite = resolve_suite(suite_spec)
+    if listings is not None and suite.system is None:
+        raise ConfigError("--listings", "", f"suite {suite.name!r} starts no bundled system")
+    checked_store_url(None, runs_dir=runs_dir or Path("runs"))  # a bad URL: before the system starts
+    if scenarios_path:
+        suite = suite.with_scenarios(load_scenarios(scenarios_path, suite=suite))
+    with ExitStack() as resources:
+        # A signal ends the scenario under way as its time limit would and skips the rest; the
+        # results of what ran are written and printed, then the exit code is 130 or 143.
+        stopping = resources.enter_context(GracefulStop())
+        options = {"listings": listings} if listings is not None else {}
+        system = start_suite_system(suite, resources, options=options)
+        if not json_output:
+            console.print(
+                f"[bold]convoload pipeline[/]: {len(suite.scenarios)} scenarios x {repeat} against "
+                f"{system.target.get('url') or system.url}"
+            )
+        document = run_pipeline(
+            suite,
+            system,
+            runs_dir=runs_dir or Path("runs"),
+            repeat=repeat,
+            seed=seed,
+            on_scenario=None
+            if json_output
+            else lambda r: console.print(
+                f"  {r['name']}: {r['successful']}/{r['conversations']} · grade {r['grade']} · {r['health']}"
+            ),
+            stop=stopping.request,
+        )
+        if json_output:
+            sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+        else:
+            print_pipeline(console, document)
+    if stopping.exit_code is not None:
+        raise typer.Exit(stopping.exit_code)
+    enforce_grade_floor(document["overall"]["grade"], grade_floor, what="overall grade")
