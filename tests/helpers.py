@@ -2,7 +2,8 @@
 exchanges, free ports, the `convoload` command (in this process or as a real process) and its one-line
 errors, the processes a test starts and the waits on what they show, and the probes of optional systems.
 
-Plain code a test imports; the fixtures and hooks stay in conftest.py.
+Plain code a test imports; fixtures and hooks stay in conftest.py, or in tests/fixtures/ when several
+folders use them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from gevent.pywsgi import WSGIServer
 from typer.testing import CliRunner
 
 if TYPE_CHECKING:
-    from convoload.conversation.records import ConversationRecord
+    from convoload.model import ConversationRecord
 
 REPO = Path(__file__).resolve().parents[1]
 LOCUSTFILE = REPO / "src" / "convoload" / "load" / "locustfile.py"
@@ -214,7 +215,7 @@ def wait_until(condition: Callable[[], T], what: str, timeout: float = DEADLINE_
 
 def journal_lines(path: Path) -> list[ConversationRecord]:
     """Every record of a journal; each line must be complete JSON (a torn line fails the test)."""
-    from convoload.conversation.records import ConversationRecord
+    from convoload.model import ConversationRecord
 
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     assert not text or text.endswith("\n"), f"{path}: the last line is torn"

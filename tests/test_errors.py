@@ -15,8 +15,8 @@ import pytest
 
 import convoload
 from convoload import errors
-from convoload.conversation.records import ErrorKind
 from convoload.errors import ConfigError, ConvoloadError, InputError, RunNotFound, StoreError
+from convoload.model import ErrorKind
 from convoload.monitor.alerts.channels import ChannelError
 from convoload.store.results import ResultsStore
 from convoload.targets.base import TargetError

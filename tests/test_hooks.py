@@ -4,7 +4,6 @@ stays quiet otherwise; the config and the installed packs choose which hooks a r
 import pytest
 
 from convoload.config import Config
-from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome, TurnError, TurnRecord
 from convoload.errors import ConfigError
 from convoload.events import (
     AgentChanged,
@@ -19,6 +18,7 @@ from convoload.hooks import HOOKS
 from convoload.hooks.base import Hook, HookRunner
 from convoload.hooks.builtin import BUILTIN_HOOKS
 from convoload.hooks.factory import build_hooks, installed_hooks
+from convoload.model import ConversationRecord, ErrorKind, Outcome, TurnError, TurnRecord
 
 INSTALLED = installed_hooks(Config())
 

@@ -3,22 +3,20 @@ integration metrics, grades), suites of one's own, and what a suite brings (chec
 
 import csv
 import json
-import sys
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 from convoload.bundled import StartedSystem, chat_target
-from convoload.cli import main
 from convoload.errors import ConfigError
-from convoload.model import ConversationRecord, TurnRecord
-from convoload.pipeline import SUITES, Scenario, ScenarioSuite, load_scenarios, resolve_suite
+from convoload.model import ConversationRecord, PassK, PipelineResults, TurnRecord
+from convoload.pipeline import SUITES, DomainCheck, Scenario, ScenarioSuite, load_scenarios, resolve_suite
 from convoload.pipeline.runner import run_pipeline, start_suite_system
 from convoload.store.results import ResultsStore
 from convoload_demo.realestate.scenarios import ALLOWED_HANDOFFS, read_handoffs
 from convoload_demo.realestate.scenarios.consistency import check, parse_amount
-from tests.helpers import readme_blocks, write
+from tests.helpers import error_line, invoke, readme_blocks, write
 
 REALESTATE = SUITES.get("realestate")
 # The results' CSV columns, as every earlier pipeline wrote them for the realestate suite.
@@ -36,6 +34,17 @@ CSV_HEADER = [
     "data_consistency",
     "user_experience",
 ]
+
+
+def read_back(results: PipelineResults) -> dict:
+    """The results file run_pipeline wrote; it must be the typed results' document, byte for byte."""
+    assert results.folder is not None
+    text = (results.folder / "real_test_results.json").read_text(encoding="utf-8")
+    read = PipelineResults.read(results.folder)
+    assert json.dumps(read.to_document(), ensure_ascii=False, indent=2) == text  # as store.journal writes
+    assert read == results and read.folder == results.folder
+    return json.loads(text)
+
 
 LISTING = {"id": 351, "price": 450_000, "bedrooms": 3, "neighbourhood": "Água Verde"}
 
@@ -96,45 +105,48 @@ def test_the_four_realestate_scenarios_pass_against_the_bundled_system(tmp_path)
     ]
     with ExitStack() as resources:
         system = start_suite_system(REALESTATE, resources, options={"listings": 2_000})
-        document = run_pipeline(REALESTATE, system, runs_dir=tmp_path, repeat=2, seed=4)
-    assert document["system"] == {"assistant": system.chat_url, "catalog": system.catalog_url}
-    by_name = {s["name"]: s for s in document["scenarios"]}
-    assert by_name["basic_user_journey"]["conversations"] == 4  # 2 users x 2 repetitions
-    for scenario in document["scenarios"]:
-        assert scenario["success_rate"] == 1.0, scenario["name"]
-        assert scenario["pass_k"] == {"k": 2, "value": 1.0}
-        assert scenario["grade"] == "A+" and scenario["health"] == "healthy"
-    assert by_name["catalog_data_integration"]["data_consistency"]["checked"] >= 2
-    assert by_name["catalog_data_integration"]["integration"]["data_consistency"] == 1.0
-    assert set(by_name["high_volume_concurrent"]["per_agent"]) == {
+        results = run_pipeline(REALESTATE, system, runs_dir=tmp_path, repeat=2, seed=4)
+    assert results.system.assistant == system.chat_url and results.system.catalog == system.catalog_url
+    by_name = {s.name: s for s in results.scenarios}
+    assert by_name["basic_user_journey"].conversations == 4  # 2 users x 2 repetitions
+    for scenario in results.scenarios:
+        assert scenario.success_rate == 1.0, scenario.name
+        assert scenario.pass_k == PassK(k=2, value=1.0)
+        assert scenario.grade == "A+" and scenario.health == "healthy"
+    assert by_name["catalog_data_integration"].checks["data_consistency"].checked >= 2
+    assert by_name["catalog_data_integration"].integration["data_consistency"] == 1.0
+    assert set(by_name["high_volume_concurrent"].per_agent) == {
         "triagem",
         "busca",
         "imovel",
         "agendamento",
     }
-    assert by_name["high_volume_concurrent"]["integration"]["agent_coordination"] == 1.0
+    assert by_name["high_volume_concurrent"].integration["agent_coordination"] == 1.0
     resilience = by_name["error_handling_resilience"]
-    assert resilience["conversations"] == 12 and resilience["recommendations"] == [
+    assert resilience.conversations == 12 and resilience.recommendations == [
         "No action needed: every check passed."
     ]
     # Refusing empty and over-long input with a 4xx is this scenario's point: no blow to its quality.
-    assert resilience["findings"]["error_responses"]["count"] == 4
-    assert resilience["integration"]["coherence"] == resilience["integration"]["user_experience"] == 1.0
-    overall = document["overall"]
-    assert overall["system_healthy_after"] and overall["grade"] == "A+"
-    folder = tmp_path / document["pipeline_id"]
-    saved = json.loads((folder / "real_test_results.json").read_text())
+    assert resilience.findings["error_responses"].count == 4
+    assert resilience.integration["coherence"] == resilience.integration["user_experience"] == 1.0
+    overall = results.overall
+    assert overall.system_healthy_after and overall.grade == "A+"
+    folder = tmp_path / results.pipeline_id
+    assert results.folder == folder
+    saved = read_back(results)
     assert saved["overall"]["success_rate"] == 1.0 and len(saved["scenarios"]) == 4
     with open(folder / "scenarios.csv", newline="") as handle:
         reader = csv.DictReader(handle)
         assert [row["scenario"] for row in reader] == list(by_name)
         assert reader.fieldnames == CSV_HEADER
-    for scenario in document["scenarios"]:  # every scenario holds the suite's check, run or not
+    for scenario in saved["scenarios"]:  # every scenario holds the suite's check, run or not
         assert list(scenario["integration"]) == CSV_HEADER[8:]
+        # ... as a key of its own, between the metrics and the health, as every pipeline wrote it
+        assert list(scenario)[7:10] == ["integration", "data_consistency", "health"]
         assert set(scenario["data_consistency"]) == {"checked", "mismatches"}
-    assert list(overall["integration"]) == CSV_HEADER[8:]
+    assert list(overall.integration) == CSV_HEADER[8:]
     with ResultsStore(f"sqlite:///{tmp_path / 'results.sqlite'}", create=False) as store:  # runs_dir's
-        run_id = by_name["high_volume_concurrent"]["runs"][0].rsplit("/", 1)[-1]
+        run_id = by_name["high_volume_concurrent"].runs[0].rsplit("/", 1)[-1]
         grades = {g.scenario: g.grade for g in store.grades(run_id)}
         assert grades == {"run": "A+", "high_volume_concurrent": "A+"}
 
@@ -176,6 +188,8 @@ def test_a_suite_is_checked_when_it_is_made_and_when_it_is_looked_up(tmp_path, m
     scenario = Scenario(name="a", personas=["renata"], checks=["prices"])
     with pytest.raises(ValueError, match="unknown check 'prices'"):
         ScenarioSuite(name="x", scenarios=(scenario,))
+    with pytest.raises(ValueError, match="check name 'checks' is not allowed"):  # the results' own
+        ScenarioSuite(name="x", scenarios=(), checks=(DomainCheck("checks", lambda records, system: None),))
     with pytest.raises(ValueError, match="either `system`"):
         ScenarioSuite(name="x", scenarios=(), system="realestate", target={"type": "python"})
     with pytest.raises(ConfigError) as info:
@@ -225,18 +239,18 @@ def test_quality_metrics_move_the_grade_of_a_scenario_whose_replies_are_apologie
             catalog_url=catalog.url,
         )
         suite = REALESTATE.with_scenarios(load_scenarios(scenarios, suite=REALESTATE))
-        document = run_pipeline(suite, system, runs_dir=tmp_path / "runs")
-    scenario = document["scenarios"][0]
-    assert scenario["success_rate"] == 1.0 and scenario["health"] == "healthy"  # by its own rule
-    assert scenario["findings"]["error_responses"]["count"] == 2
-    assert scenario["integration"]["coherence"] == 0.0 and scenario["integration"]["user_experience"] == 1.0
-    assert scenario["grade"] == "D"
-    assert scenario["recommendations"][0].startswith("coherence is 0.00 (grade at most D): 100 % of replies")
-    assert not any(line.startswith("No action needed") for line in scenario["recommendations"])
-    overall = document["overall"]
-    assert overall["grade"] == "D" and overall["system_healthy_after"]
-    assert overall["recommendations"][0] == f"every_message_answered: {scenario['recommendations'][0]}"
-    folder = tmp_path / "runs" / document["pipeline_id"]
+        results = run_pipeline(suite, system, runs_dir=tmp_path / "runs")
+    scenario = results.scenarios[0]
+    assert scenario.success_rate == 1.0 and scenario.health == "healthy"  # by its own rule
+    assert scenario.findings["error_responses"].count == 2
+    assert scenario.integration["coherence"] == 0.0 and scenario.integration["user_experience"] == 1.0
+    assert scenario.grade == "D"
+    assert scenario.recommendations[0].startswith("coherence is 0.00 (grade at most D): 100 % of replies")
+    assert not any(line.startswith("No action needed") for line in scenario.recommendations)
+    overall = results.overall
+    assert overall.grade == "D" and overall.system_healthy_after
+    assert overall.recommendations[0] == f"every_message_answered: {scenario.recommendations[0]}"
+    folder = tmp_path / "runs" / results.pipeline_id
     with open(folder / "scenarios.csv", newline="") as handle:
         row = next(csv.DictReader(handle))
     assert row["grade"] == "D" and row["coherence"] == "0.0"
@@ -305,11 +319,11 @@ def test_agent_coordination_follows_the_hand_offs_the_agent_reports(tmp_path, lo
     def coordination(suite: ScenarioSuite, runs: str) -> float:
         with ExitStack() as resources:
             system = start_suite_system(suite, resources)
-            document = run_pipeline(suite, system, runs_dir=tmp_path / runs)
-        [scenario] = document["scenarios"]
-        assert scenario["successful"] == 2 and scenario["per_agent"].keys() == {"a", "c"}
-        assert document["overall"]["system_healthy_after"]  # no health endpoint: nothing says otherwise
-        return scenario["integration"]["agent_coordination"]
+            results = run_pipeline(suite, system, runs_dir=tmp_path / runs)
+        [scenario] = results.scenarios
+        assert scenario.successful == 2 and scenario.per_agent.keys() == {"a", "c"}
+        assert results.overall.system_healthy_after  # no health endpoint: nothing says otherwise
+        return scenario.integration["agent_coordination"]
 
     assert coordination(suite, "reported") == 1.0
     assert coordination(dataclasses.replace(suite, allowed_handoffs=frozenset({("a", "b")})), "half") == 0.5
@@ -317,19 +331,13 @@ def test_agent_coordination_follows_the_hand_offs_the_agent_reports(tmp_path, lo
     # A suite with no opinion on hand-offs gets no coordination metric (nor a column for it).
     silent = dataclasses.replace(suite, allowed_handoffs=None)
     with ExitStack() as resources:
-        document = run_pipeline(silent, start_suite_system(silent, resources), runs_dir=tmp_path / "silent")
-    assert list(document["overall"]["integration"]) == ["coherence", "user_experience"]
-    with open(Path(document["folder"]) / "scenarios.csv", newline="") as handle:
+        results = run_pipeline(silent, start_suite_system(silent, resources), runs_dir=tmp_path / "silent")
+    assert list(results.overall.integration) == ["coherence", "user_experience"]
+    assert results.scenarios[0].checks == {}  # the suite has none
+    assert list(read_back(results)["scenarios"][0])[7:9] == ["integration", "health"]
+    assert results.folder is not None
+    with open(results.folder / "scenarios.csv", newline="") as handle:
         assert csv.DictReader(handle).fieldnames == [*CSV_HEADER[:8], "coherence", "user_experience"]
-
-
-def _convoload(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """`convoload ARGS` in this process: exit code, stdout, stderr."""
-    monkeypatch.setattr(sys, "argv", ["convoload", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 def _readme_suite() -> str:
@@ -337,26 +345,22 @@ def _readme_suite() -> str:
     return readme_blocks("### Your own scenario suite")["python"]
 
 
-def test_the_readme_suite_runs_and_its_check_grades(tmp_path, monkeypatch, capsys):
+def test_the_readme_suite_runs_and_its_check_grades(tmp_path, monkeypatch):
     write(tmp_path / "my_suite.py", _readme_suite())
     monkeypatch.syspath_prepend(str(tmp_path))
-    code, out, err = _convoload(
-        monkeypatch,
-        capsys,
-        "pipeline",
-        "--suite",
-        "my_suite:SUITE",
-        "--runs-dir",
-        str(tmp_path / "runs"),
-        "--json",
-    )
-    assert code == 0, err
-    document = json.loads(out)
+    ran = invoke("pipeline", "--suite", "my_suite:SUITE", "--runs-dir", str(tmp_path / "runs"), "--json")
+    assert ran.returncode == 0, ran.stderr
+    document = json.loads(ran.stdout)
     [scenario] = document["scenarios"]
     assert scenario["echoes"] == {"checked": 3, "mismatches": []}  # three messages, three quoting replies
     assert scenario["integration"] == {"coherence": 1.0, "echoes": 1.0, "user_experience": 1.0}
     assert (scenario["successful"], scenario["grade"]) == (2, "A+")
-    with open(Path(document["folder"]) / "scenarios.csv", newline="") as handle:
+    # --json prints the results file's document, then the folder it is in.
+    folder = Path(document.pop("folder"))
+    text = (folder / "real_test_results.json").read_text(encoding="utf-8")
+    assert json.dumps(document, ensure_ascii=False, indent=2) == text
+    assert PipelineResults.read(folder).scenario("greetings").checks["echoes"].checked == 3
+    with open(folder / "scenarios.csv", newline="") as handle:
         assert csv.DictReader(handle).fieldnames == [
             *CSV_HEADER[:8],
             "coherence",
@@ -369,31 +373,29 @@ def test_the_readme_suite_runs_and_its_check_grades(tmp_path, monkeypatch, capsy
 
     monkeypatch.setattr(my_suite, "reply", lambda text, session, iteration: "Recebi outra coisa, desculpe")
     with ExitStack() as resources:
-        document = run_pipeline(
+        results = run_pipeline(
             my_suite.SUITE, start_suite_system(my_suite.SUITE, resources), runs_dir=tmp_path / "runs"
         )
-    [scenario] = document["scenarios"]
-    mismatches = scenario["echoes"]["mismatches"]
+    [scenario] = results.scenarios
+    mismatches = scenario.checks["echoes"].mismatches
     assert sorted((m["iteration"], m["session_id"] != "") for m in mismatches) == [
         (1, True),
         (1, True),
         (2, True),
     ]
-    assert (scenario["successful"], scenario["integration"]["echoes"], scenario["grade"]) == (0, 0.0, "D")
-    assert scenario["recommendations"][0] == (
+    assert (scenario.successful, scenario.integration["echoes"], scenario.grade) == (0, 0.0, "D")
+    assert read_back(results)["scenarios"][0]["echoes"]["mismatches"] == mismatches
+    assert scenario.recommendations[0] == (
         "echoes is 0.00 (grade at most D): 100 % of replies did not quote the customer."
     )
 
 
-def test_an_unknown_suite_is_one_line_naming_the_installed_ones(tmp_path, monkeypatch, capsys):
-    code, out, err = _convoload(
-        monkeypatch, capsys, "pipeline", "--suite", "nope", "--runs-dir", str(tmp_path)
-    )
-    assert code == 2 and out == ""
-    assert err == "error: --suite: unknown scenario suite 'nope' (installed: realestate)\n"
-    code, _, err = _convoload(monkeypatch, capsys, "pipeline", "--suite", "no_such_module:SUITE")
-    assert code == 2 and err.startswith("error: --suite: cannot import module 'no_such_module'")
-    assert len(err.splitlines()) == 1
+def test_an_unknown_suite_is_one_line_naming_the_installed_ones(tmp_path, monkeypatch):
+    ran = invoke("pipeline", "--suite", "nope", "--runs-dir", str(tmp_path))
+    assert error_line(ran) == "--suite: unknown scenario suite 'nope' (installed: realestate)"
+    assert ran.stdout == ""
+    ran = invoke("pipeline", "--suite", "no_such_module:SUITE", cwd=tmp_path)
+    assert error_line(ran).startswith("--suite: cannot import module 'no_such_module'")
     assert not (tmp_path / "results.sqlite").exists()  # nothing started, nothing written
     write(
         tmp_path / "own_suite.py",
@@ -401,10 +403,8 @@ def test_an_unknown_suite_is_one_line_naming_the_installed_ones(tmp_path, monkey
         "SUITE = ScenarioSuite(name='own', scenarios=(), target={'type': 'python', 'function': 'x:y'})\n",
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    code, _, err = _convoload(
-        monkeypatch, capsys, "pipeline", "--suite", "own_suite:SUITE", "--listings", "500"
-    )
-    assert (code, err) == (2, "error: --listings: suite 'own' starts no bundled system\n")
+    ran = invoke("pipeline", "--suite", "own_suite:SUITE", "--listings", "500", cwd=tmp_path)
+    assert error_line(ran) == "--listings: suite 'own' starts no bundled system"
 
 
 def test_a_pipeline_stopped_before_its_first_scenario_still_writes_its_results(tmp_path):
@@ -416,26 +416,24 @@ def test_a_pipeline_stopped_before_its_first_scenario_still_writes_its_results(t
     stop = StopRequest()
     stop.set("SIGTERM")
     system = target_system("nowhere", {"type": "http", "url": "http://127.0.0.1:9/api/chat"})
-    document = run_pipeline(REALESTATE, system, runs_dir=tmp_path, stop=stop)
-    assert document["scenarios"] == [] and document["stopped_by"] == "SIGTERM"
-    assert document["skipped_scenarios"] == [s.name for s in REALESTATE.scenarios]
-    overall = document["overall"]
-    assert overall["conversations"] == 0 and overall["grade"] == "D" and overall["health"] == "critical"
-    assert overall["integration"] == dict.fromkeys(
-        CSV_HEADER[8:], 0.0
-    )  # nothing measured, nothing vouched for
-    assert overall["recommendations"][0].startswith(
-        "Incomplete pipeline (stopped by SIGTERM): 0 of 4 scenarios"
-    )
-    saved = json.loads((Path(document["folder"]) / "real_test_results.json").read_text())
-    assert saved["overall"] == overall
-    with open(Path(document["folder"]) / "scenarios.csv", newline="") as handle:
+    results = run_pipeline(REALESTATE, system, runs_dir=tmp_path, stop=stop)
+    assert results.scenarios == [] and results.stopped_by == "SIGTERM"
+    assert results.skipped_scenarios == [s.name for s in REALESTATE.scenarios]
+    overall = results.overall
+    assert overall.conversations == 0 and overall.grade == "D" and overall.health == "critical"
+    # nothing measured, nothing vouched for
+    assert overall.integration == dict.fromkeys(CSV_HEADER[8:], 0.0)
+    assert overall.recommendations[0].startswith("Incomplete pipeline (stopped by SIGTERM): 0 of 4 scenarios")
+    assert overall.complete is False and not results.complete
+    saved = read_back(results)
+    assert saved["overall"] == overall.to_document() and list(saved["overall"])[-1] == "complete"
+    assert list(saved)[-2:] == ["stopped_by", "skipped_scenarios"]
+    assert results.folder is not None
+    with open(results.folder / "scenarios.csv", newline="") as handle:
         assert list(csv.reader(handle)) == [CSV_HEADER]
 
 
 def test_a_check_that_breaks_costs_its_metric_not_the_results(tmp_path, local_app):
-    from convoload.pipeline import DomainCheck
-
     def broken(records, system):
         raise RuntimeError("catalog gone")
 
@@ -450,9 +448,10 @@ def test_a_check_that_breaks_costs_its_metric_not_the_results(tmp_path, local_ap
         checks=(DomainCheck("prices", broken, advice="prices were not checked or did not match"),),
     )
     with ExitStack() as resources:
-        document = run_pipeline(suite, start_suite_system(suite, resources), runs_dir=tmp_path)
-    [scenario] = document["scenarios"]
-    assert scenario["prices"] == {"checked": 0, "mismatches": [], "error": "RuntimeError: catalog gone"}
-    assert scenario["integration"]["prices"] == 0.0 and scenario["grade"] == "D"
-    assert scenario["recommendations"][0].startswith("prices is 0.00 (grade at most D): 100 % of prices were")
-    assert (Path(document["folder"]) / "real_test_results.json").is_file()
+        results = run_pipeline(suite, start_suite_system(suite, resources), runs_dir=tmp_path)
+    [scenario] = results.scenarios
+    assert scenario.checks["prices"].error == "RuntimeError: catalog gone"
+    assert scenario.integration["prices"] == 0.0 and scenario.grade == "D"
+    assert scenario.recommendations[0].startswith("prices is 0.00 (grade at most D): 100 % of prices were")
+    saved = read_back(results)["scenarios"][0]
+    assert saved["prices"] == {"checked": 0, "mismatches": [], "error": "RuntimeError: catalog gone"}

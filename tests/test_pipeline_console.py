@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from contextlib import ExitStack
-from pathlib import Path
-from typing import Any
 
 import pytest
 from rich.console import Console
 
+from convoload.model import PipelineResults
 from convoload.pipeline import SUITES, Scenario
 from convoload.pipeline.runner import run_pipeline, start_suite_system
 from convoload.report.console import print_pipeline
@@ -28,16 +27,16 @@ SCENARIOS = [
 
 
 @pytest.fixture(scope="module")
-def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def results(tmp_path_factory: pytest.TempPathFactory) -> PipelineResults:
     suite = SUITES.get("realestate").with_scenarios(SCENARIOS)
     with ExitStack() as resources:
         system = start_suite_system(suite, resources, options={"listings": 300})
         return run_pipeline(suite, system, runs_dir=tmp_path_factory.mktemp("runs"), repeat=2)
 
 
-def _render(document: dict[str, Any], width: int) -> list[str]:
+def _render(results: PipelineResults, width: int) -> list[str]:
     console = Console(width=width, record=True, color_system=None)
-    print_pipeline(console, document)
+    print_pipeline(console, results)
     return console.export_text().splitlines()
 
 
@@ -45,22 +44,30 @@ def _words(lines: list[str]) -> set[str]:
     return {w for line in lines for w in re.split(r"[\s│┃·]+", line) if w}
 
 
-def test_every_scenario_reads_whole_in_80_columns(document: dict[str, Any]) -> None:
-    lines = _render(document, 80)
+def test_every_scenario_reads_whole_in_80_columns(results: PipelineResults) -> None:
+    lines = _render(results, 80)
     assert max(len(line) for line in lines) <= 80
     words = _words(lines)
-    for r in [*document["scenarios"], document["overall"]]:
-        name = r.get("name", "overall")
+    for name, r in [*((s.name, s) for s in results.scenarios), ("overall", results.overall)]:
         assert name in words, name
         block = lines[[line.split()[:1] for line in lines].index([name]) :][:3]
-        assert re.search(rf"^{name}\s+{re.escape(r['grade'])}\s+{r['health']}$", block[0]), block
-        assert f"success {r['successful']}/{r['conversations']} " in block[1], block
+        assert re.search(rf"^{name}\s+{re.escape(r.grade)}\s+{r.health}$", block[0]), block
+        assert f"success {r.successful}/{r.conversations} " in block[1], block
         assert "coherence" in block[2] and "experience" in block[2], block
-    assert sum("pass^2 1.00" in line for line in lines) == len(document["scenarios"])
+    assert sum("pass^2 1.00" in line for line in lines) == len(results.scenarios)
 
 
-def test_a_wide_terminal_gets_one_table(document: dict[str, Any]) -> None:
-    lines = _render(document, 200)
+def test_the_results_file_prints_as_the_results_do(results: PipelineResults) -> None:
+    # `print_pipeline` takes the file's document too (what `convoload pipeline --json` printed).
+    assert results.folder is not None
+    read = PipelineResults.read(results.folder)
+    document = {**read.to_document(), "folder": str(results.folder)}
+    for width in (80, 200):
+        assert _render(document, width) == _render(results, width) == _render(read, width)
+
+
+def test_a_wide_terminal_gets_one_table(results: PipelineResults) -> None:
+    lines = _render(results, 200)
     header = next(line for line in lines if "scenario" in line)
     assert re.split(r"[\s┃]+", header.strip(" ┃")) == [
         "scenario",
@@ -75,17 +82,15 @@ def test_a_wide_terminal_gets_one_table(document: dict[str, Any]) -> None:
         "grade",
         "pass^k",
     ]
-    for r in document["scenarios"]:
-        row = next(line for line in lines if f" {r['name']} " in line)
+    for r in results.scenarios:
+        row = next(line for line in lines if f" {r.name} " in line)
         cells = [c.strip() for c in row.strip("│").split("│")]
-        assert (cells[0], cells[1], cells[9]) == (
-            r["name"],
-            f"{r['successful']}/{r['conversations']}",
-            r["grade"],
-        )
+        assert (cells[0], cells[1], cells[9]) == (r.name, f"{r.successful}/{r.conversations}", r.grade)
+        assert r.pass_k is not None and cells[10] == f"{r.pass_k.value:.2f} (k=2)"
     assert max(len(line) for line in lines) <= 200
 
 
-def test_folder_is_printed(document: dict[str, Any]) -> None:
-    text = "".join(_render(document, 200))
-    assert str(Path(document["folder"]) / "real_test_results.json") in text
+def test_folder_is_printed(results: PipelineResults) -> None:
+    text = "".join(_render(results, 200))
+    assert results.folder is not None
+    assert str(results.folder / "real_test_results.json") in text

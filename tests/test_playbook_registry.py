@@ -16,7 +16,7 @@ from convoload.users.playbooks import PLAYBOOKS, Playbook, playbook_for
 from convoload.users.scripted import ScriptedUser
 from convoload_demo.realestate.playbook import RealEstatePlaybook
 from convoload_demo.tickets.playbook import TicketsPlaybook
-from tests.helpers import write
+from tests.helpers import invoke, write
 
 REPO = Path(__file__).resolve().parents[1]
 INSTALLED = "(installed: realestate, tickets)"
@@ -126,6 +126,8 @@ def echo_agent(text, session, iteration):
 
 
 def convoload(*args, cwd):
+    """`python -m convoload ARGS` as a real process: one that has not imported this module, so the run
+    itself imports the target and the module:Class playbook by their names."""
     return subprocess.run(
         [sys.executable, "-m", "convoload", *args],
         capture_output=True,
@@ -158,7 +160,7 @@ target: {{type: python, function: "tests.test_playbook_registry:echo_agent"}}
 )
 def test_a_run_without_a_playable_playbook_exits_2_with_one_line(tmp_path, playbook_line, message):
     config = run_config(tmp_path, f"name: Ann\nfacts: {{nickname: ann}}\n{playbook_line}\n")
-    result = convoload("run", "-f", str(config), cwd=tmp_path)
+    result = invoke("run", "-f", str(config), cwd=tmp_path, env={"CONVOLOAD_DB_URL": None})
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'personas' / 'ann.yaml'}: playbook: {message}"

@@ -1,7 +1,7 @@
 """The real-estate playbook answers what a property assistant asks, in the persona's words."""
 
-from convoload.conversation.records import TurnRecord
 from convoload.identity import IdentityFactory
+from convoload.model import TurnRecord
 from convoload.personas import builtin_personas
 from convoload.users.scripted import ScriptedUser
 

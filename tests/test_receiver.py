@@ -6,7 +6,7 @@ import gevent
 import httpx
 import pytest
 
-from convoload.conversation.records import ErrorKind
+from convoload.model import ErrorKind
 from convoload.targets.base import TargetError
 from convoload.targets.receiver import WebhookReceiver
 

@@ -1,6 +1,7 @@
 """The typed RunReport is aggregate.json: every shape convoload writes (a single run, a pipeline's
 scenario runs; a distributed master's in tests/distributed) reads into it and writes back as the same
-JSON text, and what reads a report reads the same figures from the typed view as from the document."""
+JSON text, and what reads a report reads the same figures from the typed view as from the document.
+So is the typed PipelineResults real_test_results.json, the pipeline's results."""
 
 from __future__ import annotations
 
@@ -12,13 +13,14 @@ import pytest
 from rich.console import Console
 
 import convoload
-from convoload import Hook, RunReport, TargetReply
-from convoload.model import ErrorKind
-from convoload.pipeline import Scenario, ScenarioSuite
+from convoload import Hook, PipelineResults, RunReport, ScenarioResult, TargetReply
+from convoload.model import ErrorKind, PipelineOverall
+from convoload.model.report import Assessment
+from convoload.pipeline import CheckResult, DomainCheck, Mismatch, Scenario, ScenarioSuite
 from convoload.pipeline.runner import run_pipeline, target_system
 from convoload.report.aggregate import aggregate
 from convoload.report.console import print_summary
-from convoload.report.grading import assess, assess_report
+from convoload.report.grading import assess, assess_report, mark_incomplete
 from convoload.report.html import render_html
 from convoload.store.journal import read_journal
 from convoload.targets.base import TargetError
@@ -102,28 +104,149 @@ def _echo(text, session, iteration):
     return {"text": f"ok: {text}", "agent": "echo"}
 
 
-def test_a_pipeline_s_scenario_runs_read_back_byte_for_byte(tmp_path: Path) -> None:
-    suite = ScenarioSuite(
-        name="echo",
-        personas=("renata",),
-        scenarios=(
-            Scenario(name="hello", conversations=2, success="graceful", scripts=[["oi", "tchau"], ["hello"]]),
+def _quoted(records, system):
+    """A domain check: every reply quotes the message (the echo quotes all but "tchau")."""
+    result = CheckResult()
+    for record in records:
+        for turn in record.turns:
+            result.checked += 1
+            if turn.user_text == "tchau":
+                result.mismatches.append(Mismatch(record.session_id, turn.iteration))
+    return result
+
+
+ECHO_SUITE = ScenarioSuite(
+    name="echo",
+    personas=("renata",),
+    scenarios=(
+        Scenario(
+            name="hello",
+            conversations=2,
+            success="graceful",
+            scripts=[["oi", "tchau"], ["hello"]],
+            checks=["quoted"],
         ),
-    )
+        Scenario(name="plain", description="no check run", conversations=1, scripts=[["oi"]]),
+    ),
+    checks=(DomainCheck("quoted", _quoted, advice="replies did not quote"),),
+)
+
+
+@pytest.fixture(scope="module")
+def echo_pipeline(tmp_path_factory: pytest.TempPathFactory) -> PipelineResults:
     system = target_system("echo", {"type": "python", "function": f"{__name__}:_echo"})
-    results = run_pipeline(suite, system, runs_dir=tmp_path / "runs", repeat=2)
-    [scenario] = results["scenarios"]
-    assert len(scenario["runs"]) == 2
+    return run_pipeline(ECHO_SUITE, system, runs_dir=tmp_path_factory.mktemp("runs"), repeat=2)
+
+
+def test_a_pipeline_s_scenario_runs_read_back_byte_for_byte(echo_pipeline: PipelineResults) -> None:
+    scenario = echo_pipeline.scenario("hello")
+    assert len(scenario.runs) == 2
     records = []
-    for run in scenario["runs"]:
+    for run in scenario.runs:
         text = (Path(run) / "aggregate.json").read_text(encoding="utf-8")
         assert as_written(RunReport.read(run).to_document()) == text
         records += read_journal(Path(run) / "journal.jsonl")
     # The scenario's figures are the typed view of the aggregate of its runs' conversations, as written.
     document = aggregate(records)
-    assert scenario["latency_ms"] == document["latency"]["turn_ms"]
-    assert list(scenario["latency_ms"]) == list(document["latency"]["turn_ms"])
-    assert scenario["findings"] == document["findings"]["by_hook"]
+    assert scenario.latency_ms.to_document() == document["latency"]["turn_ms"]
+    assert list(scenario.latency_ms.to_document()) == list(document["latency"]["turn_ms"])
+    assert {k: v.to_document() for k, v in scenario.findings.items()} == document["findings"]["by_hook"]
+
+
+def test_a_pipeline_s_results_read_back_byte_for_byte(echo_pipeline: PipelineResults) -> None:
+    assert echo_pipeline.folder is not None
+    text = (echo_pipeline.folder / "real_test_results.json").read_text(encoding="utf-8")
+    document = json.loads(text)
+    read = PipelineResults.read(echo_pipeline.folder)
+    assert as_written(read.to_document()) == text
+    assert as_written(echo_pipeline.to_document()) == text  # what run_pipeline returned is the file too
+    assert read == echo_pipeline and read.folder == echo_pipeline.folder
+    assert "folder" not in document  # where the file is, not what it says
+    # The file's layout, as every earlier pipeline wrote it: a check's section is a key of the scenario,
+    # between its quality metrics and its health; pass^k last (with more than one repetition).
+    hello = document["scenarios"][0]
+    assert list(hello) == [
+        "name",
+        "description",
+        "conversations",
+        "successful",
+        "success_rate",
+        "latency_ms",
+        "per_agent",
+        "integration",
+        "quoted",
+        "health",
+        "grade",
+        "error_rate",
+        "recommendations",
+        "findings",
+        "runs",
+        "pass_k",
+    ]
+    assert list(document) == ["pipeline_id", "timestamp", "repeat", "system", "scenarios", "overall"]
+    # The typed view says what the document says.
+    quoted = read.scenario("hello").checks["quoted"]
+    assert quoted.checked == hello["quoted"]["checked"] == 6  # 3 turns x 2 repetitions
+    assert len(quoted.mismatches) == 2 and quoted.mismatches == hello["quoted"]["mismatches"]
+    assert read.scenario("hello").integration["quoted"] == hello["integration"]["quoted"] < 1
+    assert read.scenario("plain").checks["quoted"].to_document() == {"checked": 0, "mismatches": []}
+    assert read.scenario("plain").description == "no check run"
+    assert read.scenario("plain").pass_k is not None and read.scenario("plain").pass_k.k == 2
+    assert read.overall.grade == document["overall"]["grade"] and read.complete
+    assert read.system.assistant == document["system"]["assistant"] and read.system.catalog is None
+    assert PipelineResults.of(document) == read.model_copy(update={"folder": None})
+    with pytest.raises(KeyError):
+        read.scenario("nope")
+
+
+def test_a_pipeline_document_keeps_its_key_order_and_unknown_keys(echo_pipeline: PipelineResults) -> None:
+    # Incomplete results (a scenario cut short, scenarios skipped) and keys a tool added anywhere: the
+    # order read is the order written, the checks go back where they were.
+    document = echo_pipeline.to_document()
+    hello = document["scenarios"][0]
+    hello["complete"] = False
+    document["scenarios"][0] = {"note": "added", **hello}
+    document["overall"]["complete"] = False
+    document = {**document, "stopped_by": "SIGTERM", "skipped_scenarios": ["later"], "extra": {"a": 1}}
+    read = PipelineResults.from_document(document)
+    assert as_written(read.to_document()) == as_written(document)
+    assert read.scenarios[0].complete is False and read.stopped_by == "SIGTERM" and not read.complete
+    assert read.scenarios[0].checks.keys() == {"quoted"}
+    moved = {**document, "scenarios": [dict(reversed(hello.items())), document["scenarios"][1]]}
+    assert as_written(PipelineResults.from_document(moved).to_document()) == as_written(moved)
+
+
+def test_results_built_in_code_write_the_files_layout() -> None:
+    scenario = ScenarioResult(
+        name="s",
+        integration={"coherence": 1.0, "prices": 0.5},
+        checks={"prices": {"checked": 2, "mismatches": [{"session_id": "x", "iteration": 1}]}},
+        health="healthy",
+        grade="A+",
+    )
+    assert list(scenario.to_document()) == ["name", "integration", "prices", "health", "grade"]
+    assert ScenarioResult.model_validate(scenario.to_document()) == scenario
+
+
+def test_one_incomplete_rule_for_runs_scenarios_and_pipelines() -> None:
+    done = ["No action needed: every check passed."]
+    verdicts = [
+        Assessment(grade="A+", health="healthy", recommendations=done),
+        ScenarioResult(name="s", grade="A", health="healthy", recommendations=done),
+        PipelineOverall(grade="C", health="critical", recommendations=["s: look"]),
+    ]
+    for verdict in verdicts:
+        marked = mark_incomplete(verdict, "Incomplete: stopped.")
+        assert type(marked) is type(verdict) and verdict.complete is None  # a copy: the verdict stays
+        assert marked.complete is False and list(marked.to_document())[-1] == "complete"
+        assert marked.recommendations[0] == "Incomplete: stopped."
+        assert not any(line.startswith("No action needed") for line in marked.recommendations)
+    assert [(m.grade, m.health) for m in (mark_incomplete(v, "x") for v in verdicts)] == [
+        ("B", "warning"),
+        ("B", "warning"),
+        ("C", "critical"),  # already worse than the cap: as it was
+    ]
+    assert mark_incomplete(verdicts[2], "x").recommendations == ["x", "s: look"]
 
 
 def test_keys_come_back_in_the_order_they_were_read() -> None:

@@ -8,11 +8,11 @@ import gevent
 import pytest
 
 from convoload.config import Config
-from convoload.conversation.records import utc_now
 from convoload.events import ConversationStarted
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
 from convoload.load.heap import PACER
+from convoload.model import utc_now
 from convoload.report.rebuild import rebuild_run
 from convoload.store.journal import read_journal
 from convoload_demo.tickets.assistant import TicketAssistant

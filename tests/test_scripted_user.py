@@ -6,9 +6,9 @@ import pytest
 
 from convoload.conversation.goals import LinkGoal
 from convoload.conversation.loop import run_conversation
-from convoload.conversation.records import Outcome, TurnRecord
 from convoload.events import AgentChanged, EventBus
 from convoload.identity import IdentityFactory
+from convoload.model import Outcome, TurnRecord
 from convoload.personas import builtin_personas, load_persona_file
 from convoload.targets.base import Session
 from convoload.targets.python import PythonTarget

@@ -6,8 +6,8 @@ import socket
 import gevent
 import pytest
 
-from convoload.conversation.records import ErrorKind
 from convoload.envsecrets import redact
+from convoload.model import ErrorKind
 from convoload.targets.base import TargetError
 from convoload.targets.http import HttpTarget
 from convoload.targets.python import PythonTarget

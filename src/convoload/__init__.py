@@ -58,6 +58,8 @@ _EXPORTS = {
     "CheckResult": "convoload.pipeline.model",
     # results
     "RunReport": "convoload.model.report",
+    "PipelineResults": "convoload.model.pipeline",
+    "ScenarioResult": "convoload.model.pipeline",
     "ConversationRecord": "convoload.model",
     "TurnRecord": "convoload.model",
     "TurnError": "convoload.model",
@@ -101,6 +103,7 @@ __all__ = [
     "LinkGoal",
     "Outcome",
     "Persona",
+    "PipelineResults",
     "Playbook",
     "ProviderError",
     "PythonTarget",
@@ -108,6 +111,7 @@ __all__ = [
     "RunNotFound",
     "RunReport",
     "Scenario",
+    "ScenarioResult",
     "ScenarioSuite",
     "ScriptedUser",
     "Session",
@@ -157,6 +161,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from convoload.identity import Identity
     from convoload.llm.types import LLMUnavailable, ProviderError
     from convoload.model import ConversationRecord, ErrorKind, Finding, Outcome, TurnError, TurnRecord, Usage
+    from convoload.model.pipeline import PipelineResults, ScenarioResult
     from convoload.model.report import RunReport
     from convoload.personas.model import Persona
     from convoload.pipeline.model import CheckResult, DomainCheck, Scenario, ScenarioSuite

@@ -9,8 +9,8 @@ import httpx
 import openai
 import pytest
 
-from convoload.conversation.records import TurnRecord
 from convoload.identity import Identity, IdentityFactory
+from convoload.model import TurnRecord
 from convoload.personas import Persona, builtin_personas
 from convoload.users.scripted import ScriptedUser
 from convoload_demo.llmserver import LocalLLMServer

@@ -18,7 +18,7 @@ from convoload_demo.tickets.__main__ import build_parser, settings_from_args
 from convoload_demo.tickets.launcher import DemoTicketServer
 from convoload_demo.tickets.settings import TicketServerSettings
 
-from .conftest import CallbackReceiver
+from .helpers import CallbackReceiver
 
 CALLBACK_KEYS = {
     "clientIdentifier",

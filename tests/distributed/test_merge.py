@@ -3,7 +3,7 @@
 import random
 from collections import Counter
 
-from convoload.conversation.records import (
+from convoload.model import (
     ConversationRecord,
     ErrorKind,
     Finding,
@@ -11,8 +11,8 @@ from convoload.conversation.records import (
     TurnError,
     TurnRecord,
     Usage,
+    distribution,
 )
-from convoload.model import distribution
 from convoload.report.aggregate import Aggregator, aggregate, cost_units
 
 PERSONAS = ("Kataryna", "Talliz", "Edman")

@@ -18,9 +18,9 @@ from locust.stats import RequestStats
 from rich.console import Console
 
 from convoload.config import Config
-from convoload.conversation.records import ConversationRecord, Outcome
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
+from convoload.model import ConversationRecord, Outcome
 from convoload.report.console import print_summary
 from convoload.report.html import write_html_report
 from convoload.store.journal import read_journal

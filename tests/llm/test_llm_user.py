@@ -8,7 +8,6 @@ import pytest
 from convoload.config import Config
 from convoload.conversation.goals import LinkGoal
 from convoload.conversation.loop import run_conversation
-from convoload.conversation.records import ErrorKind, Outcome
 from convoload.events import EventBus, LLMCalled, LLMFallback
 from convoload.identity import IdentityFactory
 from convoload.llm.cache import LLMCache
@@ -18,6 +17,7 @@ from convoload.llm.cost import shipped_prices
 from convoload.llm.providers import ProviderSpec
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
+from convoload.model import ErrorKind, Outcome
 from convoload.personas import builtin_personas
 from convoload.store.journal import read_journal
 from convoload.targets.base import Session

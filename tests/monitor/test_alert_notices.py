@@ -21,7 +21,7 @@ from convoload.monitor.alerts import AlertingConfig, AlertManager, Dispatcher, L
 from convoload.monitor.config import MonitorConfig
 from convoload.monitor.service import Monitor
 from convoload.monitor.store import MonitorStore
-from tests.monitor.conftest import agent_config
+from tests.monitor.helpers import agent_config
 
 ENV = {"COLUMNS": "200", "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
 RULE = {"name": "svc_down", "metric": "component_up:svc", "op": "<", "warning": 1}

@@ -11,7 +11,7 @@ import pytest
 from convoload.monitor.config import MonitorConfig
 from convoload.monitor.service import Monitor
 from tests.browser import dump_dom, needs_chromium, parse_dom
-from tests.monitor.conftest import RealEstate, Receiver, monitor_config
+from tests.monitor.helpers import RealEstate, Receiver, monitor_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.browser]
 

@@ -13,7 +13,7 @@ import yaml
 
 from convoload.monitor.store import MonitorStore
 from convoload.store.journal import read_journal
-from tests.monitor.conftest import RealEstate, monitor_config
+from tests.monitor.helpers import RealEstate, monitor_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from convoload.conversation.records import ConversationRecord, ErrorKind, Outcome, TurnError, TurnRecord
 from convoload.errors import ConfigError
+from convoload.model import ConversationRecord, ErrorKind, Outcome, TurnError, TurnRecord
 from convoload.monitor import logs
 from convoload.monitor.config import MonitorConfig, load_monitor_config
 from convoload.monitor.daily import build_daily_report

@@ -13,7 +13,7 @@ from convoload.monitor.config import MonitorConfig
 from convoload.monitor.service import Monitor
 from convoload.monitor.store import MonitorStore
 from convoload.store.results import ResultsStore
-from tests.monitor.conftest import RealEstate, monitor_config
+from tests.monitor.helpers import RealEstate, monitor_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

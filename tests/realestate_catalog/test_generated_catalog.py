@@ -12,7 +12,7 @@ from convoload_demo.realestate.catalog.generator import generate_listings
 from convoload_demo.realestate.catalog.geo import CITY_BY_NAME, haversine_km
 from convoload_demo.realestate.vocabulary import AMENITIES, PROPERTY_TYPES, STATUSES
 
-from .conftest import GENERATED_LISTINGS, GENERATED_SEED
+from .helpers import GENERATED_LISTINGS, GENERATED_SEED
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "curitiba family apartment": {

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 
 from convoload_demo.realestate.catalog import CatalogClient, CatalogError, CatalogServer, CatalogSettings
 from tests.helpers import needs_postgres
-from tests.realestate_catalog.conftest import assert_old_visits_table_migrates
+from tests.realestate_catalog.helpers import assert_old_visits_table_migrates
 
 pytestmark = pytest.mark.e2e
 

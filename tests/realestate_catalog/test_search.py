@@ -8,7 +8,7 @@ import pytest
 
 from convoload_demo.realestate.catalog import CatalogClient, CatalogServer, CatalogSettings
 
-from .conftest import FIXTURE_LISTINGS
+from .helpers import FIXTURE_LISTINGS
 
 pytestmark = pytest.mark.e2e
 

@@ -16,7 +16,7 @@ from convoload_demo.realestate.catalog.model import visits
 from convoload_demo.realestate.catalog.settings import CatalogSettings
 from convoload_demo.realestate.catalog.visits import local_now
 
-from .conftest import assert_old_visits_table_migrates, build_fixture_db
+from .helpers import assert_old_visits_table_migrates, build_fixture_db
 
 ALL_SLOTS = ["09:00", "10:00", "11:00", "12:00", "13:00", "14:00", "15:00", "16:00", "17:00"]
 VISITOR = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoload.conversation.records import (
+from convoload.model import (
     ConversationRecord,
     ErrorKind,
     Finding,

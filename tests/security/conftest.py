@@ -1,11 +1,11 @@
-"""Fixtures of the security tests: the faulty target (impostor callbacks), the processes a test starts."""
+"""Fixtures of the security tests: the processes a test starts (the faulty target is `faulty`, in
+tests/fixtures/faulty.py)."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.faults.conftest import faulty, faulty_server  # noqa: F401 - the fixtures, for this folder
 from tests.helpers import Processes
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -13,23 +12,10 @@ import pytest
 
 from convoload.monitor.dashboard.auth import COOKIE
 from convoload.monitor.dashboard.launcher import DashboardServer
-from tests.monitor.dashboard.conftest import TOKEN, settings_for
-from tests.monitor.dashboard.sample import Seeded, seed
+from tests.monitor.dashboard.helpers import TOKEN
+from tests.monitor.dashboard.sample import Seeded
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    data = seed(tmp_path_factory.mktemp("dashboard"))
-    yield data
-    data.store.close()
-
-
-@pytest.fixture(scope="module")
-def secured(seeded: Seeded) -> Iterator[DashboardServer]:
-    with DashboardServer(settings_for(seeded, token=TOKEN)) as server:
-        yield server
 
 
 @pytest.mark.e2e

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from convoload.conversation.records import ConversationRecord, Outcome
+from convoload.model import ConversationRecord, Outcome
 from convoload.report.aggregate import aggregate
 from convoload.report.completion import NEVER_ENDED
 from convoload.report.grading import assess

@@ -25,8 +25,7 @@ from tests.helpers import (
     wait_until,
     write,
 )
-from tests.monitor.conftest import RealEstate, monitor_config
-from tests.monitor.conftest import realestate as realestate  # the fixture, for this module
+from tests.monitor.helpers import RealEstate, monitor_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

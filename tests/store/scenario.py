@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from convoload.conversation.records import (
+from convoload.model import (
     ConversationRecord,
     ErrorKind,
+    Finding,
     Outcome,
     TurnError,
     TurnRecord,
     Usage,
 )
-from convoload.hooks.model import Finding
 from convoload.store.results import ResultsStore
 
 T0 = "2024-05-01T10:00:00.000Z"

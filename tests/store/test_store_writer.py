@@ -12,8 +12,8 @@ import pytest
 from gevent.event import Event
 from pydantic_core import to_json
 
-from convoload.conversation.records import Finding
 from convoload.load.store_writer import StoreWriter
+from convoload.model import Finding
 from convoload.store.journal import RunJournal
 from convoload.store.results import RawJSON, ResultsStore
 from tests.store.scenario import Outcome, conversation

@@ -80,12 +80,7 @@ def monitor(
 
     if once is not None and once not in JOBS:
         raise ConfigError("--once", "", f"{once!r} is not one of {', '.join(JOBS)}")
-    config = load_monitor_config(config_path)
-    if once is not None:
-        config.dashboard.enabled = False
-        for name in ("collect", "health", "stress", "pipeline"):
-            getattr(config.schedule, name).enabled = False
-        config.schedule.daily.enabled = False
+    config = load_monitor_config(config_path, on_demand=once is not None)
     # Alerts are printed as they happen; with --once on stderr, so that stdout stays the job's JSON.
     service = Monitor(
         config,

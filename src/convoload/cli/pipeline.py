@@ -82,7 +82,7 @@ def pipeline(
                 f"[bold]convoload pipeline[/]: {len(suite.scenarios)} scenarios x {repeat} against "
                 f"{system.target.get('url') or system.url}"
             )
-        document = run_pipeline(
+        results = run_pipeline(
             suite,
             system,
             runs_dir=runs_dir or Path("runs"),
@@ -91,14 +91,16 @@ def pipeline(
             on_scenario=None
             if json_output
             else lambda r: console.print(
-                f"  {r['name']}: {r['successful']}/{r['conversations']} · grade {r['grade']} · {r['health']}"
+                f"  {r.name}: {r.successful}/{r.conversations} · grade {r.grade} · {r.health}"
             ),
             stop=stopping.request,
         )
         if json_output:
+            # The results file's document, and the folder it is in (and the runs' and the CSV).
+            document = {**results.to_document(), "folder": str(results.folder)}
             sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         else:
-            print_pipeline(console, document)
+            print_pipeline(console, results)
     if stopping.exit_code is not None:
         raise typer.Exit(stopping.exit_code)
-    enforce_grade_floor(document["overall"]["grade"], grade_floor, what="overall grade")
+    enforce_grade_floor(results.overall.grade, grade_floor, what="overall grade")

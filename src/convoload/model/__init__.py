@@ -1,11 +1,20 @@
 """The types every layer shares, with no dependency on the rest of convoload.
 
 Records of turns and conversations (what gets journaled, stored and reported), how they end and fail,
-what hooks find, what the simulated user spends, the run report (`aggregate.json` as typed models)
-and the percentile definition. This package imports only the standard library and pydantic, so any
+what hooks find, what the simulated user spends, the run report (`aggregate.json` as typed models),
+the test pipeline's results (`real_test_results.json`) and the percentile definition. This package
+imports only the standard library and pydantic, so any
 part of convoload can import it without creating an import cycle (tests/test_boundaries.py checks).
 """
 
+from convoload.model.pipeline import (
+    CheckSummary,
+    PassK,
+    PipelineOverall,
+    PipelineResults,
+    PipelineSystem,
+    ScenarioResult,
+)
 from convoload.model.records import (
     ConversationRecord,
     ErrorKind,
@@ -21,11 +30,17 @@ from convoload.model.stats import PERCENTILES, distribution, percentile
 
 __all__ = [
     "PERCENTILES",
+    "CheckSummary",
     "ConversationRecord",
     "ErrorKind",
     "Finding",
     "Outcome",
+    "PassK",
+    "PipelineOverall",
+    "PipelineResults",
+    "PipelineSystem",
     "Priority",
+    "ScenarioResult",
     "TurnError",
     "TurnRecord",
     "Usage",

@@ -25,7 +25,9 @@ CATALOG: dict[str, MetricInfo] = {
             "convoload_conversations_window", "gauge", "Synthetic conversations in the metrics window"
         ),
         MetricInfo(
-            "convoload_success_ratio", "gauge", "Share of window conversations that reached their goal"
+            "convoload_success_ratio",
+            "gauge",
+            "Share of window conversations that reached their goal (those the monitor cut off left out)",
         ),
         MetricInfo("convoload_error_ratio", "gauge", "Share of window turns that failed (any error kind)"),
         MetricInfo("convoload_response_time_mean_seconds", "gauge", "Mean turn response time in the window"),

@@ -209,17 +209,23 @@ def require_dashboard_token(config: MonitorConfig) -> None:
         )
 
 
-def load_monitor_config(path: str | Path | None) -> MonitorConfig:
-    """Read and validate a monitor config; None gives the defaults. Errors name the file and field."""
+def load_monitor_config(path: str | Path | None, *, on_demand: bool = False) -> MonitorConfig:
+    """Read and validate a monitor config; None gives the defaults. Errors name the file and field.
+
+    `on_demand` (for `monitor --once`) turns the dashboard and every scheduled job off in the data
+    before it is validated, so the config a job runs with is one validated whole.
+    """
+    data: dict[str, Any] = load_yaml_mapping(Path(path)) if path is not None else {}
+    if on_demand:
+        data = _on_demand(data)
     if path is None:
-        return MonitorConfig()
+        return MonitorConfig.model_validate(data)
     path = Path(path)
-    data: dict[str, Any] = load_yaml_mapping(path)
+    data.update(source=str(path), base_dir=path.parent.resolve())
     try:
         config = MonitorConfig.model_validate(data)
     except ValidationError as exc:
         raise pydantic_error_to_config_error(str(path), exc) from None
-    config = config.model_copy(update={"source": str(path), "base_dir": path.parent.resolve()})
     if config.agent is not None and not config.path(config.agent).is_file():
         raise ConfigError(str(path), "agent", f"no such file: {config.agent}")
     pipeline = config.schedule.pipeline
@@ -229,3 +235,16 @@ def load_monitor_config(path: str | Path | None) -> MonitorConfig:
         suite = resolve_suite(pipeline.suite, source=str(path), field="schedule.pipeline.suite")
         load_scenarios(config.path(pipeline.scenarios), suite=suite)
     return config
+
+
+def _on_demand(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` with the dashboard and every scheduled job off (each section kept if it is not a mapping,
+    so that validation reports it as the file wrote it)."""
+
+    def off(section: Any) -> Any:
+        return {**section, "enabled": False} if isinstance(section, dict) else section
+
+    schedule = data.get("schedule", {})
+    if isinstance(schedule, dict):
+        schedule = {**schedule, **{name: off(schedule.get(name, {})) for name in Schedule.model_fields}}
+    return {**data, "dashboard": off(data.get("dashboard", {})), "schedule": schedule}

@@ -35,6 +35,7 @@ from convoload.envsecrets import redact
 from convoload.events import ConversationFinished, ConversationStarted, EventBus
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.plan import RunPlan
+from convoload.model.pipeline import RESULTS_FILE
 from convoload.model.report import RunReport
 from convoload.monitor import logs
 from convoload.monitor.alerts import Alert, AlertManager, Dispatcher, Notification
@@ -477,7 +478,7 @@ class Monitor:
         suite = resolve_suite(plan.suite, source=self.config.source, field="schedule.pipeline.suite")
         if plan.scenarios:
             suite = suite.with_scenarios(load_scenarios(self.config.path(plan.scenarios), suite=suite))
-        document = run_pipeline(
+        results = run_pipeline(
             suite,
             self.watched.pipeline,
             runs_dir=self.runs_dir / "pipeline",
@@ -485,18 +486,19 @@ class Monitor:
             store_url=store_url(self.config),
             stop=self._stop_runs,
         )
-        overall = document["overall"]
+        overall = results.overall
         summary = PipelineSummary(
-            pipeline_id=document["pipeline_id"],
-            conversations=overall["conversations"],
-            success_rate=overall["success_rate"],
-            p95_ms=overall["latency_ms"].get("p95"),
-            grade=overall["grade"],
-            health=overall["health"],
-            recommendations=overall["recommendations"],
-            scenarios={s["name"]: s["grade"] for s in document["scenarios"]},
+            pipeline_id=results.pipeline_id,
+            conversations=overall.conversations,
+            success_rate=overall.success_rate,
+            p95_ms=overall.latency_ms.p95,
+            grade=overall.grade,
+            health=overall.health,
+            recommendations=overall.recommendations,
+            scenarios={s.name: s.grade for s in results.scenarios},
         )
-        return summary, document["pipeline_id"], str(Path(document["folder"]) / "real_test_results.json")
+        assert results.folder is not None  # run_pipeline says where it wrote them
+        return summary, results.pipeline_id, str(results.folder / RESULTS_FILE)
 
     def _agent_config(self, kind: str) -> Config:
         assert self.watched is not None

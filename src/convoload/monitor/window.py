@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from convoload.model import ConversationRecord, distribution
+from convoload.model import ConversationRecord, Outcome, distribution
 
 FALLBACK_HOOK = "ollama_fallbacks"
 
@@ -25,10 +25,8 @@ class _Entry:
     latencies_ms: tuple[float, ...]
     turns: int
     failed_turns: int
-    error_kinds: tuple[str, ...]
     transitions: tuple[tuple[str, str], ...]
     fallbacks: int
-    outcome: str
 
 
 @dataclass
@@ -61,6 +59,15 @@ class ConversationWindow:
         self.totals = Totals()
 
     def add(self, record: ConversationRecord) -> None:
+        with self._lock:
+            self.totals.outcomes[record.outcome.value if record.outcome else "unknown"] += 1
+            self.totals.error_kinds.update(t.error.kind.value for t in record.turns if t.error is not None)
+            self.totals.tokens += record.usage.total_tokens
+            self.totals.cost_usd += record.usage.cost_usd
+        if record.outcome is Outcome.INTERRUPTED:
+            # Cut off by the monitor itself (a shutdown, a job's end): no verdict on the agent, so no
+            # dip in the success ratio (and no alert) each time the monitor stops or restarts.
+            return
         agents = [t.agent for t in record.turns if t.agent]
         entry = _Entry(
             at=self._clock(),
@@ -70,17 +77,11 @@ class ConversationWindow:
             ),
             turns=len(record.turns),
             failed_turns=sum(1 for t in record.turns if t.error is not None),
-            error_kinds=tuple(t.error.kind.value for t in record.turns if t.error is not None),
             transitions=tuple((a, b) for a, b in pairwise(agents) if a != b),
             fallbacks=sum(1 for f in record.findings if f.hook == FALLBACK_HOOK),
-            outcome=record.outcome.value if record.outcome else "unknown",
         )
         with self._lock:
             self._entries.append(entry)
-            self.totals.outcomes[entry.outcome] += 1
-            self.totals.error_kinds.update(entry.error_kinds)
-            self.totals.tokens += record.usage.total_tokens
-            self.totals.cost_usd += record.usage.cost_usd
 
     def metrics(self) -> WindowMetrics:
         with self._lock:

@@ -199,6 +199,7 @@ _RESERVED = frozenset(
         "runs",
         "pass_k",
         "complete",
+        "checks",  # model.pipeline.ScenarioResult's field that gathers the checks' sections
     }
 )
 _CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -29,7 +29,15 @@ from convoload.load.context import RunContext, new_run_id
 from convoload.load.engine import run_load
 from convoload.load.plan import RunPlan
 from convoload.model import ConversationRecord, ErrorKind, Outcome, distribution
-from convoload.model.report import RunReport
+from convoload.model.pipeline import (
+    RESULTS_FILE,
+    PassK,
+    PipelineOverall,
+    PipelineResults,
+    PipelineSystem,
+    ScenarioResult,
+)
+from convoload.model.report import Distribution, RunReport
 from convoload.personas import resolve_personas
 from convoload.personas.model import Persona
 from convoload.pipeline.model import CheckResult, Scenario, ScenarioSuite
@@ -85,20 +93,22 @@ def run_pipeline(
     runs_dir: Path,
     repeat: int = 1,
     seed: int = 1,
-    on_scenario: Callable[[dict[str, Any]], None] | None = None,
+    on_scenario: Callable[[ScenarioResult], None] | None = None,
     store_url: str | None = None,
     stop: StopRequest | None = None,
-) -> dict[str, Any]:
+) -> PipelineResults:
     """Run every scenario `repeat` times; runs go to `store_url` (see `checked_store_url`).
 
-    A `stop` request (a signal) ends the scenario under way the way a run's time limit does and skips
-    the rest; the results of what ran are written all the same, marked incomplete.
+    Writes real_test_results.json (the results' document) and scenarios.csv in the pipeline's folder
+    and returns the results, `folder` set. A `stop` request (a signal) ends the scenario under way the
+    way a run's time limit does and skips the rest; the results of what ran are written all the same,
+    marked incomplete.
     """
     store_url = checked_store_url(store_url, runs_dir=runs_dir)  # fails before the first scenario
     pipeline_id = "pipeline-" + new_run_id()
     folder = runs_dir / pipeline_id
     folder.mkdir(parents=True, exist_ok=True)
-    results = []
+    results: list[ScenarioResult] = []
     all_records: list[ConversationRecord] = []
     skipped: list[str] = []
     with httpx.Client(timeout=10) as http:
@@ -118,7 +128,7 @@ def run_pipeline(
             result = _scenario_result(suite, scenario, repetitions, system)
             if finished < planned:
                 why = f"stopped by {stop.reason}" if stop is not None and stop.is_set() else "cut short"
-                mark_incomplete(
+                result = mark_incomplete(
                     result,
                     f"Incomplete: {why}; {finished} of {planned} planned conversations finished. "
                     "Run the pipeline to the end before acting on this grade.",
@@ -130,29 +140,30 @@ def run_pipeline(
         healthy_after = _healthy(http, system.health_url)
     overall = _overall(results, all_records, healthy_after, _metric_names(suite))
     stopped_by = stop.reason if stop is not None and stop.is_set() else None
-    if skipped or any(r.get("complete") is False for r in results):
-        ran = len(results) - sum(1 for r in results if r.get("complete") is False)
-        mark_incomplete(
+    if skipped or any(r.complete is False for r in results):
+        ran = len(results) - sum(1 for r in results if r.complete is False)
+        overall = mark_incomplete(
             overall,
             f"Incomplete pipeline{f' (stopped by {stopped_by})' if stopped_by else ''}: {ran} of "
             f"{len(suite.scenarios)} scenarios ran to the end"
             + (f"; not started: {', '.join(skipped)}" if skipped else "")
             + ". Run it to the end before acting on its grade.",
         )
-    document = {
-        "pipeline_id": pipeline_id,
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "repeat": repeat,
-        "system": _where(system),
-        "scenarios": results,
-        "overall": overall,
+    pipeline = PipelineResults(
+        pipeline_id=pipeline_id,
+        timestamp=datetime.now(UTC).isoformat(timespec="seconds"),
+        repeat=repeat,
+        system=_where(system),
+        scenarios=results,
+        overall=overall,
+        # Absent from the file unless there is something to say, as ever.
         **({"stopped_by": stopped_by} if stopped_by else {}),
         **({"skipped_scenarios": skipped} if skipped else {}),
-    }
-    write_json(folder / "real_test_results.json", document)
+        folder=folder,
+    )
+    write_json(folder / RESULTS_FILE, pipeline.to_document())
     _write_csv(folder / "scenarios.csv", results, _metric_names(suite))
-    document["folder"] = str(folder)
-    return document
+    return pipeline
 
 
 def checked_store_url(given: str | None, *, runs_dir: Path) -> str:
@@ -170,12 +181,12 @@ def checked_store_url(given: str | None, *, runs_dir: Path) -> str:
     return url
 
 
-def _where(system: StartedSystem) -> dict[str, str]:
+def _where(system: StartedSystem) -> PipelineSystem:
     """The results' "system": the URL the scenarios talked to, and the data API checks read, if any."""
-    where = {"assistant": str(system.target.get("url") or system.url)}
+    assistant = str(system.target.get("url") or system.url)
     if system.catalog_url:
-        where["catalog"] = system.catalog_url
-    return where
+        return PipelineSystem(assistant=assistant, catalog=system.catalog_url)
+    return PipelineSystem(assistant=assistant)
 
 
 def _run_once(
@@ -282,7 +293,7 @@ def _scenario_result(
     scenario: Scenario,
     repetitions: list[_Repetition],
     system: StartedSystem,
-) -> dict[str, Any]:
+) -> ScenarioResult:
     records = [r for repetition in repetitions for r in repetition.records]
     report = RunReport.from_document(aggregate(records))
     checks = _run_checks(suite, scenario, records, system)
@@ -311,26 +322,25 @@ def _scenario_result(
     integration.update({name: result.score for name, result in checks.items()})
     integration["user_experience"] = _experience(turns, graceful=scenario.success == "graceful")
     advice = {check.name: check.advice for check in suite.checks}
-    result = {
-        "name": scenario.name,
-        "description": scenario.description,
-        "conversations": len(records),
-        "successful": sum(wins),
-        "success_rate": success_rate,
-        "latency_ms": turn_ms.to_document(),
-        "per_agent": {agent: distribution(values) for agent, values in sorted(by_agent.items())},
-        "integration": integration,
-        **{name: check.to_json() for name, check in checks.items()},
-        "health": health(success_rate, p95_s, error_rate),
-        "grade": worst(grade(success_rate, p95_s), quality_grade(integration)),
-        "error_rate": round(error_rate, 4),
-        "recommendations": _with_quality(assessment.recommendations, integration, advice),
-        "findings": {name: hook.to_document() for name, hook in report.findings.by_hook.items()},
-        "runs": [str(repetition.run_dir) for repetition in repetitions],
-    }
-    if len(repetitions) > 1:
-        result["pass_k"] = _pass_k(scenario, repetitions, bad_sessions)
-    return result
+    return ScenarioResult(
+        name=scenario.name,
+        description=scenario.description,
+        conversations=len(records),
+        successful=sum(wins),
+        success_rate=success_rate,
+        latency_ms=turn_ms,
+        per_agent={agent: distribution(values) for agent, values in sorted(by_agent.items())},
+        integration=integration,
+        checks={name: check.to_json() for name, check in checks.items()},  # in the file: top-level keys
+        health=health(success_rate, p95_s, error_rate),
+        grade=worst(grade(success_rate, p95_s), quality_grade(integration)),
+        error_rate=round(error_rate, 4),
+        recommendations=_with_quality(assessment.recommendations, integration, advice),
+        findings=report.findings.by_hook,
+        runs=[str(repetition.run_dir) for repetition in repetitions],
+        # pass^k only with more than one repetition: absent from the file otherwise.
+        **({"pass_k": _pass_k(scenario, repetitions, bad_sessions)} if len(repetitions) > 1 else {}),
+    )
 
 
 def _expected_removed(scenario: Scenario, report: RunReport, records: list[ConversationRecord]) -> RunReport:
@@ -347,7 +357,7 @@ def _expected_removed(scenario: Scenario, report: RunReport, records: list[Conve
     return report.model_copy(update={"summary": summary})
 
 
-def _store_grades(store_url: str, result: dict[str, Any], repetitions: list[_Repetition]) -> None:
+def _store_grades(store_url: str, result: ScenarioResult, repetitions: list[_Repetition]) -> None:
     """The scenario's grade goes with each of its runs into the results store they were written to."""
     from convoload.store.results import ResultsStore
     from convoload.store.results.engine import sqlite_path
@@ -359,11 +369,11 @@ def _store_grades(store_url: str, result: dict[str, Any], repetitions: list[_Rep
         for repetition in repetitions:
             store.add_grade(
                 repetition.run_dir.name,
-                result["name"],
-                result["grade"],
-                result["success_rate"],
-                result["latency_ms"].get("p95"),
-                {"health": result["health"], "integration": result["integration"]},
+                result.name,
+                result.grade,
+                result.success_rate,
+                result.latency_ms.p95,
+                {"health": result.health, "integration": result.integration},
             )
 
 
@@ -417,7 +427,7 @@ def _experience(turns: list[Any], *, graceful: bool = False) -> float:
     return round(good / len(turns), 4) if turns else 1.0
 
 
-def _pass_k(scenario: Scenario, repetitions: list[_Repetition], bad_sessions: set[str]) -> dict[str, Any]:
+def _pass_k(scenario: Scenario, repetitions: list[_Repetition], bad_sessions: set[str]) -> PassK:
     """pass^k: the share of conversation slots (user i) that succeeded in every one of the k repetitions."""
     slots: dict[int, list[bool]] = defaultdict(list)
     for repetition in repetitions:
@@ -425,7 +435,7 @@ def _pass_k(scenario: Scenario, repetitions: list[_Repetition], bad_sessions: se
             slots[r.user_id].append(succeeded(scenario, r) and r.session_id not in bad_sessions)
     k = len(repetitions)
     value = sum(1 for outcomes in slots.values() if len(outcomes) == k and all(outcomes)) / len(slots)
-    return {"k": k, "value": round(value, 4)}
+    return PassK(k=k, value=round(value, 4))
 
 
 def _healthy(http: httpx.Client, url: str | None) -> bool:
@@ -438,43 +448,45 @@ def _healthy(http: httpx.Client, url: str | None) -> bool:
 
 
 def _overall(
-    results: list[dict[str, Any]], records: list[ConversationRecord], healthy_after: bool, metrics: list[str]
-) -> dict[str, Any]:
-    total = sum(r["conversations"] for r in results)
-    successful = sum(r["successful"] for r in results)
+    results: list[ScenarioResult], records: list[ConversationRecord], healthy_after: bool, metrics: list[str]
+) -> PipelineOverall:
+    total = sum(r.conversations for r in results)
+    successful = sum(r.successful for r in results)
     success_rate = round(successful / total, 4) if total else 0.0
-    latency = distribution(t.latency_ms for r in records for t in r.turns if t.error is None)
-    p95_s = (latency.get("p95") or 0) / 1000
-    turns = sum(r["latency_ms"].get("count", 0) for r in results) or 1
-    errors = sum(r["error_rate"] * r["latency_ms"].get("count", 0) for r in results)
+    latency = Distribution.model_validate(
+        distribution(t.latency_ms for r in records for t in r.turns if t.error is None)
+    )
+    p95_s = (latency.p95 or 0) / 1000
+    turns = sum(r.latency_ms.count for r in results) or 1
+    errors = sum(r.error_rate * r.latency_ms.count for r in results)
     status = health(success_rate, p95_s, errors / turns)
     if not healthy_after:
         status = "critical"
     # No scenario ran (stopped before the first): nothing was measured, nothing is vouched for.
     integration = {
-        k: round(sum(r["integration"][k] for r in results) / len(results), 4) if results else 0.0
+        k: round(sum(r.integration[k] for r in results) / len(results), 4) if results else 0.0
         for k in metrics
     }
-    return {
-        "conversations": total,
-        "successful": successful,
-        "success_rate": success_rate,
-        "latency_ms": latency,
-        "integration": integration,
-        "health": status,
-        "grade": worst(grade(success_rate, p95_s), quality_grade(integration)),
-        "system_healthy_after": healthy_after,
-        "recommendations": [
-            f"{r['name']}: {line}"
+    return PipelineOverall(
+        conversations=total,
+        successful=successful,
+        success_rate=success_rate,
+        latency_ms=latency,
+        integration=integration,
+        health=status,
+        grade=worst(grade(success_rate, p95_s), quality_grade(integration)),
+        system_healthy_after=healthy_after,
+        recommendations=[
+            f"{r.name}: {line}"
             for r in results
-            for line in r["recommendations"]
+            for line in r.recommendations
             if not line.startswith("No action needed")
         ]
         or ["No action needed: every check passed."],
-    }
+    )
 
 
-def _write_csv(path: Path, results: list[dict[str, Any]], metrics: Sequence[str]) -> None:
+def _write_csv(path: Path, results: list[ScenarioResult], metrics: Sequence[str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         fixed = [
@@ -491,14 +503,14 @@ def _write_csv(path: Path, results: list[dict[str, Any]], metrics: Sequence[str]
         for r in results:
             writer.writerow(
                 [
-                    r["name"],
-                    r["conversations"],
-                    r["successful"],
-                    r["success_rate"],
-                    r["latency_ms"].get("p50"),
-                    r["latency_ms"].get("p95"),
-                    r["grade"],
-                    r["health"],
-                    *(r["integration"][metric] for metric in metrics),
+                    r.name,
+                    r.conversations,
+                    r.successful,
+                    r.success_rate,
+                    r.latency_ms.p50,
+                    r.latency_ms.p95,
+                    r.grade,
+                    r.health,
+                    *(r.integration[metric] for metric in metrics),
                 ]
             )

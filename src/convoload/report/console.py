@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed, TurnSent
+from convoload.model.pipeline import RESULTS_FILE, PipelineOverall, PipelineResults, ScenarioResult
 from convoload.model.report import Distribution, RequestRow, RunReport
 from convoload.report.completion import describe
 
@@ -252,29 +253,29 @@ _HEALTH_COLOURS = {"healthy": "green", "warning": "yellow", "critical": "red"}
 _QUALITY_LABELS = {"agent_coordination": "coordination", "user_experience": "experience"}
 
 
-def _quality(document: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, metric) of the document's quality metrics, in their order."""
-    metrics = document["overall"]["integration"]
-    return [(_QUALITY_LABELS.get(key, key.split("_")[0]), key) for key in metrics]
+def _quality(results: PipelineResults) -> list[tuple[str, str]]:
+    """(label, metric) of the results' quality metrics, in their order."""
+    return [(_QUALITY_LABELS.get(key, key.split("_")[0]), key) for key in results.overall.integration]
 
 
-def print_pipeline(console: Console, document: dict[str, Any]) -> None:
+def print_pipeline(console: Console, results: PipelineResults | Mapping[str, Any]) -> None:
     """The pipeline's results: one table when it fits the terminal, else a block per scenario."""
-    table = _pipeline_table(document)
+    results = PipelineResults.of(results)
+    table = _pipeline_table(results)
     natural = Measurement.get(console, console.options.update_width(10_000), table).maximum
     if natural <= console.width:
         console.print(table)
     else:  # squeezed, the table's columns would break every name and number
-        _print_pipeline_blocks(console, document)
-    o = document["overall"]
+        _print_pipeline_blocks(console, results)
     console.print("[bold]Recommendations[/]")
-    for line in o["recommendations"]:
+    for line in results.overall.recommendations:
         console.print(f"  • {line}", markup=False)
-    console.print(f"results: {document['folder']}/real_test_results.json (and scenarios.csv)")
+    if results.folder is not None:
+        console.print(f"results: {results.folder}/{RESULTS_FILE} (and scenarios.csv)")
 
 
-def _pipeline_table(document: dict[str, Any]) -> Table:
-    quality = _quality(document)
+def _pipeline_table(results: PipelineResults) -> Table:
+    quality = _quality(results)
     table = Table(title="Pipeline", title_justify="left")
     for column in (
         "scenario",
@@ -287,47 +288,47 @@ def _pipeline_table(document: dict[str, Any]) -> Table:
         "pass^k",
     ):
         table.add_column(column, no_wrap=True)
-    for r in document["scenarios"]:
-        i = r["integration"]
-        pass_k = f"{r['pass_k']['value']:.2f} (k={r['pass_k']['k']})" if "pass_k" in r else "-"
+    for r in results.scenarios:
+        pass_k = f"{r.pass_k.value:.2f} (k={r.pass_k.k})" if r.pass_k is not None else "-"
         table.add_row(
-            r["name"],
-            f"{r['successful']}/{r['conversations']}",
-            _ms(r["latency_ms"].get("p50")),
-            _ms(r["latency_ms"].get("p95")),
-            *(f"{i[key]:.2f}" for _, key in quality),
-            f"[{_HEALTH_COLOURS[r['health']]}]{r['health']}[/]",
-            r["grade"],
+            r.name,
+            f"{r.successful}/{r.conversations}",
+            _ms(r.latency_ms.p50),
+            _ms(r.latency_ms.p95),
+            *(f"{r.integration[key]:.2f}" for _, key in quality),
+            f"[{_HEALTH_COLOURS[r.health]}]{r.health}[/]",
+            r.grade,
             pass_k,
         )
-    o = document["overall"]
+    o = results.overall
     table.add_row(
         "[bold]overall[/]",
-        f"{o['successful']}/{o['conversations']}",
-        _ms(o["latency_ms"].get("p50")),
-        _ms(o["latency_ms"].get("p95")),
-        *(f"{o['integration'][key]:.2f}" for _, key in quality),
-        f"[{_HEALTH_COLOURS[o['health']]}]{o['health']}[/]",
-        f"[bold]{o['grade']}[/]",
+        f"{o.successful}/{o.conversations}",
+        _ms(o.latency_ms.p50),
+        _ms(o.latency_ms.p95),
+        *(f"{o.integration[key]:.2f}" for _, key in quality),
+        f"[{_HEALTH_COLOURS[o.health]}]{o.health}[/]",
+        f"[bold]{o.grade}[/]",
         "",
     )
     return table
 
 
-def _print_pipeline_blocks(console: Console, document: dict[str, Any]) -> None:
+def _print_pipeline_blocks(console: Console, results: PipelineResults) -> None:
     """Three short lines per scenario (name, grade, health; success and latency; quality)."""
     console.print("[bold]Pipeline[/]")
-    for r in [*document["scenarios"], {**document["overall"], "name": "overall"}]:
-        head = Text(r["name"], style="bold") + Text("  ") + Text(r["grade"], style="bold")
-        head += Text("  ") + Text(r["health"], style=_HEALTH_COLOURS[r["health"]])
+    rows: list[tuple[str, ScenarioResult | PipelineOverall]] = [(r.name, r) for r in results.scenarios]
+    for name, r in [*rows, ("overall", results.overall)]:
+        head = Text(name, style="bold") + Text("  ") + Text(r.grade, style="bold")
+        head += Text("  ") + Text(r.health, style=_HEALTH_COLOURS[r.health])
         numbers = [
-            f"success {r['successful']}/{r['conversations']}",
-            f"p50 {_ms(r['latency_ms'].get('p50'))}",
-            f"p95 {_ms(r['latency_ms'].get('p95'))}",
+            f"success {r.successful}/{r.conversations}",
+            f"p50 {_ms(r.latency_ms.p50)}",
+            f"p95 {_ms(r.latency_ms.p95)}",
         ]
-        if "pass_k" in r:
-            numbers.append(f"pass^{r['pass_k']['k']} {r['pass_k']['value']:.2f}")
-        quality = [f"{label} {r['integration'][key]:.2f}" for label, key in _quality(document)]
+        if isinstance(r, ScenarioResult) and r.pass_k is not None:
+            numbers.append(f"pass^{r.pass_k.k} {r.pass_k.value:.2f}")
+        quality = [f"{label} {r.integration[key]:.2f}" for label, key in _quality(results)]
         console.print(head)
         console.print("  " + " · ".join(numbers), markup=False, highlight=False)
         console.print("  " + " · ".join(quality), markup=False, highlight=False)

@@ -21,9 +21,10 @@ such a scenario never reads "No action needed".
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar
 
+from convoload.model.pipeline import PipelineOverall, ScenarioResult
 from convoload.model.report import Assessment, Completion, RunReport
 
 Grade = Literal["A+", "A", "B", "C", "D"]
@@ -112,18 +113,16 @@ def assess_report(report: RunReport | Mapping[str, Any]) -> Assessment:
     p95_s = (turns.p95 or 0.0) / 1000 if turns.count else 0.0
     error_rate = summary.failed_turns / (summary.total_turns or 1)
     success = summary.success_rate
-    verdict = {
-        "grade": grade(success, p95_s),
-        "health": health(success, p95_s, error_rate),
-        "success_rate": success,
-        "p95_turn_s": round(p95_s, 3),
-        "error_rate": round(error_rate, 4),
-        "recommendations": recommendations(report, p95_s, error_rate),
-    }
+    verdict = Assessment(
+        grade=grade(success, p95_s),
+        health=health(success, p95_s, error_rate),
+        success_rate=success,
+        p95_turn_s=round(p95_s, 3),
+        error_rate=round(error_rate, 4),
+        recommendations=recommendations(report, p95_s, error_rate),
+    )
     incomplete = _incomplete(summary.completion)
-    if incomplete is not None:
-        mark_incomplete(verdict, incomplete)
-    return Assessment(**verdict)
+    return verdict if incomplete is None else mark_incomplete(verdict, incomplete)
 
 
 def assess(document: RunReport | Mapping[str, Any]) -> dict[str, Any]:
@@ -133,17 +132,23 @@ def assess(document: RunReport | Mapping[str, Any]) -> dict[str, Any]:
 
 INCOMPLETE_GRADE_CAP: Grade = "B"
 
+# The verdicts that carry a grade, a health and recommendations: a run's, a scenario's, a pipeline's.
+Verdict = TypeVar("Verdict", Assessment, ScenarioResult, PipelineOverall)
 
-def mark_incomplete(result: MutableMapping[str, Any], advice: str) -> None:
-    """Apply the incomplete-run rule to a verdict (grade, health, recommendations): grade at most B,
-    health at best a warning, `advice` first, never "No action needed"."""
-    if GRADE_ORDER.index(result["grade"]) < GRADE_ORDER.index(INCOMPLETE_GRADE_CAP):
-        result["grade"] = INCOMPLETE_GRADE_CAP
-    if result["health"] == "healthy":
-        result["health"] = "warning"
-    result["complete"] = False
-    others = [r for r in result["recommendations"] if not r.startswith("No action needed")]
-    result["recommendations"] = [advice, *others]
+
+def mark_incomplete(verdict: Verdict, advice: str) -> Verdict:
+    """The incomplete-run rule applied to a verdict, as a copy: grade at most B, health at best a
+    warning, `complete` False, `advice` first, never "No action needed"."""
+    better = GRADE_ORDER[: GRADE_ORDER.index(INCOMPLETE_GRADE_CAP)]
+    others = [line for line in verdict.recommendations if not line.startswith("No action needed")]
+    return verdict.model_copy(
+        update={
+            "grade": INCOMPLETE_GRADE_CAP if verdict.grade in better else verdict.grade,
+            "health": "warning" if verdict.health == "healthy" else verdict.health,
+            "complete": False,
+            "recommendations": [advice, *others],
+        }
+    )
 
 
 def _incomplete(completion: Completion | None) -> str | None:

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from convoload.conversation.records import TurnRecord
 from convoload.errors import ConfigError
 from convoload.identity import Identity
+from convoload.model import TurnRecord
 from convoload.personas.model import Persona
 from convoload.users.scripted import ScriptedUser
 from convoload_demo.llmserver.errors import invalid

@@ -1,4 +1,4 @@
-"""Shared pieces for the alert tests: a hand-driven clock, a real SMTP server, a port that refuses."""
+"""Fixtures of the alert tests: a hand-driven clock, a real SMTP server, a port that refuses."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,48 +14,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from convoload.monitor.alerts import AlertingConfig, AlertManager, Notification, RuleConfig
 from tests.helpers import free_port
-
-T0 = 1_700_000_000.0
-
-
-class ManualClock:
-    """Time moves only when a test says so."""
-
-    def __init__(self, start: float = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> float:
-        self.now += seconds
-        return self.now
+from tests.monitor.alerts.helpers import ManualClock, SmtpHandler, SmtpServer
 
 
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
-
-
-SUCCESS_RULE = RuleConfig(
-    name="success_rate_low",
-    metric="success_rate",
-    op="<",
-    warning="85%",
-    critical="70%",
-    summary="Success rate {value:.0%} is below {threshold:.0%}",
-)
-LATENCY_RULE = RuleConfig(
-    name="latency_high", metric="latency_s:*", op=">", warning=5, critical=10, summary="{component} is slow"
-)
-
-
-def notify_once(values: dict[str, float], *rules: RuleConfig, **config: Any) -> list[Notification]:
-    """What a fresh engine (for_s 0) sends on its first evaluation: real notifications for channel tests."""
-    manager = AlertManager(AlertingConfig(rules=list(rules or [SUCCESS_RULE]), **config), ManualClock())
-    return manager.evaluate(values)
 
 
 @pytest.fixture
@@ -94,34 +58,6 @@ def tls_cert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cert
 
 
-@dataclass
-class Received:
-    sender: str
-    recipients: list[str]
-    content: bytes
-    authenticated: bool
-
-
-@dataclass
-class SmtpServer:
-    port: int
-    messages: list[Received] = field(default_factory=list)
-
-
-class _Handler:
-    def __init__(self, server: SmtpServer) -> None:
-        self.server = server
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        # Stored before the 250 reply, so the message is here once the client's send returns.
-        self.server.messages.append(
-            Received(
-                envelope.mail_from, list(envelope.rcpt_tos), envelope.content, bool(session.authenticated)
-            )
-        )
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server(tls_cert: Path) -> Iterator[Callable[..., SmtpServer]]:
     """Start real aiosmtpd servers: `smtp_server(tls="none"|"starttls"|"ssl", login=("user", "pw"))`."""
@@ -149,7 +85,7 @@ def smtp_server(tls_cert: Path) -> Iterator[Callable[..., SmtpServer]]:
             options["ssl_context"] = context
         if login:
             options.update(authenticator=authenticate, auth_required=True)
-        controller = Controller(_Handler(server), **options)
+        controller = Controller(SmtpHandler(server), **options)
         controller.start()
         controllers.append(controller)
         return server

@@ -20,7 +20,7 @@ from convoload.monitor.alerts import (
     WebhookChannelConfig,
 )
 
-from .conftest import LATENCY_RULE, T0, notify_once
+from .helpers import LATENCY_RULE, T0, notify_once
 
 TOKEN = "T0AAA/B0BBB/XyZsEcReTtOkEn42"
 PASSWORD = "hunter2-SMTP-pa55"

@@ -6,7 +6,7 @@ import json
 
 from convoload.monitor.alerts import AlertingConfig, AlertManager, Notification, RuleConfig
 
-from .conftest import LATENCY_RULE, SUCCESS_RULE, T0, ManualClock
+from .helpers import LATENCY_RULE, SUCCESS_RULE, T0, ManualClock
 
 HOUR = 3600.0
 

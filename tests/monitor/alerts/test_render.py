@@ -11,7 +11,7 @@ import pytest
 from convoload.monitor.alerts import Dispatcher, EmailChannelConfig, LogChannelConfig, RuleConfig
 from convoload.monitor.alerts.render import alert_line, slack_payload, text_body
 
-from .conftest import notify_once
+from .helpers import notify_once
 
 DEFAULT_TEMPLATE = RuleConfig(name="queue_slow", metric="success_rate", op="<", warning=0.9)
 

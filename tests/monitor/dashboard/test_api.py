@@ -10,7 +10,7 @@ import pytest
 from convoload.monitor.dashboard.launcher import DashboardServer
 from convoload.monitor.dashboard.settings import DashboardSettings
 from convoload.monitor.store import MonitorStore
-from tests.monitor.dashboard.conftest import settings_for
+from tests.monitor.dashboard.helpers import settings_for
 from tests.monitor.dashboard.sample import (
     CRITICAL_SUMMARY,
     MINUTES,

@@ -10,7 +10,7 @@ import pytest
 from convoload.monitor.dashboard.auth import COOKIE
 from convoload.monitor.dashboard.launcher import DashboardServer
 from convoload.monitor.dashboard.settings import TOKEN_ENV
-from tests.monitor.dashboard.conftest import TOKEN, settings_for
+from tests.monitor.dashboard.helpers import TOKEN, settings_for
 from tests.monitor.dashboard.sample import Seeded
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 from convoload.monitor.dashboard import DashboardSettings
 from convoload.monitor.dashboard.launcher import DashboardServer
 from tests.browser import Element, dump_dom, needs_chromium, parse_dom
-from tests.monitor.dashboard.conftest import TOKEN, settings_for
+from tests.monitor.dashboard.helpers import TOKEN, settings_for
 from tests.monitor.dashboard.sample import MINUTES, Seeded, alerts_resolved
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, needs_chromium]

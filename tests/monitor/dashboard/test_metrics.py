@@ -13,7 +13,7 @@ from convoload.monitor.dashboard.exposition import EXTRA_METRICS
 from convoload.monitor.dashboard.launcher import DashboardServer
 from convoload.monitor.dashboard.status import parse_ts
 from convoload.monitor.store import Sample
-from tests.monitor.dashboard.conftest import settings_for
+from tests.monitor.dashboard.helpers import settings_for
 from tests.monitor.dashboard.sample import LATEST, Seeded
 
 pytestmark = pytest.mark.e2e

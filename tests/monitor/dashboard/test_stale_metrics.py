@@ -10,7 +10,7 @@ import pytest
 
 from convoload.monitor.store import Sample
 from tests.browser import dump_dom, needs_chromium, parse_dom
-from tests.monitor.dashboard.conftest import settings_for
+from tests.monitor.dashboard.helpers import settings_for
 from tests.monitor.dashboard.sample import Seeded
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
