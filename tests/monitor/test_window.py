@@ -6,7 +6,9 @@ from convoload.monitor.window import ConversationWindow
 
 def _record(session: str, outcome: Outcome, *, error: ErrorKind | None = None) -> ConversationRecord:
     turns = [
-        TurnRecord(iteration=1, user_text="oi", sent_at="t", reply_text="olá", latency_ms=300.0, agent="triagem"),
+        TurnRecord(
+            iteration=1, user_text="oi", sent_at="t", reply_text="olá", latency_ms=300.0, agent="triagem"
+        ),
         TurnRecord(
             iteration=2,
             user_text="quero visitar",
