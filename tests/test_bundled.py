@@ -19,13 +19,15 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
+import convoload.api as convoload_api
 from convoload.bundled import BUNDLED, BundledSystem, Launch, StartedSystem, chat_target, start_bundled
 from convoload.cli import main
 from convoload.config import Config, load_config
 from convoload.errors import ConfigError
+from convoload.model.report import RunReport
 from convoload.personas import resolve_personas
 from convoload.users.playbooks import Playbook
-from tests.helpers import LocalApp, run_dirs, spawn, write
+from tests.helpers import LocalApp, run_dirs, write
 
 NAME = "parrot-test"
 
@@ -300,10 +302,17 @@ def test_the_pipeline_starts_its_system_through_the_registry(tmp_path, monkeypat
     assert refused(started.health_url)
 
 
+# -- the local LLM provider ----------------------------------------------------------------------
+
+
 @pytest.mark.e2e
-def test_the_local_llm_provider_is_a_bundled_system_too(tmp_path):
-    # A real process: the run starts the pack's `llmserver` through the registry for the local provider.
-    ran = spawn(
+def test_the_local_llm_provider_is_a_bundled_system_too(tmp_path, monkeypatch, capsys, observe):
+    # In this process: the run starts the pack's `llmserver` through the registry for the local provider.
+    llmserver = observe("llmserver")
+    monkeypatch.chdir(tmp_path)  # the run's LLM cache goes here
+    code, out, err = convoload(
+        monkeypatch,
+        capsys,
         "run",
         "-n",
         "1",
@@ -316,7 +325,32 @@ def test_the_local_llm_provider_is_a_bundled_system_too(tmp_path):
         "--seed",
         "3",
     )
-    assert ran.returncode in (0, 1), ran.stderr
-    document = json.loads(run_dirs(tmp_path / "runs")[0].joinpath("aggregate.json").read_text())
-    assert document["run"]["llm"] == ["local/persona"]
-    assert document["summary"]["llm"]["by_provider"]["local/persona"]["calls"] >= 1
+    assert code in (0, 1), err + out  # 1: the goal was missed; the calls below are what this is about
+    (started,) = llmserver.started
+    report = RunReport.read(run_dirs(tmp_path / "runs")[0])
+    assert report.run.llm == ["local/persona"]
+    assert report.summary.llm.by_provider["local/persona"].calls >= 1
+    assert report.summary.llm.errors == {}
+    assert refused(started.health_url)  # stopped with the run
+
+
+@pytest.mark.e2e
+def test_the_local_llm_provider_is_reached_directly_under_an_ambient_proxy(tmp_path, monkeypatch, local_app):
+    # A proxy configured for the internet (HTTP_PROXY, no NO_PROXY) cannot reach this machine's loopback:
+    # the local provider's calls must not be sent to it, or each one fails or waits out its timeout.
+    proxy = local_app(lambda environ, body: (502, {"error": "no route to the caller's loopback"}))
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(name, proxy.url)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    config = Config.model_validate(
+        {
+            "user": {"type": "llm", "llm": "local/persona"},
+            "llm": {"cache_path": None},
+            "target": {"type": "demo", "demo": {"agent": "tickets", "reply_delay_s": 0.01, "jitter_s": 0}},
+        }
+    )
+    report = convoload_api.run(config, conversations=2, concurrency=2, seed=3, runs_dir=tmp_path)
+    assert proxy.requests == []
+    assert report.summary.llm.errors == {}
+    assert report.summary.llm.by_provider["local/persona"].calls >= 2

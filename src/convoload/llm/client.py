@@ -7,9 +7,11 @@ count attempts, and fall through to the next provider.
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import openai
 
@@ -32,6 +34,9 @@ class ProviderClient:
             timeout=spec.timeout_s,
             max_retries=0,
             default_headers=spec.headers or None,
+            # A proxy from the environment (HTTP_PROXY without NO_PROXY) cannot reach this machine's
+            # loopback: sent there, every call to a local server fails or waits out its timeout.
+            http_client=openai.DefaultHttpxClient(trust_env=False) if is_loopback(spec.base_url) else None,
         )
 
     @property
@@ -119,6 +124,17 @@ class ProviderClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def is_loopback(url: str) -> bool:
+    """Whether `url` names this machine's loopback (localhost, 127.0.0.0/8, ::1)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _native_call(call: Any) -> ToolCall:

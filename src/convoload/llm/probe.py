@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 
 from convoload.envsecrets import redact, secret_from_env
+from convoload.llm.client import is_loopback
 from convoload.llm.providers import ProviderSpec
 
 
@@ -40,7 +41,12 @@ def probe_providers(specs: list[ProviderSpec], timeout_s: float = 5.0) -> list[P
 def _reach(spec: ProviderSpec, key: str | None, timeout_s: float) -> tuple[str, bool]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        response = httpx.get(spec.base_url.rstrip("/") + "/models", headers=headers, timeout=timeout_s)
+        response = httpx.get(
+            spec.base_url.rstrip("/") + "/models",
+            headers=headers,
+            timeout=timeout_s,
+            trust_env=not is_loopback(spec.base_url),  # as the calls themselves go (see ProviderClient)
+        )
     except httpx.HTTPError as exc:
         return redact(f"unreachable ({type(exc).__name__})"), False
     if response.status_code in (401, 403):
