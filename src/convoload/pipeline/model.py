@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from convoload import plugins
 from convoload.config import GoalConfig
 from convoload.errors import ConfigError, pydantic_error_to_config_error
+from convoload.model.pipeline import ScenarioResult
 from convoload.safeyaml import parse_yaml, read_text_file
 
 if TYPE_CHECKING:
@@ -177,31 +178,9 @@ class DomainCheck:
 
 HandoffReader = Callable[[Any], Sequence[tuple[str, str]] | None]
 
-# Names a check cannot take: the quality metrics the runner computes and the keys of a scenario's results.
-_RESERVED = frozenset(
-    {
-        "coherence",
-        "agent_coordination",
-        "user_experience",
-        "name",
-        "description",
-        "conversations",
-        "successful",
-        "success_rate",
-        "latency_ms",
-        "per_agent",
-        "integration",
-        "health",
-        "grade",
-        "error_rate",
-        "recommendations",
-        "findings",
-        "runs",
-        "pass_k",
-        "complete",
-        "checks",  # model.pipeline.ScenarioResult's field that gathers the checks' sections
-    }
-)
+# Names a check cannot take: the quality metrics the runner computes and the keys of a scenario's results
+# (a check's section is a key of its scenario's results in real_test_results.json).
+_RESERVED = frozenset({"coherence", "agent_coordination", "user_experience", *ScenarioResult.model_fields})
 _CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
