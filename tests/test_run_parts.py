@@ -140,6 +140,9 @@ def test_a_placed_spec_hands_out_its_block_of_indices_and_no_more(tmp_path):
     with pytest.raises(IndexSpaceError):
         spec.indices.claim()
     assert spec.meta(target={}, llm=[], replay=False)["cluster"]["index_range"] == [2, 4]
+    # Its conversations are the distributed run's; the results store is its master's to write.
+    assert spec.conversation_run_id == "run1" and spec.store_url is None
+    assert RunSpec.resolve(config(tmp_path), personas=CAST).store_url is not None
 
 
 def test_a_bad_hooks_section_fails_before_anything_is_started_or_written(tmp_path, stub):

@@ -16,6 +16,7 @@
     ├── StoreError                the results store cannot do what was asked [errors]
     │   └── StoreUnavailable      the dashboard cannot read the store yet [monitor.dashboard.app]
     ├── ChannelError              an alert channel did not deliver [monitor.alerts.channels]
+    ├── ShipmentError             a worker's records shipment the master refuses [load.shipping] +ValueError
     ├── TurnFailure               a failed turn in Locust's statistics, never raised [load.locust_bridge]
     └── ConversationFailure       a failed conversation in Locust's statistics [load.locust_bridge]
 

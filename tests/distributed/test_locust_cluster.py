@@ -1,24 +1,31 @@
 """The real `locust` command as a master and two workers on loopback, against the demo ticket agent.
 
-The master's aggregate must be exactly the sum of what the workers journaled; identities must be
-unique across workers; each worker hosts its own receiver, or the master forwards callbacks.
+The master holds the whole run: its journal, conversation files, aggregate, report and results-store
+rows are what a single process writes, built from every line the workers journaled (each worker keeps
+its own copy); a seeded run of N conversations plays the same conversations on one process and on
+workers; identities are unique across workers; each worker hosts its own receiver, or the master
+forwards callbacks.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from convoload.load.distributed import LOCUSTFILE, run_arguments, run_cluster
-from convoload.model import distribution
+from convoload.model import ConversationRecord, distribution
 from convoload.model.report import RunReport
 from convoload.report.aggregate import cost_units
 from convoload.store.journal import read_journal
+from convoload.store.results import ResultsStore
 from convoload_demo.llmserver.launcher import LocalLLMServer
-from tests.helpers import free_consecutive_ports, write
+from tests.helpers import free_consecutive_ports, run_dirs, spawn, write
 
 pytestmark = pytest.mark.e2e
 
@@ -34,11 +41,45 @@ def llm():
 def locust_env():
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("LOCUST_STOP_TIMEOUT", None)
+    env.pop("CONVOLOAD_DB_URL", None)  # the runs folder's database
     return env
 
 
 def journals(run_dir):
     return {k: read_journal(run_dir / f"worker-{k}" / "journal.jsonl") for k in (0, 1)}
+
+
+def store_of(runs: Path) -> ResultsStore:
+    return ResultsStore(f"sqlite:///{runs / 'results.sqlite'}", create=False)
+
+
+def assert_the_master_holds_the_run(run_dir: Path) -> list[ConversationRecord]:
+    """The master's journal has every line its workers journaled, once; its conversation files, run
+    row and conversation rows match it, and no worker run is in the store. Returns its records."""
+    lines = (run_dir / "journal.jsonl").read_bytes().splitlines()
+    workers = sorted(run_dir.glob("worker-*/journal.jsonl"))
+    assert len(workers) == 2
+    theirs = [line for path in workers for line in path.read_bytes().splitlines()]
+    assert sorted(lines) == sorted(theirs) and len(set(lines)) == len(lines)  # every line, once
+    records = read_journal(run_dir / "journal.jsonl")
+    assert sorted(p.name for p in (run_dir / "conversations").iterdir()) == sorted(
+        f"conversation_{r.user_id:05d}_{r.session_id}.json" for r in records
+    )
+    html = (run_dir / "report.html").read_text(encoding="utf-8")
+    assert all(r.session_id in html for r in records)
+    aggregate = json.loads((run_dir / "aggregate.json").read_text())
+    with store_of(run_dir.parent) as store:
+        assert [r.run_id for r in store.list_runs()] == [run_dir.name]  # the master's run, no worker's
+        row = store.get_run(run_dir.name)
+        assert row.status == aggregate["run"]["status"] and row.summary == aggregate["summary"]
+        stored = store.conversations(run_dir.name)
+        assert sorted(r.session_id for r in stored) == sorted(r.session_id for r in records)
+        assert [g.grade for g in store.grades(run_dir.name)] == [aggregate["assessment"]["grade"]]
+    assert {r.run_id for r in records} == {run_dir.name}  # a worker's records carry the run's id
+    workers_meta = aggregate["run"]["distributed"]["workers"]
+    assert all(w["complete"] and w["journal_bytes"] == (run_dir / f"worker-{w['worker_index']}" /
+        "journal.jsonl").stat().st_size for w in workers_meta)  # fmt: skip
+    return records
 
 
 @pytest.mark.slow
@@ -113,6 +154,7 @@ target:
     records = journals(run_dir)
     every = records[0] + records[1]
     assert records[0] and records[1]
+    assert len(assert_the_master_holds_the_run(run_dir)) == len(every)
     summary = document["summary"]
 
     # Sums: exactly what the workers journaled.
@@ -183,6 +225,98 @@ target:
     assert report.summary.llm.by_provider["local/gemini-2.5-flash"].calls == summary["llm"]["calls"]
 
 
+def the_conversations(records: list[ConversationRecord]) -> list[tuple]:
+    """What makes a conversation the same one elsewhere: persona, identity, texts, outcome (the demo's
+    order ids hash the session id, which is random: they are left out)."""
+    return sorted(
+        (
+            r.user_id,
+            r.persona,
+            tuple(r.identity[k] for k in ("full_name", "cpf", "phone", "email")),
+            tuple((t.user_text, re.sub(r"CV[0-9A-F]{10}", "CV…", t.reply_text or "")) for t in r.turns),
+            r.outcome.value,
+        )
+        for r in records
+    )
+
+
+COUNTS = (
+    "total_conversations",
+    "successful_conversations",
+    "interrupted_conversations",
+    "failed_conversations",
+    "outcomes",
+    "errors_by_kind",
+    "total_turns",
+    "failed_turns",
+    "avg_iterations_per_conversation",
+    "avg_iterations_to_goal",
+    "agent_changes",
+    "agent_transitions",
+    "tokens",
+)
+
+
+@pytest.mark.slow
+def test_a_seeded_run_on_two_workers_is_the_run_one_process_makes(tmp_path):
+    """`convoload run -n N --seed S` on one process and with `--workers 2`: the same conversations,
+    counts and report sections; the master's folder and store hold them all, each worker a copy of its
+    share."""
+    config = write(
+        tmp_path / "c.yaml",
+        "target: {type: demo, demo: {agent: tickets, reply_delay_s: 0.01, jitter_s: 0}}\n",
+    )
+    n = 12
+    args = ["run", "-f", str(config), "-n", str(n), "-c", "4", "--seed", "5", "--max-iterations", "8"]
+    took = {}
+    for name, extra in (("single", []), ("cluster", ["--workers", "2"])):
+        started = time.monotonic()
+        result = spawn(
+            *args, *extra, "--runs-dir", str(tmp_path / name), cwd=tmp_path, env={"CONVOLOAD_DB_URL": ""}
+        )
+        took[name] = time.monotonic() - started
+        assert result.returncode == 0, result.stderr[-3000:]
+    [single], [cluster] = run_dirs(tmp_path / "single"), run_dirs(tmp_path / "cluster")
+
+    ones, theirs = read_journal(single / "journal.jsonl"), assert_the_master_holds_the_run(cluster)
+    assert the_conversations(theirs) == the_conversations(ones)
+    assert len(ones) == n and {r.outcome.value for r in ones} == {"goal_reached", "max_iterations"}
+    # Each worker played its slice of indices 0..N-1 and keeps its own copy of it.
+    shares = journals(cluster)
+    assert sorted(r.user_id for r in shares[0]) == list(range(1, 7))
+    assert sorted(r.user_id for r in shares[1]) == list(range(7, 13))
+    for k in (0, 1):
+        own = json.loads((cluster / f"worker-{k}" / "aggregate.json").read_text())
+        assert (
+            own["summary"]["total_conversations"]
+            == 6
+            == len(list((cluster / f"worker-{k}" / "conversations").iterdir()))
+        )
+
+    a, b = (json.loads((d / "aggregate.json").read_text()) for d in (single, cluster))
+    assert a.keys() == b.keys() and a["summary"].keys() == b["summary"].keys()
+    assert {k: a["summary"][k] for k in COUNTS} == {k: b["summary"][k] for k in COUNTS}
+    assert a["summary"]["completion"]["complete"] is b["summary"]["completion"]["complete"] is True
+    assert a["run"]["status"] == b["run"]["status"] == "finished"
+    assert a["requests"].keys() == b["requests"].keys() and a["latency"].keys() == b["latency"].keys()
+    for table in ("requests", "latency"):
+        for key, row in a[table].items():
+            counts = {name: r["count"] for name, r in row.get("by_name", {}).items()}
+            assert counts == {name: r["count"] for name, r in b[table][key].get("by_name", {}).items()}
+            assert row.get("all", row)["count"] == b[table][key].get("all", b[table][key])["count"]
+    assert {p: (v["conversations"], v["successful"]) for p, v in a["personas"].items()} == {
+        p: (v["conversations"], v["successful"]) for p, v in b["personas"].items()
+    }
+    assert len(a["conversations"]) == len(b["conversations"]) == n
+    assert (single / "conversations.csv").read_text().count("\n") == (
+        cluster / "conversations.csv"
+    ).read_text().count("\n")
+    with store_of(tmp_path / "single") as store:
+        [row] = store.list_runs()
+        assert row.conversations == n and row.summary["outcomes"] == b["summary"]["outcomes"]
+    print(f"single {took['single']:.1f} s, two workers {took['cluster']:.1f} s")
+
+
 @pytest.mark.slow
 def test_one_public_callback_address_on_the_master_forwards_to_the_owning_worker(tmp_path):
     config = write(
@@ -209,9 +343,10 @@ def test_one_public_callback_address_on_the_master_forwards_to_the_owning_worker
     document = result.aggregate()
     records = journals(result.run_dir)
     summary = document["summary"]
-    # A fixed number of conversations, split across the workers, all of them recorded and merged.
+    # A fixed number of conversations, split across the workers, all of them recorded on the master.
     assert summary["total_conversations"] == 6 == len(records[0]) + len(records[1])
     assert len(records[0]) == len(records[1]) == 3
+    assert len(assert_the_master_holds_the_run(result.run_dir)) == 6
     assert summary["successful_conversations"] == 6
 
     distributed = document["run"]["distributed"]
@@ -326,9 +461,9 @@ def test_a_master_stopped_while_it_waits_for_its_workers_still_writes_the_run(tm
         env=locust_env(),
     )
     lines = []
-    for line in master.stderr:  # the master is set up (and guarded) once it names its aggregate
+    for line in master.stderr:  # the master is set up (and guarded) once it names its records
         lines.append(line)
-        if "aggregate in" in line:
+        if "records in" in line:
             break
     master.send_signal(signal.SIGTERM)
     _, rest = master.communicate(timeout=TIMEOUT_S)
@@ -337,3 +472,8 @@ def test_a_master_stopped_while_it_waits_for_its_workers_still_writes_the_run(tm
     aggregate = json.loads((tmp_path / "runs" / "lonely" / "aggregate.json").read_text())
     assert aggregate["summary"]["total_conversations"] == 0
     assert aggregate["run"]["distributed"]["workers"] == []
+    assert (tmp_path / "runs" / "lonely" / "report.html").is_file()
+    with store_of(tmp_path / "runs") as store:  # the run's row, started with the master, closed
+        row = store.get_run("lonely")
+        assert (row.status, row.conversations) == (aggregate["run"]["status"], 0)
+        assert row.status != "running"

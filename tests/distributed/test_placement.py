@@ -1,4 +1,5 @@
-"""Workers' conversation indices: disjoint blocks, so personas and identities stay unique across workers."""
+"""Workers' conversation indices: slices of a fixed number (the conversations one process plays), or
+disjoint blocks, so personas and identities stay unique across workers."""
 
 import pytest
 
@@ -6,7 +7,13 @@ from convoload.config import Config
 from convoload.identity import IdentityFactory
 from convoload.load.context import RunContext
 from convoload.load.engine import run_load
-from convoload.load.placement import IndexSpaceError, Placement, index_block
+from convoload.load.placement import (
+    IndexSpaceError,
+    Placement,
+    conversation_slice,
+    index_block,
+    index_slice,
+)
 from convoload.store.journal import read_journal
 from tests.helpers import free_consecutive_ports
 
@@ -18,6 +25,23 @@ def test_blocks_are_disjoint_and_bounded_by_the_unique_identities():
     assert index_block(last, 1_000_000)[1] == IdentityFactory.capacity
     with pytest.raises(IndexSpaceError, match="worker_index_block"):
         index_block(last + 1, 1_000_000)
+
+
+@pytest.mark.parametrize(("conversations", "workers"), [(12, 2), (7, 2), (10, 3), (2, 3), (0, 2), (1, 1)])
+def test_slices_of_a_fixed_number_cover_it_once_in_order(conversations, workers):
+    slices = [conversation_slice(k, conversations, workers) for k in range(workers)]
+    assert [i for first, stop in slices for i in range(first, stop)] == list(range(conversations))
+    shares = [stop - first for first, stop in slices]
+    assert max(shares) - min(shares) <= 1 and shares == sorted(shares, reverse=True)  # the first get more
+    assert conversation_slice(workers, conversations, workers) == (conversations, conversations)  # beyond
+
+
+def test_a_slice_stays_within_the_unique_identities():
+    assert index_slice(4, 8) == (4, 8)
+    with pytest.raises(IndexSpaceError):
+        index_slice(0, IdentityFactory.capacity + 1)
+    with pytest.raises(ValueError):
+        index_slice(5, 4)
 
 
 def test_identities_of_two_workers_never_collide():
@@ -56,6 +80,9 @@ def test_a_placed_worker_uses_its_block_and_then_starts_no_more_conversations(tm
     assert context.run_dir == tmp_path / "runs" / "run1" / "worker-1"
     records = read_journal(context.run_dir / "journal.jsonl")
     assert sorted(r.user_id for r in records) == [4, 5, 6]  # indices 3, 4, 5
+    # Its records carry the run's id; the master writes them to the results store, not the worker.
+    assert {r.run_id for r in records} == {"run1"} and context.store is None
+    assert not (tmp_path / "runs" / "results.sqlite").exists()
     assert document["summary"]["total_conversations"] == 3
     assert document["run"]["cluster"] == {
         "run_id": "run1",

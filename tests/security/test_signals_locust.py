@@ -2,9 +2,11 @@
 and `convoload run --workers N`.
 
 A SIGTERM (or Ctrl-C) ends the test the way its run time would, at once: conversations under way are
-recorded as interrupted, the aggregate (the merged one, on a master) is written, the exit code is 143
-(130). A worker SIGTERMed on its own stops its conversations, writes its records, sends its last numbers
-to the master and leaves; the master goes on. Before, Locust's own SIGTERM handling wrote the aggregate
+recorded as interrupted, the aggregate (on a master, of every worker's records) is written, the exit code
+is 143 (130). A worker SIGTERMed on its own stops its conversations, writes its records, ships its last
+lines and numbers to the master and leaves; the master goes on. A worker killed outright (SIGKILL) is
+reported lost: its conversations in flight are counted apart, what it shipped is recorded, the run goes
+on with the others and is incomplete. Before, Locust's own SIGTERM handling wrote the aggregate
 while conversations were still running (and then lost them: the journal was closed) and exited 0 or 1;
 `run --workers` died on SIGTERM leaving its master and workers running.
 """
@@ -77,7 +79,7 @@ def test_standalone_locust_ends_on_a_signal_with_everything_recorded(
     assert "journal is closed" not in locust.err() and "Traceback" not in locust.err()
 
 
-def start_cluster(tmp_path: Path, processes: Processes):
+def start_cluster(tmp_path: Path, processes: Processes, *master_options: str):
     port = free_consecutive_ports(1)
     common = ["--convoload-config", str(config(tmp_path))]
     master = processes.locust(
@@ -96,6 +98,7 @@ def start_cluster(tmp_path: Path, processes: Processes):
         "4",
         "--run-id",
         "sig",
+        *master_options,
         *common,
         cwd=tmp_path,
     )
@@ -126,16 +129,16 @@ def test_sigterm_to_the_master_ends_the_run_with_the_merged_aggregate(
     interrupted = sum(r.outcome.value == "interrupted" for r in every)
     assert merged["summary"]["interrupted_conversations"] == interrupted >= 1  # cut off at once
     assert merged["run"]["status"] == "interrupted" and merged["run"]["stopped_by"] == "SIGTERM"
+    assert sorted(journal_lines(run_dir / "journal.jsonl"), key=lambda r: r.session_id) == sorted(
+        every, key=lambda r: r.session_id
+    )  # the master's journal: every conversation, the interrupted ones too
     assert "goal reached" in master.err()
     assert processes.alive() == []
 
 
-def test_a_worker_sigtermed_alone_records_everything_and_the_run_goes_on(
-    tmp_path: Path, processes: Processes
-) -> None:
-    master, workers, run_dir = start_cluster(tmp_path, processes)
-    # Locust numbers workers as they connect: worker k's records are in worker-<k>/.
-    by_index = {
+def by_index(workers) -> dict:
+    """Locust numbers workers as they connect: worker k's records are in worker-<k>/."""
+    return {
         int(
             worker.wait_for_output("convoload worker ", stream="stderr")
             .split("convoload worker ")[1]
@@ -143,7 +146,68 @@ def test_a_worker_sigtermed_alone_records_everything_and_the_run_goes_on(
         ): worker
         for worker in workers
     }
-    leaving, staying = by_index[0], by_index[1]
+
+
+def whole_lines(path: Path) -> list[bytes]:
+    """The complete lines of a journal another process is writing (not one it has half written)."""
+    data = path.read_bytes() if path.is_file() else b""
+    return data[: data.rfind(b"\n") + 1].splitlines()
+
+
+def test_a_worker_killed_outright_is_lost_its_shipped_conversations_kept_and_the_run_goes_on(
+    tmp_path: Path, processes: Processes
+) -> None:
+    master, workers, run_dir = start_cluster(tmp_path, processes, "--conversations", "30")
+    workers = by_index(workers)
+    victim, survivor = workers[0], workers[1]
+    # Worker 0 plays indices 0-14 (user ids 1-15): wait until the master has recorded three of them,
+    # so that the worker has reported its conversations in flight at least once meanwhile.
+    wait_until(
+        lambda: (
+            sum(
+                json.loads(line)["summary"]["user_id"] <= 15
+                for line in whole_lines(run_dir / "journal.jsonl")
+            )
+            >= 3
+        ),
+        "three of worker 0's conversations on the master",
+    )
+    victim.process.kill()
+    assert victim.wait() == -signal.SIGKILL
+    # The run goes on with worker 1 to the end of its share; the master then ends it by itself.
+    assert master.wait() in (0, 1), master.err()[-3000:]
+    assert survivor.wait() == 0, survivor.err()[-3000:]
+    assert "convoload worker 0 (" in master.err() and "lost: Locust stopped hearing from it" in master.err()
+
+    aggregate = json.loads((run_dir / "aggregate.json").read_text())
+    summary, workers_meta = aggregate["summary"], aggregate["run"]["distributed"]["workers"]
+    lost, kept = workers_meta[0], workers_meta[1]
+    assert lost["lost"] is True and not lost["complete"] and kept["complete"] and "lost" not in kept
+    assert 1 <= summary["lost_with_worker"] == lost["lost_with_worker"] <= 2  # its users' conversations
+    assert summary["completion"]["complete"] is False and aggregate["run"]["status"] == "interrupted"
+    assert aggregate["assessment"]["recommendations"][0].startswith("Incomplete run:")
+    assert "lost in flight with a worker" in aggregate["assessment"]["recommendations"][0]
+
+    records = journal_lines(run_dir / "journal.jsonl")
+    assert summary["total_conversations"] == len(records) == 15 + lost["conversations"]
+    # Lost conversations are never successes: the count is that of the records.
+    assert summary["successful_conversations"] == sum(r.goal_reached for r in records)
+    master_lines = set((run_dir / "journal.jsonl").read_bytes().splitlines())
+    # Every conversation worker 0 finished and shipped is on the master; its journal keeps them all.
+    victims = (run_dir / "worker-0" / "journal.jsonl").read_bytes()
+    shipped = victims[: lost["journal_bytes"]].splitlines()
+    assert len(shipped) == lost["conversations"] >= 3 and set(shipped) <= master_lines
+    assert not set(whole_lines(run_dir / "worker-0" / "journal.jsonl")[len(shipped) :]) & master_lines
+    assert set((run_dir / "worker-1" / "journal.jsonl").read_bytes().splitlines()) <= master_lines
+    assert kept["conversations"] == 15
+
+
+def test_a_worker_sigtermed_alone_records_everything_and_the_run_goes_on(
+    tmp_path: Path, processes: Processes
+) -> None:
+    master, workers, run_dir = start_cluster(tmp_path, processes)
+    indexed = by_index(workers)
+    leaving, staying = indexed[0], indexed[1]
     wait_until(
         lambda: first_journal(run_dir, "worker-0/journal.jsonl"), "a finished conversation on worker 0"
     )
@@ -164,7 +228,8 @@ def test_a_worker_sigtermed_alone_records_everything_and_the_run_goes_on(
     assert staying.wait() == 0
     merged = json.loads((run_dir / "aggregate.json").read_text())
     every = len(left) + len(journal_lines(other))
-    assert merged["summary"]["total_conversations"] == every  # the worker's last numbers reached the master
+    assert merged["summary"]["total_conversations"] == every  # the worker's last lines reached the master
+    assert len(journal_lines(run_dir / "journal.jsonl")) == every
 
 
 def test_sigterm_to_run_with_workers_ends_master_and_workers_and_writes_the_merged_run(

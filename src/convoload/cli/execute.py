@@ -101,10 +101,10 @@ def execute_on_workers(
     duration_s: float | None,
     flags: dict[str, Any],
 ) -> "RunReport":
-    """`run --workers N`: Locust's master and N workers as processes on loopback; the merged summary.
+    """`run --workers N`: Locust's master and N workers as processes on loopback; the run's summary.
 
     SIGINT or SIGTERM is passed on to the master (its workers cut off what is under way, it writes the
-    merged aggregate); a second one to every process, then this one exits at once.
+    run's records); a second one to every process, then this one exits at once.
     """
     import subprocess
 
@@ -153,7 +153,10 @@ def execute_on_workers(
             raise typer.Exit(stopping.exit_code or result.exit_code or 1)
         document.setdefault("assessment", assess(document))
         print_summary(console, document)
-        console.print(f"records: {result.run_dir}  (aggregate.json; each worker's records in worker-<k>/)")
+        console.print(
+            f"records: {result.run_dir}  (journal.jsonl, conversations/, aggregate.json, report.html; "
+            "each worker's own copy in worker-<k>/)"
+        )
     if stopping.exit_code is not None:
         raise typer.Exit(stopping.exit_code)
     return RunReport.from_document(document, run_dir=result.run_dir)

@@ -21,6 +21,14 @@ def report(
             "runs folder's results.sqlite, when there is one]",
         ),
     ] = None,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--merge",
+            help="A worker's folder of this distributed run to merge in, e.g. one copied from another "
+            "machine (repeatable). RUN_DIR's own worker-<k>/ folders are merged without it.",
+        ),
+    ] = None,
 ) -> None:
     """Rebuild a run's aggregate, per-conversation files and HTML report from its journal.
 
@@ -28,21 +36,50 @@ def report(
     was journaled the moment it finished. The results database, which a run fills
     in batches, gets back the conversations of its last batch, and a run a kill
     left "running" there is closed as interrupted.
+
+    A distributed run's folder (one holding worker-<k>/ folders with journals), or
+    any run folder given --merge, is merged first: the master's journal, if any,
+    and every worker's, each conversation once (when copies differ, the worker's
+    wins), into RUN_DIR's journal and run.json (run.distributed.merged_from names
+    the folders); then it is rebuilt as above, and a results database that lacks
+    the run gets it whole. For a master that died mid-run, or workers on several
+    machines.
     """
+    from convoload.cli.common import err_console
     from convoload.report.console import print_summary
     from convoload.report.html import write_html_report
+    from convoload.report.merge import is_distributed, merge_run
     from convoload.report.rebuild import rebuild_run, restore_store
 
+    merged = merge_run(run_dir, merge or ()) if merge or is_distributed(run_dir) else None
     document = rebuild_run(run_dir)
     report = write_html_report(run_dir)
-    restored = restore_store(run_dir, document, db)
+    restored = restore_store(run_dir, document, db, create=merged is not None)
+    if merged is not None and merged.differing:
+        err_console.print(
+            f"warning: {len(merged.differing)} conversations differed between journals; "
+            f"the worker's copy kept: {', '.join(merged.differing)}",
+            soft_wrap=True,
+        )
     if json_output:
         sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
-    else:
-        print_summary(console, document)
-        console.print(f"rebuilt: {run_dir / 'aggregate.json'} and {report}")
-        if restored is not None:
-            console.print(f"results store: {restored} conversations put back from the journal")
+        return
+    print_summary(console, document)
+    if merged is not None:
+        console.print(
+            f"merged: {merged.conversations} conversations of run {merged.run_id}, each once "
+            f"({merged.duplicates} copies found twice), from:",
+            soft_wrap=True,
+        )
+        for journal in merged.journals:
+            who = "master" if journal.worker_index is None else f"worker {journal.worker_index}"
+            line = f"  {who}: {journal.folder} ({journal.conversations} conversations)"
+            console.print(line, soft_wrap=True)
+        for folder in merged.skipped:
+            console.print(f"  skipped (no journal): {folder}", soft_wrap=True)
+    console.print(f"rebuilt: {run_dir / 'aggregate.json'} and {report}")
+    if restored is not None:
+        console.print(f"results store: {restored} conversations put back from the journal")
 
 
 def locustfile() -> None:

@@ -159,8 +159,10 @@ def run(
             "--workers",
             min=1,
             help="Run on Locust's master and N worker processes on this machine: each worker has its own "
-            "webhook receiver and records (runs/<id>/worker-<k>/), the master merges their exact numbers "
-            "(runs/<id>/aggregate.json). The target and personas must come from -f.",
+            "webhook receiver and plays its share of the conversations (the same ones, with the same "
+            "seed, as one process), keeping a copy of its records (runs/<id>/worker-<k>/); the master "
+            "writes the whole run's records as one process does (runs/<id>/, results store). The "
+            "target and personas must come from -f.",
         ),
     ] = None,
 ) -> None:

@@ -1,23 +1,34 @@
-"""convoload across Locust's master and workers: the run's setup, merged numbers, a complete end.
+"""convoload across Locust's master and workers: the run's setup, its records on the master, a complete end.
 
 The protocol is made of Locust custom messages plus our part of Locust's own periodic worker
-report (so numbers travel with the request statistics, on the same ordered connection):
+report, all on the same ordered connection:
 
-  worker → master  convoload_hello      at the worker's init (repeated until answered)
-  master → worker  convoload_setup      {run_id, seed, worker_index, callback_base, conversations}
-  worker → master  convoload_ready      {host, pid, run_id, run_dir, receiver_url, meta}
-  worker → master  convoload_failed     {error}: the worker could not set up (e.g. a config error)
-  worker → master  report["convoload"]  {entries, target_stats}: every Locust report (3 s)
-  master → worker  convoload_drain      {now}: the test is stopping (now: the signal that stops it:
-                                        cut off what is under way at once)
-  worker → master  convoload_drained    {entries, target_stats}: users stopped, all journaled (also
-                                        sent by a worker that leaves on its own, e.g. on SIGTERM)
+  worker → master  convoload_hello        at the worker's init (repeated until answered)
+  master → worker  convoload_setup        {run_id, seed, worker_index, callback_base, conversations,
+                                          indices}: indices [first, stop) of a fixed number of
+                                          conversations (None: a block, see load.placement)
+  worker → master  convoload_ready        {host, pid, run_id, run_dir, receiver_url, meta}
+  worker → master  convoload_failed       {error}: the worker could not set up (e.g. a config error)
+  worker → master  convoload_records      {start, end, data}: journal lines as they are written (see
+                                          load.shipping), at most a window unacknowledged
+  master → worker  convoload_records_ack  {offset}: how far the master has that worker's journal
+  worker → master  report["convoload"]    {entries, target_stats, in_flight}: every Locust report (3 s)
+  master → worker  convoload_drain        {now}: the test is stopping (now: the signal that stops it:
+                                          cut off what is under way at once)
+  worker → master  convoload_drained      {entries, target_stats, journal_end}: users stopped, every
+                                          line shipped (also sent by a worker that leaves on its own,
+                                          e.g. on SIGTERM)
 
-Entries are the worker aggregator's (see report.aggregate): each is sent exactly once, so the
-master's aggregate equals the sum of the workers'. Locust's master stops a test without waiting
-for its workers' users (and quits 0.5 s after telling them to); the drain makes it wait until
-every worker has let its conversations finish (or cut them off, as interrupted, after the stop
-timeout) and sent its last entries.
+The master holds the whole run (load.master_records): every worker's journal lines go into its
+journal, conversations/, results-store rows and aggregate, built from those records as a single
+process builds its own; entries carry what is not in a record (simulated-user LLM calls, fallbacks,
+errors), each sent exactly once. Workers keep their own journal (and files) as well, so nothing
+finished is lost if the master dies. Locust's master stops a test without waiting for its workers'
+users (and quits 0.5 s after telling them to); the drain makes it wait until every worker has let
+its conversations finish (or cut them off, as interrupted, after the stop timeout) and shipped its
+last lines. A worker Locust marks missing mid-run (killed outright, its machine gone) is lost: its
+conversations in flight, as it last reported them, are counted apart (`lost_with_worker`), the run
+goes on with the others and is incomplete.
 """
 
 from __future__ import annotations
@@ -35,28 +46,30 @@ from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
-from locust.runners import STATE_MISSING
+from locust.runners import HEARTBEAT_INTERVAL, STATE_MISSING
 
 from convoload.errors import InputError
 from convoload.load.context import RunContext
 from convoload.load.forwarder import CallbackForwarder
+from convoload.load.master_records import MasterRecords
+from convoload.load.placement import conversation_slice
+from convoload.load.shipping import JournalLedger, JournalShipper, Shipment, ShipmentError, ShippingLane
 from convoload.model.report import RunReport
-from convoload.report.aggregate import Aggregator
-from convoload.report.grading import assess_report
-from convoload.report.tables import write_conversations_csv
-from convoload.store.journal import AGGREGATE_NAME, META_NAME, write_json
+from convoload.store.results.engine import StoreOrigin
 
 HELLO = "convoload_hello"
 SETUP = "convoload_setup"
 READY = "convoload_ready"
 FAILED = "convoload_failed"
+RECORDS = "convoload_records"
+RECORDS_ACK = "convoload_records_ack"
 DRAIN = "convoload_drain"
 DRAINED = "convoload_drained"
 REPORT_KEY = "convoload"
 
 SETUP_TIMEOUT_S = 60.0
 _HELLO_RETRY_S = 5.0
-_DRAIN_MARGIN_S = 30.0  # on top of the stop timeout: journaling, the last report
+_DRAIN_MARGIN_S = 30.0  # on top of the stop timeout: journaling, the last lines (more while they come)
 log = logging.getLogger(__name__)
 
 
@@ -65,20 +78,24 @@ class ClusterError(InputError):
 
 
 def _payload(context: RunContext) -> dict[str, Any]:
-    return {"entries": context.aggregator.take_entries(), "target_stats": context.target.stats()}
+    # Conversations reach the master as journal lines: their digests would count them twice.
+    entries = [entry for entry in context.aggregator.take_entries() if entry[0] != "conversation"]
+    return {"entries": entries, "target_stats": context.target.stats()}
 
 
 class WorkerLink:
-    """A worker's side: gets the run from the master, ships its numbers, drains on request."""
+    """A worker's side: gets the run from the master, ships its records and numbers, drains on request."""
 
     def __init__(self, environment: Any) -> None:
         self.environment = environment
         self.runner = environment.runner
         self.context: RunContext | None = None
+        self.lane: ShippingLane | None = None
         self._setup: AsyncResult = AsyncResult()
         # Registered before the hello goes out, so the answer cannot arrive unhandled.
         self.runner.register_message(SETUP, lambda environment, msg, **_: self._setup.set(msg.data))
         self.runner.register_message(DRAIN, self._on_drain, concurrent=True)
+        self.runner.register_message(RECORDS_ACK, self._on_ack)
         environment.events.report_to_master.add_listener(self._on_report)
 
     def request_setup(self, timeout_s: float = SETUP_TIMEOUT_S) -> dict[str, Any]:
@@ -109,17 +126,42 @@ class WorkerLink:
                 "meta": context.meta(),
             },
         )
+        self.lane = ShippingLane(
+            JournalShipper(context.journal.path), lambda message: self.runner.send_message(RECORDS, message)
+        )
+        self.lane.start()
 
     def fail(self, error: str) -> None:
         self.runner.send_message(FAILED, {"error": error})
 
+    def _on_ack(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
+        if self.lane is not None:
+            self.lane.acknowledged(int(msg.data["offset"]))
+
     def _on_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         if self.context is not None:
-            data[REPORT_KEY] = _payload(self.context)
+            data[REPORT_KEY] = {**_payload(self.context), "in_flight": self._in_flight()}
+
+    def _in_flight(self) -> int:
+        """Conversations started and not yet journaled: what the master loses if this worker dies."""
+        state = getattr(self.environment, "convoload", None)
+        return state.budget.claimed - state.budget.finished if state is not None else 0
+
+    def _last_numbers(self) -> dict[str, Any]:
+        """Every journal line shipped (the master acknowledged them, or stopped answering), then what
+        the master has not had of the numbers."""
+        if self.context is None or self.lane is None:
+            return {"entries": [], "target_stats": {}}
+        self.lane.flush()
+        return {**_payload(self.context), "journal_end": self.lane.shipper.size()}
+
+    def close(self) -> None:
+        if self.lane is not None:
+            self.lane.close()
 
     def send_last_numbers(self) -> None:
         """After this worker stopped its users on its own: what the master has not had yet."""
-        self.runner.send_message(DRAINED, _payload(self.context) if self.context is not None else {})
+        self.runner.send_message(DRAINED, self._last_numbers())
 
     def _on_drain(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         reason = (msg.data or {}).get("now")
@@ -133,10 +175,7 @@ class WorkerLink:
         # Our users are gone: Locust's own "stop" handling, which follows, need not wait for them
         # (it sleeps the stop timeout before the worker is ready for the next test).
         self.environment.stop_timeout = 0
-        if self.context is not None:
-            self.runner.send_message(DRAINED, _payload(self.context))
-        else:
-            self.runner.send_message(DRAINED, {"entries": [], "target_stats": {}})
+        self.runner.send_message(DRAINED, self._last_numbers())
 
 
 @dataclass
@@ -149,13 +188,27 @@ class WorkerInfo:
     run_dir: str | None = None
     receiver_url: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    conversations: int = 0
+    conversations: int = 0  # records received from it
     target_stats: dict[str, int] = field(default_factory=dict)
     ready: bool = False
     drained: bool = False
+    journal_end: int | None = None  # its journal's size when it drained
+    in_flight: int = 0  # conversations under way, as it last reported
+    lost: bool = False  # Locust stopped hearing from it mid-run
+    lost_in_flight: int = 0  # its conversations in flight then
     error: str | None = None
+    ledger: JournalLedger = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = JournalLedger(f"worker {self.index}")
+
+    @property
+    def complete(self) -> bool:
+        """Its last numbers came, and every line of its journal."""
+        return self.drained and self.journal_end is not None and self.ledger.have >= self.journal_end
 
     def describe(self) -> dict[str, Any]:
+        ledger = self.ledger
         return {
             "worker_index": self.index,
             "host": self.host,
@@ -165,13 +218,17 @@ class WorkerInfo:
             "receiver_url": self.receiver_url,
             "index_range": self.meta.get("cluster", {}).get("index_range"),
             "conversations": self.conversations,
-            "complete": self.drained,
+            "complete": self.complete,
+            "journal_bytes": ledger.have,
+            "shipped_bytes": ledger.received_bytes,
+            **({"gaps": [list(gap) for gap in ledger.gaps]} if ledger.gaps else {}),
+            **({"lost": True, "lost_with_worker": self.lost_in_flight} if self.lost else {}),
             **({"error": self.error} if self.error else {}),
         }
 
 
 class MasterHub:
-    """The master's side: sets workers up, merges their numbers, writes the run's aggregate."""
+    """The master's side: sets workers up, records their conversations, writes the whole run."""
 
     def __init__(
         self,
@@ -183,7 +240,10 @@ class MasterHub:
         conversations: int | None = None,
         forwarder: CallbackForwarder | None = None,
         config_source: str = "(defaults)",
+        store_url: tuple[str, StoreOrigin] | None = None,
     ) -> None:
+        """Opens the run's records (its results-store row, its folder): an error there raises, with
+        nothing registered with Locust yet."""
         self.environment = environment
         self.runner = environment.runner
         self.run_id = run_id
@@ -193,14 +253,19 @@ class MasterHub:
         self.forwarder = forwarder
         self.config_source = config_source
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
-        self.aggregator = Aggregator()
         self.workers: dict[int, WorkerInfo] = {}
+        self.stopped_by: str | None = None  # what ended the run early (a signal)
+        self.records = MasterRecords(run_dir, run_id, self.meta(status="running"), store_url)
+        self.aggregator = self.records.aggregator
         self._all_drained = Event()
         self._waiting: set[int] = set()
         self._ending = False
         self._started = False
         self._exiting = False
-        self.stopped_by: str | None = None  # what ended the run early (a signal)
+        self._closed = False
+        self._received = 0  # shipments, for the drain's patience
+        self._watcher: gevent.Greenlet | None = None
+        self._final: RunReport | None = None
         # Headless, Locust's master waits for its workers *before* it installs its SIGTERM handler,
         # so a SIGTERM then (run_cluster sends one when a worker dies) would kill it with no
         # aggregate. Until the test starts, this one ends the run properly; afterwards Locust's does.
@@ -208,19 +273,26 @@ class MasterHub:
         self.runner.register_message(HELLO, self._on_hello)
         self.runner.register_message(READY, self._on_ready)
         self.runner.register_message(FAILED, self._on_failed)
+        self.runner.register_message(RECORDS, self._on_records)
         self.runner.register_message(DRAINED, self._on_drained)
         environment.events.worker_report.add_listener(self._on_report)
 
     # -- setup --------------------------------------------------------------------------------------
-    def share(self, worker_index: int) -> int | None:
-        """Worker `worker_index`'s part of a fixed number of conversations (None: until stopped)."""
+    def _expected(self) -> int:
+        return max(1, int(getattr(self.environment.parsed_options, "expect_workers", 1) or 1))
+
+    def indices(self, worker_index: int) -> tuple[int, int] | None:
+        """Worker `worker_index`'s slice [first, stop) of a fixed number of conversations, after the
+        slices of the workers before it: together they play indices 0..N-1, as one process does
+        (None: a run until stopped, where each worker uses its block)."""
         if self.conversations is None:
             return None
-        expected = max(1, int(getattr(self.environment.parsed_options, "expect_workers", 1) or 1))
-        if worker_index >= expected:
-            return 0  # more workers than expected: the expected ones already hold every conversation
-        base, extra = divmod(self.conversations, expected)
-        return base + (1 if worker_index < extra else 0)
+        return conversation_slice(worker_index, self.conversations, self._expected())
+
+    def share(self, worker_index: int) -> int | None:
+        """Worker `worker_index`'s part of a fixed number of conversations (None: until stopped)."""
+        indices = self.indices(worker_index)
+        return indices[1] - indices[0] if indices is not None else None
 
     def _worker(self, client_id: str) -> WorkerInfo:
         index = self.runner.get_worker_index(client_id)
@@ -233,6 +305,7 @@ class MasterHub:
     def _on_hello(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         info = self._worker(msg.node_id)
         info.host, info.pid = msg.data.get("host", ""), msg.data.get("pid", 0)
+        indices = self.indices(info.index)
         self.runner.send_message(
             SETUP,
             {
@@ -241,6 +314,7 @@ class MasterHub:
                 "worker_index": info.index,
                 "callback_base": self.forwarder.worker_base(info.index) if self.forwarder else None,
                 "conversations": self.share(info.index),
+                "indices": list(indices) if indices is not None else None,
             },
             client_id=msg.node_id,
         )
@@ -254,7 +328,12 @@ class MasterHub:
         info.ready = True
         if self.forwarder is not None and info.receiver_url:
             self.forwarder.route(info.index, info.receiver_url)
-        log.info("convoload worker %d ready on %s: records in %s", info.index, info.host, info.run_dir)
+        log.info(
+            "convoload worker %d ready on %s: its own copy of its records in %s",
+            info.index,
+            info.host,
+            info.run_dir,
+        )
 
     def _on_failed(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         info = self._worker(msg.node_id)
@@ -266,16 +345,86 @@ class MasterHub:
         else:  # still waiting for workers: Locust would wait on for the missing one
             gevent.spawn(self.exit_before_start)
 
-    # -- numbers ------------------------------------------------------------------------------------
+    # -- records and numbers ------------------------------------------------------------------------
+    def _on_records(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
+        info = self._worker(msg.node_id)
+        if self._closed:
+            log.error(
+                "worker %d: journal lines after the run's records were closed (in its journal)", info.index
+            )
+            return
+        self._received += 1
+        try:
+            lines = info.ledger.accept(Shipment.from_message(msg.data))
+        except ShipmentError as exc:
+            log.error("worker %d: %s", info.index, exc)
+        else:
+            info.conversations += self.records.add_lines(lines, f"worker {info.index}")
+        self.runner.send_message(RECORDS_ACK, {"offset": info.ledger.have}, client_id=msg.node_id)
+        self._found(info)
+        self._end_when_all_in()
+
+    def _end_when_all_in(self) -> None:
+        """A fixed number of conversations: end once every one is recorded, or beyond reach (the
+        unplayed share of a lost worker)."""
+        if self.conversations is None:
+            return
+        beyond_reach = sum(
+            max(0, (self.share(w.index) or 0) - w.conversations) for w in self.workers.values() if w.lost
+        )
+        if self.records.count + beyond_reach >= self.conversations:
+            self._end_test()
+
     def _merge(self, client_id: str, payload: dict[str, Any]) -> WorkerInfo:
         info = self._worker(client_id)
-        entries = payload.get("entries") or []
-        self.aggregator.apply(entries)
-        info.conversations += sum(1 for kind, _ in entries if kind == "conversation")
+        self.aggregator.apply(payload.get("entries") or [])
         info.target_stats = payload.get("target_stats") or info.target_stats
-        if self.conversations is not None and self.aggregator.run.conversations >= self.conversations:
-            self._end_test()
+        info.in_flight = payload.get("in_flight", info.in_flight)
+        self._found(info)
         return info
+
+    # -- lost workers -------------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Locust marks a worker missing after some heartbeats it did not get (and forgets it a minute
+        later) but tells no listener: look every heartbeat interval."""
+        while True:
+            gevent.sleep(HEARTBEAT_INTERVAL)
+            for info in list(self.workers.values()):
+                if info.lost or not info.ready or info.drained or info.error is not None:
+                    continue
+                node = self.runner.clients.get(info.client_id)
+                if node is None or node.state == STATE_MISSING:
+                    self._lose(info)
+
+    def _lose(self, info: WorkerInfo) -> None:
+        info.lost, info.lost_in_flight = True, info.in_flight
+        log.error(
+            "convoload worker %d (%s, pid %d) lost: Locust stopped hearing from it. Its %d conversations "
+            "in flight are counted lost_with_worker; the %d it shipped are recorded here, its journal "
+            "(%s) keeps what it had not shipped. The run goes on with the others.",
+            info.index,
+            info.host,
+            info.pid,
+            info.lost_in_flight,
+            info.conversations,
+            info.run_dir,
+        )
+        self._waiting.discard(info.index)
+        if not self._waiting:
+            self._all_drained.set()
+        self._end_when_all_in()
+
+    def _found(self, info: WorkerInfo) -> None:
+        """A lost worker that speaks again (Locust heard its heartbeat again): not lost after all."""
+        if info.lost:
+            info.lost, info.lost_in_flight = False, 0
+            log.warning("convoload worker %d is back; it is no longer counted lost", info.index)
+
+    @property
+    def lost_with_worker(self) -> int | None:
+        """Conversations in flight on the workers the run lost; None when it lost none."""
+        lost = [w.lost_in_flight for w in self.workers.values() if w.lost]
+        return sum(lost) if lost else None
 
     def _on_report(self, client_id: str, data: dict[str, Any], **_kwargs: Any) -> None:
         payload = data.get(REPORT_KEY)
@@ -285,6 +434,15 @@ class MasterHub:
     def _on_drained(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         info = self._merge(msg.node_id, msg.data)
         info.drained = True
+        info.journal_end = msg.data.get("journal_end")
+        if info.journal_end is not None and info.ledger.have < info.journal_end:
+            log.error(
+                "worker %d: journal bytes %d-%d did not arrive; they are in its journal (%s)",
+                info.index,
+                info.ledger.have,
+                info.journal_end,
+                info.run_dir,
+            )
         self._waiting.discard(info.index)
         if not self._waiting:
             self._all_drained.set()
@@ -327,12 +485,14 @@ class MasterHub:
         if not self._started:
             self._started = True
             self._early_term.cancel()  # Locust's own SIGTERM handler is in place by now
+            self._watcher = gevent.spawn(self._watch)
         self._ending = False
         for info in self.workers.values():
             info.drained = False
 
     def drain(self) -> None:
-        """Have every connected worker stop its users and send its last numbers; wait for them."""
+        """Have every connected worker stop its users and ship its last lines and numbers; wait for
+        them (for the stop timeout and a margin, and on while lines keep coming)."""
         connected = {c.id for c in self.runner.clients.all if c.state != STATE_MISSING}
         targets = [w for w in self.workers.values() if w.ready and not w.drained and w.client_id in connected]
         if not targets:
@@ -342,13 +502,17 @@ class MasterHub:
         for info in targets:
             self.runner.send_message(DRAIN, {"now": self.stopped_by}, client_id=info.client_id)
         timeout = (self.environment.stop_timeout or 0) + _DRAIN_MARGIN_S
-        if not self._all_drained.wait(timeout):
-            log.error(
-                "workers %s did not send their last numbers within %g s; their records are complete, "
-                "the merged aggregate is not",
-                sorted(self._waiting),
-                timeout,
-            )
+        received = self._received
+        while not self._all_drained.wait(timeout):
+            if self._received == received:
+                log.error(
+                    "workers %s did not send their last lines and numbers within %g s; their own "
+                    "journals are complete, the run's records here are not",
+                    sorted(self._waiting),
+                    timeout,
+                )
+                return
+            received, timeout = self._received, _DRAIN_MARGIN_S  # lines still coming: wait on
 
     def plan(self) -> dict[str, Any]:
         options = self.environment.parsed_options
@@ -359,48 +523,53 @@ class MasterHub:
         }
         return {k: v for k, v in plan.items() if v is not None}
 
-    def meta(self) -> dict[str, Any]:
+    def meta(self, status: str = "ended") -> dict[str, Any]:
+        """run.json: `running` while the run is under way, else as it ended."""
         first = next((w.meta for _, w in sorted(self.workers.items()) if w.meta), {})
         meta = {k: v for k, v in first.items() if k != "cluster"}
         target_stats: dict[str, int] = {}
         for info in self.workers.values():
             for key, value in info.target_stats.items():
                 target_stats[key] = target_stats.get(key, 0) + value
+        ended = status != "running"
         meta.update(
             {
                 "run_id": self.run_id,
                 "started_at": self.started_at,
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                **({"finished_at": datetime.now(UTC).isoformat(timespec="seconds")} if ended else {}),
                 "seed": self.seed,
                 "config": meta.get("config", self.config_source),
                 "distributed": {
                     "workers": [w.describe() for _, w in sorted(self.workers.items())],
-                    "records": "each worker's journal, on its machine (workers[].records)",
+                    "records": "this folder, from every worker; each worker keeps its own copy "
+                    "(workers[].records, on its machine)",
                 },
-                "target_stats": dict(sorted(target_stats.items())),
+                **({"target_stats": dict(sorted(target_stats.items()))} if ended else {}),
                 # The whole run's plan and end, not the first worker's (its share, still running).
                 "plan": self.plan(),
-                "status": "ended",
+                "status": status,
             }
         )
         meta.pop("stopped_by", None)
         if self.stopped_by is not None:
             meta["stopped_by"] = self.stopped_by
         if self.forwarder is not None:
-            meta["forwarder_stats"] = self.forwarder.stats()
+            if ended:
+                meta["forwarder_stats"] = self.forwarder.stats()
             meta["distributed"]["forwarder_url"] = self.forwarder.public_url
         return meta
 
-    def write(self) -> RunReport:
-        """The merged aggregate (and run.json, conversations.csv) in the master's run folder."""
-        meta = self.meta()
-        report = RunReport.from_document(self.aggregator.document(meta), run_dir=self.run_dir)
-        summary = report.summary
-        ended_well = report.complete and not summary.interrupted_conversations
-        report.run.status = meta["status"] = "finished" if ended_well else "interrupted"
-        report.assessment = assess_report(report)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.run_dir / META_NAME, meta)
-        write_json(self.run_dir / AGGREGATE_NAME, report.to_document())
-        write_conversations_csv(self.run_dir, report)
-        return report
+    def write(self, *, final: bool = False) -> RunReport:
+        """The run's aggregate, run.json and conversations.csv (and, `final`, report.html) in the
+        master's run folder, and the run's row in the results store."""
+        return self.records.finish(self.meta(), html=final, lost_with_worker=self.lost_with_worker)
+
+    def finish(self) -> RunReport:
+        """The last write (report.html too), then the run's records closed; once."""
+        if self._final is None:
+            if self._watcher is not None:
+                self._watcher.kill()
+            self._final = self.write(final=True)
+            self._closed = True
+            self.records.close()
+        return self._final

@@ -151,7 +151,7 @@ class RunContext:
                 script=spec.script(index),
             )
         return run_conversation(
-            run_id=spec.run_id,
+            run_id=spec.conversation_run_id,
             session=session,
             user=user,
             target=self.target,

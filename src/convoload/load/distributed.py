@@ -3,8 +3,9 @@
 What `convoload run --workers N` does (the CLI builds the arguments with `run_arguments`). It is
 exactly the multi-machine setup of docs/distributed.md with every process on 127.0.0.1: the real
 `locust` command with convoload's locustfile, one `--master` and N `--worker`s, each worker with
-its own receiver, conversation indices and records (runs/<run id>/worker-<k>/), the master with
-the merged aggregate (runs/<run id>/aggregate.json). Workers' output goes to
+its own receiver, conversation indices and copy of its records (runs/<run id>/worker-<k>/), the
+master with the whole run's records, as one process writes them (runs/<run id>/: journal.jsonl,
+conversations/, aggregate.json, report.html; the results store). Workers' output goes to
 runs/<run id>/worker-<k>.log; the master's to this process's (or `output`).
 """
 
@@ -36,7 +37,7 @@ _MASTER_NOTICES_S = 5.0  # after a worker failed, before the master is told to s
 class ClusterResult:
     exit_code: int  # the master's, or the first failing worker's
     run_id: str
-    run_dir: Path  # the master's folder: aggregate.json; worker-<k>/ records when on this machine
+    run_dir: Path  # the master's folder: the run's records; worker-<k>/ copies when on this machine
     worker_exit_codes: list[int]
 
     def aggregate(self) -> dict[str, Any] | None:
@@ -44,7 +45,7 @@ class ClusterResult:
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
     def report(self) -> RunReport | None:
-        """The merged aggregate the master wrote, typed; None when it wrote none."""
+        """The aggregate the master wrote, typed; None when it wrote none."""
         path = self.run_dir / AGGREGATE_NAME
         return RunReport.read(path) if path.is_file() else None
 
@@ -152,7 +153,7 @@ def run_cluster(
 
     The processes run in a session of their own, so a terminal's Ctrl-C reaches only this process. A
     `stop` request (this process got SIGINT or SIGTERM) passes that signal on to the master, which
-    ends the run as on its own signal: workers cut off what is under way, the merged aggregate is
+    ends the run as on its own signal: workers cut off what is under way, the run's records are
     written. `started` gets the processes (master first), for a caller that must signal them too.
     """
     if workers < 1:

@@ -5,11 +5,14 @@ locustfile does nothing else. Works headless and with the web UI, standalone or
 distributed (`--master`/`--worker`, `--processes N`):
 - standalone: one RunContext (its webhook receiver is a gevent WSGI server in
   the same process) runs and records everything;
-- worker: asks the master for the run (id, seed, its share of conversations),
-  then builds a RunContext placed by its worker index — its own conversation
-  indices, receiver port and folder — and ships its numbers to the master;
-- master: runs no conversations; merges the workers' numbers into the run's
-  aggregate and summary, and optionally forwards webhook callbacks to workers.
+- worker: asks the master for the run (id, seed, its share of conversations and
+  their indices), then builds a RunContext placed by its worker index — its own
+  receiver port and folder (a local copy of its records; no results store) — and
+  ships its journal lines and numbers to the master;
+- master: runs no conversations; writes the run's records from the workers'
+  lines as a single process writes its own (journal, conversations/, aggregate,
+  report.html, results-store rows) and the summary, and optionally forwards
+  webhook callbacks to workers.
 See convoload.load.cluster for the protocol and docs/distributed.md for setups.
 """
 
@@ -35,8 +38,9 @@ from convoload.load.context import RunContext, new_run_id
 from convoload.load.forwarder import CallbackForwarder
 from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
-from convoload.load.placement import Placement, index_block
+from convoload.load.placement import Placement, index_block, index_slice
 from convoload.load.plan import RunPlan
+from convoload.load.run_spec import run_store_url
 from convoload.load.user import ConversationBudget, ConversationUser, LoadState
 from convoload.load.wiring import connection_limits, signature_headers
 from convoload.model.report import RunReport
@@ -213,29 +217,32 @@ def _uses_webhooks(config: Config) -> bool:
 
 
 def _setup_master(environment: Any, options: Any) -> None:
+    forwarder: CallbackForwarder | None = None
     try:
         config = _config(options)
+        store_url = run_store_url(config)
         forwarder = _start_forwarder(config)
+        seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
+        run_id = options.run_id or new_run_id()
+        runs_dir = Path(config.run.runs_dir)
+        hub = MasterHub(
+            environment,
+            run_id=run_id,
+            seed=seed,
+            run_dir=(runs_dir if runs_dir.is_absolute() else Path.cwd() / runs_dir) / run_id,
+            conversations=options.conversations,
+            forwarder=forwarder,
+            config_source=config.source,
+            store_url=store_url,
+        )
     except (InputError, ValueError) as exc:
+        if forwarder is not None:
+            forwarder.stop()
         _fail(str(exc))
-    seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
-    run_id = options.run_id or new_run_id()
-    runs_dir = Path(config.run.runs_dir)
-    hub = MasterHub(
-        environment,
-        run_id=run_id,
-        seed=seed,
-        run_dir=(runs_dir if runs_dir.is_absolute() else Path.cwd() / runs_dir) / run_id,
-        conversations=options.conversations,
-        forwarder=forwarder,
-        config_source=config.source,
-    )
     environment.convoload_master = hub
     _keep_conversations_running(environment, config)
     forwarding = f"; callbacks forwarded from {forwarder.public_url}" if forwarder is not None else ""
-    sys.stderr.write(
-        f"convoload run {run_id} (master, seed {seed}){forwarding}; aggregate in {hub.run_dir}\n"
-    )
+    sys.stderr.write(f"convoload run {run_id} (master, seed {seed}){forwarding}; records in {hub.run_dir}\n")
 
 
 def _start_forwarder(config: Config) -> CallbackForwarder | None:
@@ -280,7 +287,10 @@ def _setup_worker(environment: Any, options: Any) -> None:
         _fail(str(exc))
     try:
         config = _config(options, seed=setup["seed"])
-        first, stop = index_block(setup["worker_index"], config.run.worker_index_block)
+        if setup.get("indices") is not None:  # a fixed number of conversations: its slice of them
+            first, stop = index_slice(*setup["indices"])
+        else:
+            first, stop = index_block(setup["worker_index"], config.run.worker_index_block)
         placement = Placement(
             run_id=setup["run_id"],
             worker_index=setup["worker_index"],
@@ -310,17 +320,18 @@ def _setup_worker(environment: Any, options: Any) -> None:
     environment.events.quitting.add_listener(lambda environment, **_: _leave(environment, link))
     sys.stderr.write(
         f"convoload worker {placement.worker_index} of run {placement.run_id}: conversation indices "
-        f"{first}-{stop - 1}; records in {context.run_dir}\n"
+        f"{first}-{stop - 1}; its own copy of its records in {context.run_dir}\n"
     )
 
 
 def _leave(environment: Any, link: WorkerLink) -> None:
     """A worker quitting on its own (a signal): its users stopped (under way: interrupted), everything
-    journaled, its last numbers sent to the master before Locust tells the master it quits."""
+    journaled, its last lines and numbers sent to the master before Locust tells the master it quits."""
     _signalled(environment)
     if environment.runner.state in (STATE_SPAWNING, STATE_RUNNING):
         environment.runner.stop()
         link.send_last_numbers()
+    link.close()
 
 
 _HEAP = LoadHeap()
@@ -349,7 +360,7 @@ def _write_aggregate(environment: Any, **_kwargs: Any) -> None:
     _HEAP.leave()
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     if hub is not None:
-        hub.write()
+        hub.write()  # report.html and the records' close come at the end (quitting)
     state = getattr(environment, "convoload", None)
     if state is not None:
         state.context.aggregate()
@@ -371,14 +382,14 @@ def _finish(environment: Any, **_kwargs: Any) -> None:
         else:
             environment.runner.stop()
     if hub is not None:
-        report = hub.write()
+        report = hub.finish()
         if hub.forwarder is not None:
             hub.forwarder.stop()
         print_summary(console, report)
-        console.print(f"aggregate: {hub.run_dir}; records on the workers:")
+        console.print(f"records: {hub.run_dir}  (journal.jsonl, conversations/, aggregate.json, report.html)")
         workers = report.run.distributed.workers if report.run.distributed else []
         for worker in workers:
-            console.print(f"  worker {worker.worker_index}: {worker.host}:{worker.records}")
+            console.print(f"  worker {worker.worker_index}'s own copy: {worker.host}:{worker.records}")
         return
     state = getattr(environment, "convoload", None)
     if state is None:

@@ -1,12 +1,18 @@
 """Where one Locust worker sits in a distributed run, and the conversation indices it may use.
 
 A conversation's persona and identity are functions of (seed, conversation index), and identities
-are one-to-one in the index (see convoload.identity.generator). Every worker gets the master's
-seed and a block of indices of its own — worker k uses [k·block, (k+1)·block) — so personas and
-identities are unique across workers by construction, with no coordination per conversation and
-whatever the number of workers (Locust numbers workers 0, 1, 2… as they connect, and a worker that
-reconnects keeps its number). Blocks rather than interleaving (k, k+W, k+2W…) keep round-robin
-persona assignment balanced on every worker and need no worker count.
+are one-to-one in the index (see convoload.identity.generator). Every worker gets the master's seed
+and indices of its own, so personas and identities are unique across workers by construction, with
+no coordination per conversation:
+
+- a run of a fixed number N of conversations: worker k plays the contiguous slice
+  [offset_k, offset_k + share_k) of [0, N), its share after those of the workers before it (the
+  master's MasterHub.indices). The distributed run then plays exactly the conversations a single
+  process with the same seed plays (indices 0..N-1);
+- a run until stopped: worker k uses the block [k·block, (k+1)·block), whatever the number of
+  workers (Locust numbers workers 0, 1, 2… as they connect, and a worker that reconnects keeps its
+  number). Blocks rather than interleaving (k, k+W, k+2W…) keep round-robin persona assignment
+  balanced on every worker and need no worker count.
 """
 
 from __future__ import annotations
@@ -59,5 +65,31 @@ def index_block(worker_index: int, block: int) -> tuple[int, int]:
             f"worker {worker_index} would use conversation indices up to {stop:,}, but only "
             f"{IdentityFactory.capacity:,} identities are unique; lower run.worker_index_block "
             f"({block:,}) so that (workers × block) stays within that"
+        )
+    return first, stop
+
+
+def conversation_slice(worker_index: int, conversations: int, workers: int) -> tuple[int, int]:
+    """Worker `worker_index`'s slice [first, stop) of `conversations` among `workers` expected ones:
+    an even share (the first `conversations mod workers` one more) after the shares of the workers
+    before it; empty for a worker beyond those expected (they already hold every conversation)."""
+    if worker_index < 0 or conversations < 0 or workers < 1:
+        raise ValueError("worker index and conversations must be >= 0, workers >= 1")
+    if worker_index >= workers:
+        return conversations, conversations
+    base, extra = divmod(conversations, workers)
+    first = worker_index * base + min(worker_index, extra)
+    return first, first + base + (1 if worker_index < extra else 0)
+
+
+def index_slice(first: int, stop: int) -> tuple[int, int]:
+    """A worker's slice [first, stop) of a fixed number of conversations; an error when identities
+    would repeat."""
+    if not 0 <= first <= stop:
+        raise ValueError("a slice of conversation indices needs 0 <= first <= stop")
+    if stop > IdentityFactory.capacity:
+        raise IndexSpaceError(
+            f"conversation indices up to {stop:,} were asked for, but only "
+            f"{IdentityFactory.capacity:,} identities are unique"
         )
     return first, stop

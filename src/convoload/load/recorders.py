@@ -83,10 +83,8 @@ class RunRecorders:
     def _open_store(self, where: tuple[str, StoreOrigin] | None, meta: dict[str, Any]) -> ResultsStore | None:
         if where is None:
             return None
-        url, origin = where
-        store = _when_not_busy(lambda: ResultsStore(url, background_checkpoints=True, origin=origin))
+        store = open_run_store(where, self.run_id, meta)
         self._stack.callback(store.close)
-        _when_not_busy(lambda: store.start_run(self.run_id, meta))
         return store
 
     def _on_finished(self, event: ConversationFinished) -> None:
@@ -134,21 +132,31 @@ class RunRecorders:
         assert self.store is not None
         if self.store_writer is not None:
             self.store_writer.flush()  # the run's row is finished after its conversations
-        try:
-            self.store.finish_run(self.run_id, document["summary"], status=document["run"]["status"])
-            if not self._graded:
-                self._graded = True
-                self.store.add_grade(
-                    self.run_id,
-                    "run",
-                    document["assessment"]["grade"],
-                    document["summary"]["success_rate"],
-                    document["latency"]["turn_ms"].get("p95"),
-                    document["assessment"],
-                )
-        except Exception:
-            log.exception("results store: could not finish run %s", self.run_id)
+        self._graded |= finish_run_in_store(self.store, self.run_id, document, grade=not self._graded)
 
     def close(self) -> None:
         """The store writer's last rows, the journal, then the store."""
         self._stack.close()
+
+
+def open_run_store(where: tuple[str, StoreOrigin], run_id: str, meta: dict[str, Any]) -> ResultsStore:
+    """The results store at `where`, with run `run_id` started in it (its row's meta: `meta`)."""
+    url, origin = where
+    store = _when_not_busy(lambda: ResultsStore(url, background_checkpoints=True, origin=origin))
+    try:
+        _when_not_busy(lambda: store.start_run(run_id, meta))
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def finish_run_in_store(store: ResultsStore, run_id: str, document: dict[str, Any], *, grade: bool) -> bool:
+    """`store.finish_from_aggregate`, logged rather than raised (the run's files are written anyway);
+    True once graded."""
+    try:
+        store.finish_from_aggregate(run_id, document, grade=grade)
+    except Exception:
+        log.exception("results store: could not finish run %s", run_id)
+        return False
+    return grade

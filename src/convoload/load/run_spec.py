@@ -90,7 +90,7 @@ class RunSpec:
     hooks: tuple[Hook, ...]  # the configured ones (in priority order), then those given as objects
     runs_dir: Path
     run_dir: Path
-    store_url: tuple[str, StoreOrigin] | None  # None: no results store
+    store_url: tuple[str, StoreOrigin] | None  # None: no results store (also on a worker: its master's)
     started_at: str
     placement: Placement | None = None  # set on a Locust worker of a distributed run
     plan: RunPlan | None = None  # what the run set out to do (into run.json)
@@ -132,7 +132,8 @@ class RunSpec:
             hooks=(*build_hooks(config, run_domains(config, personas)), *hooks),
             runs_dir=runs_dir,
             run_dir=placement.run_dir(runs_dir) if placement else runs_dir / run_id,
-            store_url=store_url,
+            # A worker's conversations go into the store through its master, with the whole run's.
+            store_url=None if placement else store_url,
             started_at=datetime.now(UTC).isoformat(timespec="seconds"),
             placement=placement,
             plan=plan,
@@ -142,6 +143,12 @@ class RunSpec:
                 else ConversationIndices(start_index)
             ),
         )
+
+    @property
+    def conversation_run_id(self) -> str:
+        """The run id a conversation's record carries: on a worker, the distributed run's (the
+        master's), whose records they are; the worker's own id names its folder and run.json."""
+        return self.placement.run_id if self.placement else self.run_id
 
     def persona_for(self, index: int) -> Persona:
         if self.config.run.persona_assignment == "round_robin":

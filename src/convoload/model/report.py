@@ -67,6 +67,10 @@ class WorkerMeta(Document):
     index_range: list[int] | None = None
     conversations: int = 0
     complete: bool | None = None
+    journal_bytes: int | None = None  # how far into its journal the master has its lines
+    shipped_bytes: int | None = None  # what they took, compressed
+    lost: bool | None = None  # Locust stopped hearing from it mid-run (e.g. kill -9)
+    lost_with_worker: int | None = None  # its conversations in flight when it was lost
     error: str | None = None
 
 
@@ -108,6 +112,7 @@ class Completion(Document):
     planned_conversations: int | None = None
     finished_conversations: int = 0
     stopped_by: str | None = None
+    lost_with_worker: int | None = None  # conversations in flight on workers the run lost
     planned_users: int | None = None
     planned_duration_s: Number | None = None
     planned_profile: str | None = None
@@ -166,6 +171,9 @@ class RunSummary(Document):
     tokens_per_conversation: Number = 0.0
     cost_per_conversation_usd: Number = 0.0
     llm: LLMUsage = LLMUsage()
+    # A distributed run that lost workers (load.cluster): their conversations in flight, never counted
+    # as finished or successful.
+    lost_with_worker: int | None = None
     completion: Completion | None = None
 
 

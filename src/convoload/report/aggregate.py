@@ -6,10 +6,11 @@ whole run.
 
 The aggregate is built from *entries*: the digest of one finished conversation
 (its numbers, not its transcript), one simulated-user LLM call, one fallback.
-A Locust worker ships the entries it applied to its own aggregator to the
-master, which applies them to its own: the master's aggregate is then exactly
-the one a single process would have built from all conversations. For that,
-nothing here depends on the order entries arrive in: conversation costs are
+A distributed master adds its workers' conversations from the journal lines
+they ship (load.master_records) and applies their other entries (LLM calls,
+fallbacks, errors: not part of a record): its aggregate is then exactly the one
+a single process would have built from all conversations. For that, nothing
+here depends on the order entries arrive in: conversation costs are
 summed as integers of 10⁻⁸ USD (the precision records carry) and per-call LLM
 costs as exact fractions.
 """

@@ -1,8 +1,9 @@
 """Did a run do what it planned? From its run.json (plan, how it ended) and its conversation counts.
 
 A run is complete when it ended by itself (not stopped early by a signal or its time limit, and not
-killed: a run.json still saying `running` means the process never got to its end) and, when it
-planned a number of conversations, finished that many. Interrupted conversations are not finished.
+killed: a run.json still saying `running` means the process never got to its end), lost no worker
+(a distributed run's summary then counts `lost_with_worker`) and, when it planned a number of
+conversations, finished that many. Interrupted conversations are not finished.
 A run planned with neither a number of conversations nor a duration (Locust without -t) runs until
 it is stopped: a signal is its planned end, a kill is not.
 See grading.assess for what an incomplete run's grade and health are.
@@ -26,11 +27,13 @@ def completion(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> dict[str,
     # A run with neither a count nor a duration runs until stopped: a signal is its planned end.
     bounded = planned is not None or plan.get("duration_s") is not None
     early = stopped_by is not None and (bounded or stopped_by == NEVER_ENDED)
+    lost = summary.get("lost_with_worker")  # present when a distributed run lost a worker
     return {
-        "complete": not early and (planned is None or finished >= planned),
+        "complete": not early and lost is None and (planned is None or finished >= planned),
         "planned_conversations": planned,
         "finished_conversations": finished,
         "stopped_by": stopped_by,
+        **({"lost_with_worker": lost} if lost is not None else {}),
         **{f"planned_{k}": v for k, v in plan.items() if k != "conversations"},
     }
 
@@ -49,5 +52,7 @@ def describe(completion: Completion) -> str:
             if part
         )
         text = f"{finished} conversations finished" + (f" (planned: {shape})" if shape else "")
+    if completion.lost_with_worker is not None:
+        text += f", {completion.lost_with_worker} lost in flight with a worker"
     stopped_by = completion.stopped_by
     return f"{text} (stopped by {stopped_by})" if stopped_by else text

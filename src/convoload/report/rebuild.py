@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convoload.errors import ConfigError
 from convoload.model.report import RunReport
@@ -20,6 +20,12 @@ from convoload.store.journal import (
     read_journal,
     write_json,
 )
+
+if TYPE_CHECKING:
+    from convoload.model import ConversationRecord
+    from convoload.store.results import ResultsStore
+
+_BATCH = 200  # conversations per transaction when a whole run goes into the store
 
 
 def rebuild_run(run_dir: Path) -> dict[str, Any]:
@@ -54,13 +60,17 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
     return document
 
 
-def restore_store(run_dir: Path, report: RunReport | Mapping[str, Any], url: str | None = None) -> int | None:
+def restore_store(
+    run_dir: Path, report: RunReport | Mapping[str, Any], url: str | None = None, *, create: bool = False
+) -> int | None:
     """Complete the results database from the journal (see ResultsStore.restore_from_journal).
 
     `url` defaults to $CONVOLOAD_DB_URL, else the database of the run's runs folder (resolve_store_url):
     the folder holding the run's, or one level up for a distributed worker's (runs/<id>/worker-<k>)
     and a pipeline's (runs/pipeline-<id>/<run>; older pipelines kept theirs in runs/pipeline-<id>).
-    Returns the number of conversations put back; None when no database has the run.
+    `create`: when no database has the run, add it whole to the first database found (a merged
+    distributed run whose master died before its row was written). Returns the number of
+    conversations put back; None when no database has the run (and none was found to add it to).
     """
     from convoload.store.results import ResultsStore
     from convoload.store.results.engine import (
@@ -82,6 +92,7 @@ def restore_store(run_dir: Path, report: RunReport | Mapping[str, Any], url: str
     run_id = report.run_id or run_dir.name
     summary = report.summary.to_document()
     records = read_journal(run_dir / JOURNAL_NAME)
+    found: tuple[str, StoreOrigin] | None = None
     for candidate, where in urls:
         try:
             store = ResultsStore(candidate, create=False, origin=where)
@@ -91,4 +102,18 @@ def restore_store(run_dir: Path, report: RunReport | Mapping[str, Any], url: str
             restored = store.restore_from_journal(run_id, records, summary)
         if restored is not None:
             return restored
+        found = found or (candidate, where)
+    if create and found is not None:
+        with ResultsStore(found[0], create=False, origin=found[1]) as store:
+            _add_run(store, run_id, report, records)
+        return len(records)
     return None
+
+
+def _add_run(store: ResultsStore, run_id: str, report: RunReport, records: list[ConversationRecord]) -> None:
+    """The whole run into a database that lacks it: its row, conversations, end and grade (as a run
+    that recorded itself would have left them, see load.recorders)."""
+    store.start_run(run_id, report.run.to_document(), started_at=report.run.started_at)
+    for start in range(0, len(records), _BATCH):
+        store.add_conversations(run_id, [(record, None) for record in records[start : start + _BATCH]])
+    store.finish_from_aggregate(run_id, report.to_document())

@@ -49,8 +49,16 @@ class RunJournal:
         """Write the record's line (returned, with its newline, for others to reuse)."""
         # Compact JSON from pydantic-core (see `to_json`): at hundreds of conversations per second
         # this runs in the event loop every conversation shares.
+        return self._append(record.to_json(), record)
+
+    def append_line(self, line: bytes, record: ConversationRecord) -> bytes:
+        """Write a line serialised elsewhere (a worker's journal line; `record` is parsed from it), as
+        `append` writes its own; returns what was written."""
+        return self._append(line.rstrip(b"\n"), record)
+
+    def _append(self, data: bytes, record: ConversationRecord) -> bytes:
         # redact_json: a last guard (secrets are taken out of replies and errors as they come in).
-        line = redact_json(record.to_json()) + b"\n"
+        line = redact_json(data) + b"\n"
         with self._lock:
             if self._fd is None:
                 raise ValueError("the journal is closed")

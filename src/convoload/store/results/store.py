@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -315,6 +315,25 @@ class ResultsStore:
             )
             if done.rowcount == 0:
                 raise self._unknown(run_id)
+
+    def finish_from_aggregate(self, run_id: str, document: Mapping[str, Any], *, grade: bool = True) -> None:
+        """Finish the run's row with its aggregate's summary and status (`aggregate.json`'s document),
+        and, when `grade`, add its grade as the "run" scenario (a run is graded once, though its
+        aggregate may be written more than once)."""
+        status = document["run"].get("status")
+        self.finish_run(
+            run_id, document["summary"], status=status if status in STATUSES[1:] else "interrupted"
+        )
+        assessment = document.get("assessment")
+        if grade and assessment is not None:
+            self.add_grade(
+                run_id,
+                "run",
+                assessment["grade"],
+                document["summary"]["success_rate"],
+                document["latency"]["turn_ms"].get("p95"),
+                assessment,
+            )
 
     # -- reading ---------------------------------------------------------------------------------
 
