@@ -32,7 +32,7 @@ from convoload.envsecrets import redact_json
 from convoload.errors import ConfigError, pydantic_error_to_config_error
 from convoload.model import ConversationRecord
 from convoload.model.report import RunMeta, WorkerMeta
-from convoload.store.journal import CONVERSATIONS_DIR, JOURNAL_NAME, META_NAME, write_json
+from convoload.store.journal import CONVERSATIONS_DIR, JOURNAL_NAME, META_NAME, journal_lines, write_json
 
 log = logging.getLogger(__name__)
 
@@ -264,22 +264,12 @@ def _distinct(folders: list[Path]) -> list[Path]:
 def _journal_lines(path: Path) -> list[tuple[ConversationRecord, bytes]]:
     """Every complete line of a journal with its record; a torn line (a kill mid-write) is skipped."""
     lines = []
-    with path.open("rb") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = ConversationRecord.from_document(json.loads(line))
-            except (ValueError, KeyError, TypeError):
-                log.warning("%s:%d: skipping an incomplete journal line", path, number)
-                continue
-            if not _SESSION_ID.fullmatch(record.session_id):
-                log.warning(
-                    "%s:%d: skipping a conversation with session id %r", path, number, record.session_id[:80]
-                )
-                continue
-            # redact_json: the guard every journal line passes (a copied folder may predate a secret).
-            lines.append((record, redact_json(line.rstrip(b"\r\n")) + b"\n"))
+    for record, line in journal_lines(path):
+        if not _SESSION_ID.fullmatch(record.session_id):
+            log.warning("%s: skipping a conversation with session id %r", path, record.session_id[:80])
+            continue
+        # redact_json: the guard every journal line passes (a copied folder may predate a secret).
+        lines.append((record, redact_json(line.rstrip(b"\r\n")) + b"\n"))
     return lines
 
 

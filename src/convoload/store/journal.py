@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -149,14 +150,20 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def read_journal(path: Path) -> list[ConversationRecord]:
-    records: list[ConversationRecord] = []
-    with Path(path).open(encoding="utf-8") as handle:
+def journal_lines(path: Path) -> Iterator[tuple[ConversationRecord, bytes]]:
+    """Each complete line of a journal (its bytes, newline included) with its record, in order, one line
+    in memory at a time; a line that is no record (a crash's torn last line) is skipped, with a warning."""
+    with Path(path).open("rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                records.append(ConversationRecord.from_document(json.loads(line)))
+                record = ConversationRecord.from_document(json.loads(line))
             except (ValueError, KeyError, TypeError):
                 log.warning("%s:%d: skipping an incomplete journal line", path, number)
-    return records
+                continue
+            yield record, line
+
+
+def read_journal(path: Path) -> list[ConversationRecord]:
+    return [record for record, _ in journal_lines(path)]
