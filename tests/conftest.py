@@ -15,7 +15,12 @@ from convoload.targets.base import Session  # noqa: E402
 from tests.helpers import LocalApp, postgres_user  # noqa: E402
 
 # Fixtures more than one folder uses, each defined once (only this root conftest may list plugins).
-pytest_plugins = ["tests.fixtures.dashboard", "tests.fixtures.faulty", "tests.fixtures.realestate"]
+pytest_plugins = [
+    "tests.fixtures.dashboard",
+    "tests.fixtures.faulty",
+    "tests.fixtures.processes",
+    "tests.fixtures.realestate",
+]
 
 # In CI the property tests try the same examples every run: a red build is reproducible, never a fluke.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)

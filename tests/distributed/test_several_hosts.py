@@ -34,15 +34,6 @@ def network() -> Iterator[Network]:
         yield net
 
 
-@pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
-    started = Processes(tmp_path)
-    try:
-        yield started
-    finally:
-        started.cleanup()
-
-
 def _config(folder: Path, network: Network, *, forwarded: bool) -> Path:
     agent = network["agent"].address
     forwarder = (
