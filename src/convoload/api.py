@@ -112,12 +112,23 @@ def execute(
     """
     from convoload.load.context import RunContext
     from convoload.load.engine import run_for, run_load
+    from convoload.load.openfiles import ensure_open_files
     from convoload.load.plan import RunPlan
 
     if shape is not None:
         plan = RunPlan(users=shape.users, duration_s=shape.duration_s, profile=shape.name)
     else:
         plan = RunPlan(conversations=config.run.conversations, duration_s=duration_s)
+    # Before anything starts: a run the machine cannot hold is refused with nothing left behind.
+    at_once, field = (
+        (shape.users, "--users") if shape is not None else (config.run.concurrency, "run.concurrency")
+    )
+    ensure_open_files(
+        min(at_once, plan.conversations or at_once),
+        callbacks=_uses_callbacks(config, target),
+        source=config.source,
+        field=field,
+    )
     context = RunContext(
         config, pinned_persona=persona, plan=plan, target=target, hooks=hooks, user_factory=user
     )
@@ -269,3 +280,20 @@ def converse(
 
 
 __all__ = ["ConfigLike", "Execution", "UserFactory", "converse", "execute", "load", "run", "stress"]
+
+
+def _uses_callbacks(config: Config, target: Target | None) -> bool:
+    """Whether each conversation also holds a callback connection (a webhook target, or a bundled
+    system that answers through callbacks)."""
+    if target is not None:
+        return getattr(target, "receiver", None) is not None
+    if config.target.type == "webhook":
+        return True
+    if config.target.type == "demo":
+        from convoload.bundled import BUNDLED
+
+        try:
+            return BUNDLED.get(config.target.demo.agent).callbacks
+        except KeyError:  # reported, naming the field, when the run starts it
+            return True
+    return False

@@ -38,6 +38,7 @@ from convoload.load.context import RunContext, new_run_id
 from convoload.load.forwarder import CallbackForwarder
 from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
+from convoload.load.openfiles import raise_to_hard_limit
 from convoload.load.placement import Placement, index_block, index_slice
 from convoload.load.plan import RunPlan
 from convoload.load.run_spec import run_store_url
@@ -132,7 +133,11 @@ def _setup(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
     _watch_signals(environment)
     if isinstance(runner, MasterRunner):
         _setup_master(environment, environment.parsed_options)
-    elif isinstance(runner, WorkerRunner):
+        return
+    # Locust raises the soft open-files limit to 10,000; a worker's share of users is the master's to
+    # say, and 10,000 webhook conversations hold twice that many sockets: as far as the machine allows.
+    raise_to_hard_limit()
+    if isinstance(runner, WorkerRunner):
         _setup_worker(environment, environment.parsed_options)
     else:
         _setup_standalone(environment, environment.parsed_options)

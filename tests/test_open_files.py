@@ -1,0 +1,66 @@
+"""A run raises its process's open-files limit to what its conversations at once need, and refuses, in one
+line naming the field, a run the hard limit cannot hold. In child processes: limits are per process."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from convoload.load.openfiles import RESERVE, descriptors_needed
+
+pytestmark = pytest.mark.e2e
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_descriptors_per_conversation() -> None:
+    assert descriptors_needed(10_000, callbacks=True) == RESERVE + 20_000  # client + callback connection
+    assert descriptors_needed(10_000, callbacks=False) == RESERVE + 10_000
+
+
+def test_the_soft_limit_is_raised_as_far_as_needed(tmp_path: Path) -> None:
+    done = _python(
+        "import resource\n"
+        "from convoload.load.openfiles import ensure_open_files\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (300, 20_000))\n"
+        "print(ensure_open_files(1000, callbacks=True, source='s', field='f'), "
+        "resource.getrlimit(resource.RLIMIT_NOFILE)[0])\n"
+        "print(ensure_open_files(10, callbacks=True, source='s', field='f'))\n",  # never lowered
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [str(RESERVE + 2000)] * 2 + [str(RESERVE + 2000)]
+
+
+def test_a_run_beyond_the_hard_limit_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    # The real entry point, with a hard limit a run of 2,000 webhook conversations at once cannot fit in.
+    done = _python(
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 1024))\n"
+        "from convoload.cli import main\n"
+        "sys.argv = ['convoload', 'run', '-n', '2000', '-c', '2000', '--runs-dir', 'runs']\n"
+        "main()\n",
+        tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "run.concurrency" in lines[0] and f"{RESERVE + 4000:,} open files" in lines[0]
+    assert "at most 1,024" in lines[0] and "Traceback" not in done.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_a_stress_test_names_its_users(tmp_path: Path) -> None:
+    done = _python(
+        "import resource, sys\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 1024))\n"
+        "from convoload.cli import main\n"
+        "sys.argv = ['convoload', 'stress', '--users', '5000', '--duration', '5', '--runs-dir', 'runs']\n"
+        "main()\n",
+        tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "--users" in done.stderr and "5,000 conversations at once" in done.stderr
