@@ -3,8 +3,9 @@
 Each conversation in flight holds a client connection to the target, and with webhook callbacks the
 connection the agent opens to our receiver as well; the run's own files (journal, results store, logs,
 listening sockets, the LLM client's pool) come on top. Common defaults (a soft limit of 1,024) stop a
-few hundred webhook conversations short, so the limit is raised here, up to the hard limit, before the
-first conversation starts; beyond the hard limit only the user (or the machine's administrator) can go.
+few hundred webhook conversations short, so the limit is raised here before the first conversation
+starts: the soft limit up to the hard one, and the hard one too when the process may (root, or
+CAP_SYS_RESOURCE); beyond that only the user (or the machine's administrator) can go.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def ensure_open_files(conversations: int, *, callbacks: bool, source: str, field
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return soft
     if hard != resource.RLIM_INFINITY and hard < needed:
+        try:  # a privileged process (CAP_SYS_RESOURCE, as root in a container) may lift the hard limit too
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            return needed
+        except (ValueError, OSError):
+            pass
         raise ConfigError(
             source,
             field,
