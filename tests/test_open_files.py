@@ -58,7 +58,7 @@ def test_a_run_beyond_the_hard_limit_is_one_line_and_leaves_nothing(tmp_path: Pa
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert "run.concurrency" in lines[0] and f"{RESERVE + 4000:,} open files" in lines[0]
+    assert "run.concurrency" in lines[0] and f"at least {RESERVE + 2000:,} open files" in lines[0]
     assert "at most 1,024" in lines[0] and "Traceback" not in done.stderr
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
@@ -100,3 +100,21 @@ def test_a_privileged_process_lifts_its_hard_limit_too(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == [str(RESERVE + 20_000)] * 2
+
+
+@pytest.mark.skipif(not _can_drop_capabilities(), reason="needs util-linux's setpriv")
+def test_a_limit_between_the_sure_and_the_most_is_raised_as_far_as_it_goes(tmp_path: Path) -> None:
+    """Client connections fit, one callback connection per conversation would not: the run goes on with
+    the hard limit, and says what could fail."""
+    done = _python(
+        "import logging, resource\n"
+        "logging.basicConfig(format='%(message)s')\n"
+        "from convoload.load.openfiles import ensure_open_files\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 3000))\n"
+        "print(ensure_open_files(2000, callbacks=True, source='s', field='f'))\n",
+        tmp_path,
+        unprivileged=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["3000"]
+    assert "may need up to 4,256" in done.stderr and "may open 3,000" in done.stderr

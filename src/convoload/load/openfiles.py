@@ -10,39 +10,59 @@ CAP_SYS_RESOURCE); beyond that only the user (or the machine's administrator) ca
 
 from __future__ import annotations
 
+import logging
 import resource
 
 from convoload.errors import ConfigError
 
 RESERVE = 256  # the run's own descriptors, whatever its size
+log = logging.getLogger(__name__)
 
 
 def descriptors_needed(conversations: int, *, callbacks: bool) -> int:
+    """At most: a client connection per conversation, and with callbacks one the agent opens to us."""
     return RESERVE + conversations * (2 if callbacks else 1)
 
 
 def ensure_open_files(conversations: int, *, callbacks: bool, source: str, field: str) -> int:
-    """Raise this process's soft open-files limit to what `conversations` at once need; the limit now
-    in force. A ConfigError naming `field` of `source` when the hard limit is too low for them."""
-    needed = descriptors_needed(conversations, callbacks=callbacks)
+    """Raise this process's open-files limit towards what `conversations` at once may need; the limit now
+    in force.
+
+    Every conversation surely holds its client connection: a hard limit below that (and no privilege
+    to lift it) is a ConfigError naming `field` of `source`. The agent's callback connections are
+    counted one per conversation (the most an agent opens; platforms that deliver through a pool open
+    far fewer): a limit that stops short of that is raised as far as it goes, with a warning.
+    """
+    wanted = descriptors_needed(conversations, callbacks=callbacks)
+    surely = descriptors_needed(conversations, callbacks=False)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= needed:
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
         return soft
-    if hard != resource.RLIM_INFINITY and hard < needed:
-        try:  # a privileged process (CAP_SYS_RESOURCE, as root in a container) may lift the hard limit too
-            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
-            return needed
-        except (ValueError, OSError):
-            pass
+    if hard == resource.RLIM_INFINITY or hard >= wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        return wanted
+    try:  # a privileged process (CAP_SYS_RESOURCE) may lift the hard limit too
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+        return wanted
+    except (ValueError, OSError):
+        pass
+    if hard < surely:
         raise ConfigError(
             source,
             field,
-            f"{conversations:,} conversations at once need about {needed:,} open files, but this process "
-            f"may open at most {hard:,} (its hard limit): raise it (`ulimit -Hn`, systemd LimitNOFILE, "
-            "docker --ulimit nofile) or hold fewer conversations at once",
+            f"{conversations:,} conversations at once need at least {surely:,} open files, but this "
+            f"process may open at most {hard:,} (its hard limit): raise it (`ulimit -Hn`, systemd "
+            "LimitNOFILE, docker --ulimit nofile) or hold fewer conversations at once",
         )
-    resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-    return needed
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    log.warning(
+        "open files: %s conversations at once may need up to %s (an agent that opens a callback "
+        "connection per conversation); this process may open %s: callbacks beyond that would be refused",
+        f"{conversations:,}",
+        f"{wanted:,}",
+        f"{hard:,}",
+    )
+    return hard
 
 
 def raise_to_hard_limit() -> int:
