@@ -37,9 +37,10 @@ HERE = Path(__file__).resolve().parent
 class LoopbackTarget:
     """benchmarks/loopback_target.py in its own process, so it does not share our event loop."""
 
-    def __init__(self, delay: float, turns: int) -> None:
+    def __init__(self, delay: float, turns: int, *, callback_pool: int = 0) -> None:
+        args = ["--delay", str(delay), "--turns", str(turns), "--callback-pool", str(callback_pool)]
         self.process = subprocess.Popen(
-            [sys.executable, str(HERE / "loopback_target.py"), "--delay", str(delay), "--turns", str(turns)],
+            [sys.executable, str(HERE / "loopback_target.py"), *args],
             stdout=subprocess.PIPE,
             text=True,
         )

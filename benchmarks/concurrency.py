@@ -37,20 +37,28 @@ from benchkit import (  # noqa: E402
     raise_fd_limit,
     run_conversations,
 )
+from convoload.errors import ConfigError  # noqa: E402
+from convoload.load.openfiles import ensure_open_files  # noqa: E402
 
 GOAL_KB_PER_CONVERSATION = 150
 WARMUP_CONVERSATIONS = 50
 
 
-def measure(conversations: int, turns: int, hold: float, **variant: bool) -> tuple[ConversationRun, dict]:
-    fd_limit = raise_fd_limit(4 * conversations + 256)
-    if fd_limit < 2 * conversations + 128:
-        raise SystemExit(f"open-files limit {fd_limit} is too low for {conversations} conversations")
+def measure(
+    conversations: int, turns: int, hold: float, callback_pool: int = 0, **variant: bool
+) -> tuple[ConversationRun, dict]:
+    # What a run does (convoload.load.openfiles), plus this process's share of the target's connections.
+    try:
+        pooled = callback_pool > 0
+        ensure_open_files(conversations, callbacks=not pooled, source="benchmark", field="--conversations")
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
+    raise_fd_limit(2 * conversations + 256)  # the target inherits it: a client and a callback side each
     with tempfile.TemporaryDirectory() as runs_dir:
         # Warm-up against a zero-delay target: imports, Locust's runner, first-use caches.
         with LoopbackTarget(0.0, turns) as warm:
             run_conversations("webhook", warm, WARMUP_CONVERSATIONS, turns, 0.0, runs_dir, **variant)
-        with LoopbackTarget(hold, turns) as target:
+        with LoopbackTarget(hold, turns, callback_pool=callback_pool) as target:
             result = run_conversations("webhook", target, conversations, turns, hold, runs_dir, **variant)
             sent = target.stats()
     return result, sent
@@ -147,13 +155,19 @@ def main() -> None:
     parser.add_argument("--conversations", type=int, default=2000, help="conversations in flight at once")
     parser.add_argument("--turns", type=int, default=5, help="turns per conversation")
     parser.add_argument("--hold", type=float, default=10.0, help="seconds the target holds each turn")
+    parser.add_argument(
+        "--callback-pool",
+        type=int,
+        default=0,
+        help="the target delivers callbacks over this many shared connections (0: one per conversation)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON (for load_suite.py)")
     parser.add_argument("--no-store", action="store_true", help="results database off (to attribute costs)")
     parser.add_argument("--no-hooks", action="store_true", help="built-in hooks off (to attribute costs)")
     args = parser.parse_args()
     quiet_locust_spawn_notice()
     variant = {"store": not args.no_store, "hooks": not args.no_hooks}
-    result, sent = measure(args.conversations, args.turns, args.hold, **variant)
+    result, sent = measure(args.conversations, args.turns, args.hold, args.callback_pool, **variant)
     f = figures(result, sent)
     if args.json:
         print(json.dumps(f))

@@ -32,7 +32,7 @@ from convoload.load.heap import LoadHeap  # noqa: E402
 
 # The receiver's own lean server: the less CPU the target spends per request, the less of its own
 # queueing ends up in the overhead this target is used to measure.
-from convoload.targets.lean_wsgi import LeanWSGIServer  # noqa: E402
+from convoload.targets.lean_wsgi import ConnectionLimits, LeanWSGIServer  # noqa: E402
 
 QUESTIONS = [
     "Oi! Você aceita receber novidades e promoções?",
@@ -55,8 +55,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.5)
     parser.add_argument("--turns", type=int, default=10)
+    parser.add_argument(
+        "--callback-pool",
+        type=int,
+        default=0,
+        help="deliver callbacks over this many shared connections (0: one connection per session)",
+    )
     args = parser.parse_args()
-    clients: dict[str, HTTPClient] = {}  # a connection per session, as a real agent platform would
+    # A connection per session (as an agent that keeps one per customer), or, with --callback-pool, a
+    # shared pool per receiver (as platforms that deliver webhooks through a connection pool).
+    clients: dict[str, HTTPClient] = {}
     # What was delivered, so a benchmark can tell lost callbacks from callbacks never sent.
     stats: Counter[str] = Counter()
     statuses: Counter[str] = Counter()
@@ -65,10 +73,13 @@ def main() -> None:
         gevent.sleep(args.delay)
         document["held_ms"] = (time.perf_counter() - received) * 1000
         target = URL(url)
-        client = clients.get(session_id)
+        pooled = args.callback_pool > 0
+        key = f"{target.host}:{target.port}" if pooled else session_id
+        client = clients.get(key)
         if client is None:
             # Generous: a harness that is slow to accept shows up as latency, not as a failed callback.
-            client = clients[session_id] = HTTPClient.from_url(target, concurrency=1, network_timeout=60)
+            size = args.callback_pool if pooled else 1
+            client = clients[key] = HTTPClient.from_url(target, concurrency=size, network_timeout=60)
         body = json.dumps(document).encode()
         try:
             response = client.request(
@@ -80,7 +91,7 @@ def main() -> None:
         except Exception as exc:  # counted, not raised: the benchmark reports it as a lost callback
             stats["callbacks_failed"] += 1
             statuses[type(exc).__name__] += 1
-        if "https://" in document["text"]:
+        if "https://" in document["text"] and not pooled:
             clients.pop(session_id).close()
 
     def app(environ, start_response):
@@ -110,7 +121,10 @@ def main() -> None:
         start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
         return [body]
 
-    server = LeanWSGIServer(("127.0.0.1", args.port), app, log=None, backlog=4096)
+    # As many customers as the harness holds: the default 4,096 open connections would answer the rest 503,
+    # and a turn held longer than the default idle timeout would close their connection in between.
+    limits = ConnectionLimits(max_connections=1_000_000, idle_timeout_s=600.0)
+    server = LeanWSGIServer(("127.0.0.1", args.port), app, log=None, backlog=4096, limits=limits)
     server.start()
     LoadHeap().enter()
     sys.stdout.write(f"READY http://127.0.0.1:{server.server_port}\n")
