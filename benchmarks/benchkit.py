@@ -401,7 +401,7 @@ def run_conversations(
     return ConversationRun(
         kind=kind,
         conversations=conversations,
-        summary=context.aggregator.document()["summary"],
+        summary=context.aggregator.document(conversations=False)["summary"],
         target_stats=context.target.stats(),
         overhead=distribution(recorder.overhead_ms),
         later=distribution(recorder.later_ms),

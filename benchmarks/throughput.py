@@ -144,7 +144,7 @@ def measure_convoload(
         window.cpu_pct,
         window.target_cpu_pct,
         watch.warning_logged,
-        conversations=context.aggregator.document()["summary"]["total_conversations"],
+        conversations=context.aggregator.document(conversations=False)["summary"]["total_conversations"],
         loop_cpu_pct=window.loop_cpu_pct,
     )
 

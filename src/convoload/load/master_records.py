@@ -27,7 +27,7 @@ from convoload.report.aggregate import Aggregator
 from convoload.report.completion import completion
 from convoload.report.grading import assess_report
 from convoload.report.tables import write_conversations_csv
-from convoload.store.journal import AGGREGATE_NAME, META_NAME, RunJournal, write_json
+from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, RunJournal, write_json
 from convoload.store.results import RawJSON
 from convoload.store.results.engine import StoreOrigin
 
@@ -48,7 +48,8 @@ class MasterRecords:
         """Open the store (the run's row from `meta`), then the run folder (run.json = `meta`)."""
         self.run_dir = Path(run_dir)
         self.run_id = run_id
-        self.aggregator = Aggregator()
+        # Numbers only: the aggregate's list of conversations is read back from the journal.
+        self.aggregator = Aggregator(journal=self.run_dir / JOURNAL_NAME)
         self.count = 0  # conversations recorded
         self.skipped = 0  # lines that were no conversation record
         self._graded = False

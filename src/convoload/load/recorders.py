@@ -25,7 +25,7 @@ from convoload.load.store_writer import StoreWriter
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
 from convoload.report.tables import write_conversations_csv
-from convoload.store.journal import AGGREGATE_NAME, META_NAME, RunJournal, write_json
+from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, RunJournal, write_json
 from convoload.store.results import RawJSON, ResultsStore
 from convoload.store.results.engine import StoreOrigin
 
@@ -57,7 +57,10 @@ class RunRecorders:
         subscribe to `bus`. On a Locust worker the aggregator keeps the entries its master merges."""
         self.run_id = spec.run_id
         self.run_dir = spec.run_dir
-        self.aggregator = Aggregator(record_entries=spec.placement is not None)
+        # Numbers only: the aggregate's list of conversations is read back from the journal.
+        self.aggregator = Aggregator(
+            journal=spec.run_dir / JOURNAL_NAME, record_entries=spec.placement is not None
+        )
         self._graded = False
         self._stack = ExitStack()
         try:  # the database first: one that cannot be opened leaves no run folder behind

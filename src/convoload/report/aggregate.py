@@ -13,21 +13,30 @@ a single process would have built from all conversations. For that, nothing
 here depends on the order entries arrive in: conversation costs are
 summed as integers of 10⁻⁸ USD (the precision records carry) and per-call LLM
 costs as exact fractions.
+
+Memory stays flat over long runs: per finished conversation the aggregator keeps counters and its
+latencies in typed arrays (8 bytes a value), never the conversation's summary. Where a run has a
+journal, the aggregate's list of conversations is read back from it, line by line, at the end.
 """
 
 from __future__ import annotations
 
+import logging
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 from convoload.model.records import ConversationRecord, ErrorKind, Outcome, Usage
 from convoload.model.stats import distribution
 from convoload.report.completion import completion
+from convoload.store.journal import journal_lines
+
+log = logging.getLogger(__name__)
 
 # Request types in our reports: Locust's (MESSAGE, WEBHOOK, CONVERSATION, LLM) plus the acknowledgement.
 REQUEST_TYPES = ("MESSAGE", "ACK", "WEBHOOK", "CONVERSATION", "LLM")
@@ -35,6 +44,18 @@ _COST_UNITS = 10**8  # records keep costs to 8 decimals
 _COST_FIELDS = ("cost_usd", "saved_cost_usd")
 
 Entry = list[Any]  # [kind, payload]: JSON/msgpack-friendly, as it travels from a worker to the master
+
+
+def journal_records(path: Path) -> Iterator[ConversationRecord]:
+    """A journal's records in its order, one line in memory at a time (torn lines skipped)."""
+    for record, _ in journal_lines(path):
+        yield record
+
+
+def journal_summaries(path: Path) -> Iterator[dict[str, Any]]:
+    """Each conversation's summary from a journal, in its order, one line in memory at a time."""
+    for record in journal_records(path):
+        yield record.summary()
 
 
 def cost_units(cost_usd: float) -> int:
@@ -146,14 +167,18 @@ def _row(values: Iterable[float], failures: int) -> dict[str, Any]:
 class Aggregator:
     """Builds the aggregate as conversations finish, keeping only numbers, not whole records.
 
+    With `journal` (the run's journal.jsonl, written before each conversation is added here), the
+    aggregate's list of conversations is read from it when the document is made; without, each
+    conversation's summary is kept in memory for it (an aggregate of records already in a list).
     With `record_entries`, every entry applied is also kept until `take_entries()` hands it
     over (a Locust worker sends them to its master, which `apply()`s them).
     """
 
-    def __init__(self, *, record_entries: bool = False) -> None:
+    def __init__(self, *, journal: Path | None = None, record_entries: bool = False) -> None:
         self.run = _Tally()
         self.personas: dict[str, _Tally] = defaultdict(_Tally)
-        self.summaries: list[dict[str, Any]] = []
+        self.journal = Path(journal) if journal is not None else None
+        self.summaries: list[dict[str, Any]] | None = [] if journal is None else None
         self.findings: dict[str, dict[str, Any]] = {}
         self._usage: Counter[str] = Counter()  # token and call counts, and costs in 10⁻⁸ USD
         self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
@@ -172,16 +197,21 @@ class Aggregator:
         summary = d["summary"]
         self.run.add(d)
         self.personas[summary["persona"]].add(d)
-        self.summaries.append(summary)
+        if self.summaries is not None:
+            self.summaries.append(summary)
         for name, value in d["usage"].items():
             self._usage[name] += cost_units(value) if name in _COST_FIELDS else value
+        hooks_here: set[str] = set()
         for finding in d["findings"]:
             entry = self.findings.setdefault(
                 finding["hook"],
-                {"priority": finding["priority"], "count": 0, "conversations": set(), "examples": []},
+                {"priority": finding["priority"], "count": 0, "conversations": 0, "examples": []},
             )
             entry["count"] += 1
-            entry["conversations"].add(summary["session_id"])
+            # Conversations counted, not their ids kept: each conversation is added once.
+            if finding["hook"] not in hooks_here:
+                hooks_here.add(finding["hook"])
+                entry["conversations"] += 1
             if len(entry["examples"]) < 3:
                 entry["examples"].append(
                     {k: finding[k] for k in ("persona", "iteration", "message")},
@@ -267,7 +297,9 @@ class Aggregator:
         costs = {k: self._usage[k] / _COST_UNITS for k in _COST_FIELDS}
         return Usage(**counts, **costs)
 
-    def document(self, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    def document(self, meta: dict[str, Any] | None = None, *, conversations: bool = True) -> dict[str, Any]:
+        """The aggregate; `conversations` False leaves its list of conversations empty (a report page
+        draws none of it)."""
         t = self.run
         usage = self.usage()
         summary = {
@@ -326,8 +358,16 @@ class Aggregator:
             "requests": self._requests(),
             "personas": personas,
             "findings": self._findings_summary(),
-            "conversations": list(self.summaries),
+            "conversations": self.conversations() if conversations else [],
         }
+
+    def conversations(self) -> list[dict[str, Any]]:
+        """Every conversation's summary, in the order they were added (read from the journal when
+        there is one)."""
+        if self.summaries is not None:
+            return list(self.summaries)
+        assert self.journal is not None
+        return list(journal_summaries(self.journal)) if self.journal.is_file() else []
 
     def _by_provider(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -364,7 +404,7 @@ class Aggregator:
         return {
             "total": sum(by_priority.values()),
             "by_priority": dict(by_priority),
-            "by_hook": {name: {**e, "conversations": len(e["conversations"])} for name, e in ranked},
+            "by_hook": {name: dict(e) for name, e in ranked},
         }
 
 

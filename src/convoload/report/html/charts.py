@@ -229,10 +229,21 @@ def count_bars(name: str, title: str, rows: Sequence[tuple[str, int]], limit: in
     return _svg(name, title, height, "".join(parts))
 
 
+# More conversations than this are drawn as the costliest of each group of consecutive ones.
+MAX_DOTS = 1000
+
+
 def cost_dots(name: str, title: str, costs: Sequence[tuple[str, float]]) -> Markup:
-    """One dot per conversation in start order; a flat row of dots plus a note when nothing cost money."""
+    """One dot per conversation in start order; a flat row of dots plus a note when nothing cost money.
+
+    Beyond MAX_DOTS conversations, one dot per group of consecutive ones: its costliest (the page of a
+    long run stays small; the peaks stay visible)."""
     if not costs:
         return _empty(name, title)
+    total = len(costs)
+    group = math.ceil(total / MAX_DOTS)
+    if group > 1:
+        costs = [max(costs[i : i + group], key=lambda c: c[1]) for i in range(0, total, group)]
     left, top, plot_w, plot_h = 96.0, 14.0, WIDTH - 110.0, 120.0
     peak = max(c for _, c in costs)
     parts = [f'<line class="axis" x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}"/>']
@@ -250,7 +261,10 @@ def cost_dots(name: str, title: str, costs: Sequence[tuple[str, float]]) -> Mark
         )
     if peak == 0:
         parts.append(_text(left + plot_w / 2, top + plot_h / 2, "no LLM cost", "empty", "middle"))
-    parts.append(_text(left, top + plot_h + 16, f"{len(costs)} conversations, in start order", "tick"))
+    caption = f"{total} conversations, in start order"
+    if group > 1:
+        caption += f" (the costliest of each {group})"
+    parts.append(_text(left, top + plot_h + 16, caption, "tick"))
     return _svg(name, title, top + plot_h + 24, "".join(parts))
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -16,16 +19,19 @@ import jinja2
 from convoload.errors import ConfigError
 from convoload.model import ConversationRecord, Outcome, percentile
 from convoload.model.report import RequestTable, RunMeta, RunReport, TargetMeta
-from convoload.report.aggregate import aggregate
+from convoload.report.aggregate import Aggregator, journal_records
 from convoload.report.grading import assess_report
 from convoload.report.html import charts
-from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, read_journal, write_text_atomic
+from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, write_text_atomic
 
 REPORT_NAME = "report.html"
 TEMPLATE = "report.html.j2"
 # Bucket widths (seconds) for findings over time: the smallest that keeps the chart readable.
 BUCKET_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 86400)
 MAX_BUCKETS = 60
+# Successful transcripts inlined in the page (every failed and interrupted one is): keeps the page of a
+# run of any length small enough for a browser to open.
+SAMPLE_SUCCESSES = 200
 
 
 @cache
@@ -40,11 +46,72 @@ def _environment() -> jinja2.Environment:
     )
 
 
+@dataclass(slots=True)
+class _RunDigest:
+    """What the page draws from every conversation, gathered one record at a time (a journal of any
+    length is read line by line: only the transcripts the page shows are kept whole)."""
+
+    turn_ms: array = field(default_factory=lambda: array("d"))
+    by_agent: defaultdict[str, array] = field(default_factory=lambda: defaultdict(lambda: array("d")))
+    success: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    findings: list[tuple[datetime, str]] = field(default_factory=list)
+    # Per conversation, by its position in the records: what start order and the cost chart need.
+    starts: list[tuple[str, int, int]] = field(default_factory=list)
+    personas: list[str] = field(default_factory=list)
+    costs: array = field(default_factory=lambda: array("d"))
+    succeeded: bytearray = field(default_factory=bytearray)
+
+    def add(self, record: ConversationRecord) -> None:
+        position = len(self.starts)
+        self.starts.append((record.started_at, record.user_id, position))
+        self.personas.append(sys.intern(record.persona))
+        self.costs.append(record.usage.cost_usd)
+        self.succeeded.append(record.goal_reached)
+        for turn in record.turns:
+            if turn.error is None and turn.latency_ms is not None:
+                self.turn_ms.append(turn.latency_ms)
+                self.by_agent[turn.agent or "(no agent name)"].append(turn.latency_ms)
+        tally = self.success[record.persona]
+        if record.outcome == Outcome.GOAL_REACHED:
+            tally[0] += 1
+        elif record.outcome == Outcome.INTERRUPTED:
+            tally[2] += 1
+        else:  # error, gave up, turn limit: the customer did not get what they came for
+            tally[1] += 1
+        self.findings.extend(
+            (moment, sys.intern(f.priority))
+            for f in record.findings
+            if (moment := _parse_time(f.at)) is not None
+        )
+
+    def start_order(self) -> list[int]:
+        """Positions of the conversations in start order."""
+        return [position for *_, position in sorted(self.starts)]
+
+    def shown(self, ordered: list[int]) -> list[int]:
+        """Positions, in start order, of the transcripts the page shows: every conversation that did
+        not reach its goal, and SAMPLE_SUCCESSES successful ones evenly spaced over the run (all when
+        fewer)."""
+        successes = [p for p in ordered if self.succeeded[p]]
+        if len(successes) <= SAMPLE_SUCCESSES:
+            return ordered
+        picked = {successes[k * len(successes) // SAMPLE_SUCCESSES] for k in range(SAMPLE_SUCCESSES)}
+        return [p for p in ordered if not self.succeeded[p] or p in picked]
+
+
 def render_html(report: RunReport | Mapping[str, Any], records: list[ConversationRecord]) -> str:
     """The self-contained report page for a run's report (or aggregate document) and its records."""
-    report = RunReport.of(report)
+    digest = _RunDigest()
+    for record in records:
+        digest.add(record)
+    ordered = digest.start_order()
+    return _render(RunReport.of(report), digest, ordered, [records[p] for p in digest.shown(ordered)])
+
+
+def _render(
+    report: RunReport, digest: _RunDigest, ordered: list[int], shown: list[ConversationRecord]
+) -> str:
     summary = report.summary
-    ordered = sorted(records, key=lambda r: (r.started_at, r.user_id))
     context = {
         "run": _run_view(report.run),
         "summary": summary,
@@ -52,28 +119,48 @@ def render_html(report: RunReport | Mapping[str, Any], records: list[Conversatio
         "tokens": summary.tokens.total,
         "cost": charts.fmt_usd(summary.total_cost_usd or 0.0),
         "turn_p95": charts.fmt_ms(report.latency.turn_ms.p95),
-        "charts": _charts(report, ordered),
+        "charts": _charts(report, digest, ordered),
         "findings": report.findings,
         "faults": _faults_view(report),
         "requests": _requests_view(report.requests),
-        "conversations": [_conversation_view(r) for r in ordered],
+        "conversations": [_conversation_view(r) for r in shown],
+        "conversation_total": len(ordered),
+        "successes_total": sum(digest.succeeded),
+        "successes_shown": sum(r.goal_reached for r in shown),
     }
     return _environment().get_template(TEMPLATE).render(**context)
 
 
 def write_html_report(run_dir: Path) -> Path:
-    """Write `report.html` into a run folder from its journal and aggregate; returns its path."""
+    """Write `report.html` into a run folder from its journal and aggregate; returns its path.
+
+    The journal is read twice, a line at a time: once for the charts (and the aggregate when there is
+    none), once for the transcripts the page shows."""
     run_dir = Path(run_dir)
     journal = run_dir / JOURNAL_NAME
     if not journal.is_file():
         raise ConfigError(str(run_dir), "", f"no {JOURNAL_NAME} here: not a convoload run folder")
-    records = read_journal(journal)
     document = _load_json(run_dir / AGGREGATE_NAME)
-    if document is None:
-        # No (or a corrupt) aggregate, e.g. after a crash: the journal has everything needed.
-        document = aggregate(records, _load_json(run_dir / META_NAME) or {})
+    # No (or a corrupt) aggregate, e.g. after a crash: the journal has everything needed.
+    aggregator = Aggregator(journal=journal) if document is None else None
+    digest = _RunDigest()
+    for record in journal_records(journal):
+        digest.add(record)
+        if aggregator is not None:
+            aggregator.add(record)
+    if aggregator is not None:
+        document = aggregator.document(_load_json(run_dir / META_NAME) or {}, conversations=False)
+    else:
+        document.pop("conversations", None)  # the page lists transcripts, from the journal
+    ordered = digest.start_order()
+    positions = digest.shown(ordered)
+    wanted = set(positions)
+    kept = {p: r for p, r in enumerate(journal_records(journal)) if p in wanted}
+    shown = [kept[p] for p in positions if p in kept]  # positions from the first reading
     out = run_dir / REPORT_NAME
-    write_text_atomic(out, render_html(RunReport.from_document(document, run_dir=run_dir), records))
+    write_text_atomic(
+        out, _render(RunReport.from_document(document or {}, run_dir=run_dir), digest, ordered, shown)
+    )
     return out
 
 
@@ -167,30 +254,26 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
-def _charts(report: RunReport, records: list[ConversationRecord]) -> dict[str, Any]:
+def _charts(report: RunReport, digest: _RunDigest, ordered: list[int]) -> dict[str, Any]:
     turn_dist = report.latency.turn_ms
-    turn_ms = [t.latency_ms for r in records for t in r.turns if t.error is None and t.latency_ms is not None]
-    by_agent: dict[str, list[float]] = defaultdict(list)
-    for record in records:
-        for turn in record.turns:
-            if turn.error is None and turn.latency_ms is not None:
-                by_agent[turn.agent or "(no agent name)"].append(turn.latency_ms)
     transitions = report.summary.agent_transitions
     return {
         "turn_latency": charts.histogram(
             "turn-latency",
             "Turn latency distribution (send → complete reply)",
-            turn_ms,
+            digest.turn_ms,
             {"p50": turn_dist.p50, "p95": turn_dist.p95},
         ),
         "agent_latency": charts.latency_bars(
-            "agent-latency", "Turn latency per agent (p50 / p95)", _latency_rows(by_agent)
+            "agent-latency", "Turn latency per agent (p50 / p95)", _latency_rows(digest.by_agent)
         ),
         "persona_latency": charts.latency_bars(
             "persona-latency", "Turn latency per persona (p50 / p95)", _persona_latency_rows(report)
         ),
         "persona_success": charts.success_bars(
-            "persona-success", "Conversation outcomes per persona", _success_rows(records)
+            "persona-success",
+            "Conversation outcomes per persona",
+            [charts.SuccessRow(name, *counts) for name, counts in sorted(digest.success.items())],
         ),
         "agent_transitions": charts.count_bars(
             "agent-transitions", "Agent hand-offs (from → to)", list(transitions.items())
@@ -198,13 +281,13 @@ def _charts(report: RunReport, records: list[ConversationRecord]) -> dict[str, A
         "conversation_cost": charts.cost_dots(
             "conversation-cost",
             "Simulated-user LLM cost per conversation",
-            [(f"{r.persona} #{r.user_id}", r.usage.cost_usd) for r in records],
+            [(f"{digest.personas[p]} #{digest.starts[p][1]}", digest.costs[p]) for p in ordered],
         ),
-        "findings_over_time": _findings_chart(records),
+        "findings_over_time": _findings_chart(digest.findings),
     }
 
 
-def _latency_rows(groups: dict[str, list[float]]) -> list[charts.LatencyRow]:
+def _latency_rows(groups: Mapping[str, array]) -> list[charts.LatencyRow]:
     rows = []
     for label, values in sorted(groups.items()):
         data = sorted(values)
@@ -219,18 +302,6 @@ def _persona_latency_rows(report: RunReport) -> list[charts.LatencyRow]:
         if dist.count and dist.p50 is not None and dist.p95 is not None:
             rows.append(charts.LatencyRow(name, dist.count, dist.p50, dist.p95))
     return rows
-
-
-def _success_rows(records: list[ConversationRecord]) -> list[charts.SuccessRow]:
-    tally: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for record in records:
-        if record.outcome == Outcome.GOAL_REACHED:
-            tally[record.persona][0] += 1
-        elif record.outcome == Outcome.INTERRUPTED:
-            tally[record.persona][2] += 1
-        else:  # error, gave up, turn limit: the customer did not get what they came for
-            tally[record.persona][1] += 1
-    return [charts.SuccessRow(name, *counts) for name, counts in sorted(tally.items())]
 
 
 def _bucket_label(seconds: float) -> str:
@@ -248,8 +319,7 @@ def _step_label(step: int) -> str:
     return f"{step} s"
 
 
-def _findings_chart(records: list[ConversationRecord]) -> Any:
-    stamped = [(t, f.priority) for r in records for f in r.findings if (t := _parse_time(f.at)) is not None]
+def _findings_chart(stamped: list[tuple[datetime, str]]) -> Any:
     title = "Hook findings over time, by priority"
     if not stamped:
         return charts.stacked_columns("findings-over-time", title, [], [], "")
