@@ -90,12 +90,45 @@ def test_young_steps_leave_old_garbage_and_a_full_step_waits_for_growth_and_time
         # Grown by half, but the last full pass was just now: still young only.
         monkeypatch.setattr(heap_module.sys, "getallocatedblocks", lambda: live * 2)
         pacer.step()
-        assert ref() is not None and pacer.full_passes == 0
+        assert ref() is not None and pacer.full_passes == 0 and pacer.freezes == 0
 
-        # Grown threefold: a full pass at once, whatever the time.
+
+def test_a_tripled_heap_is_frozen_not_collected_and_the_next_full_pass_frees_its_cycles(monkeypatch):
+    pacer = CollectorPacer(full_every_s=3600)
+    with LoadHeap(pacer):
+        ref = old_garbage()
+        frozen = gc.get_freeze_count()
+        live = pacer._live_blocks
         monkeypatch.setattr(heap_module.sys, "getallocatedblocks", lambda: live * 3)
         pacer.step()
+        # No full pass (its pause would land on every turn in flight): the grown heap is frozen.
+        assert pacer.full_passes == 0 and pacer.freezes == 1
+        assert gc.get_freeze_count() > frozen and ref() is not None
+        assert pacer._live_blocks == live * 3  # growth is counted from here on
+
+        pacer.step()  # no further growth: young only
+        assert pacer.freezes == 1 and pacer.full_passes == 0
+
+        # Grown by half again and due: the full pass unfreezes, frees the frozen cycle, refreezes.
+        pacer.full_every_s = 0
+        monkeypatch.setattr(heap_module.sys, "getallocatedblocks", lambda: live * 5)
+        pacer.step()
         assert ref() is None and pacer.full_passes == 1
+        assert gc.get_freeze_count() > 0  # the survivors, all live, are out of sight again
+
+
+def test_a_frozen_object_is_still_freed_by_its_reference_count(monkeypatch):
+    pacer = CollectorPacer(full_every_s=3600)
+    with LoadHeap(pacer):
+        plain = Node()
+        plain.me = None  # no cycle
+        ref = weakref.ref(plain)
+        live = pacer._live_blocks
+        monkeypatch.setattr(heap_module.sys, "getallocatedblocks", lambda: live * 3)
+        pacer.step()
+        assert pacer.freezes == 1
+        del plain
+        assert ref() is None
 
 
 def test_a_full_step_comes_when_grown_by_half_and_due(monkeypatch):

@@ -14,11 +14,15 @@ During a run, then:
   collection: it does not become garbage during the run;
 - the young generations are collected every `young_every_s` (0.1 s): a pause is only what 0.1 s of
   turns leaves alive;
-- a full collection runs when the heap (pymalloc's allocated blocks) has grown by half since the last
-  one and `full_every_s` (5 min) have passed, or at once when it has tripled. A run's growth is
-  mostly what it keeps (conversations in flight, their records), which a full collection cannot
-  free. So a run of minutes has no full pause at all, and a soak run of hours one every few minutes
-  at most.
+- when the heap (pymalloc's allocated blocks) has tripled since the last full collection, what
+  survived the young pass is frozen too, at no cost, instead of collected: such growth is a run
+  taking on its conversations in flight (10,000 of them cost a 200 ms full pass), which a
+  collection could not free. Frozen objects are still freed by their reference counts; only
+  cycles among them wait;
+- a full collection runs when the heap has grown by half and `full_every_s` (5 min) have passed:
+  it unfreezes what the run froze, collects everything and freezes the survivors (all live). So
+  a run of minutes has no full pause at all, a soak run of hours one every few minutes at most
+  and only while its heap keeps growing, and cycles frozen with the run's state are freed by it.
 
 The collector is one per process, so is its pacing: runs that overlap in a process share it, and
 the collector is handed back as it was when the last of them ends.
@@ -36,7 +40,7 @@ import gevent
 YOUNG_EVERY_S = 0.1
 FULL_AT_GROWTH = 1.5
 FULL_EVERY_S = 300.0
-FULL_NOW_AT_GROWTH = 3.0
+FREEZE_AT_GROWTH = 3.0
 
 
 class CollectorPacer:
@@ -47,6 +51,7 @@ class CollectorPacer:
         self.full_every_s = full_every_s
         self.young_passes = 0
         self.full_passes = 0
+        self.freezes = 0
         self._holders = 0
         self._greenlet: gevent.Greenlet | None = None
         self._was_enabled = True
@@ -79,16 +84,23 @@ class CollectorPacer:
             gc.enable()
 
     def step(self) -> None:
-        """One paced collection: the young generations, or everything when the heap has grown enough."""
+        """One paced pass: the young generations, then a freeze or a full collection when the heap
+        has grown enough."""
         growth = sys.getallocatedblocks() / self._live_blocks
         due = time.monotonic() - self._last_full >= self.full_every_s
-        if growth >= FULL_NOW_AT_GROWTH or (growth >= FULL_AT_GROWTH and due):
+        if growth >= FULL_AT_GROWTH and due:
+            gc.unfreeze()
             gc.collect()
+            gc.freeze()
             self.full_passes += 1
             self._counted_full()
-        else:
-            gc.collect(1)
-            self.young_passes += 1
+            return
+        gc.collect(1)
+        self.young_passes += 1
+        if growth >= FREEZE_AT_GROWTH:
+            gc.freeze()
+            self.freezes += 1
+            self._live_blocks = max(1, sys.getallocatedblocks())
 
     def _counted_full(self) -> None:
         self._live_blocks = max(1, sys.getallocatedblocks())
