@@ -8,8 +8,8 @@ import tracemalloc
 import pytest
 
 from convoload.report.aggregate import Aggregator, aggregate
-from convoload.report.tables import CONVERSATIONS_CSV, write_conversations_csv
-from convoload.store.journal import JOURNAL_NAME, RunJournal, read_journal
+from convoload.report.tables import CONVERSATIONS_CSV, write_aggregate_files, write_conversations_csv
+from convoload.store.journal import JOURNAL_NAME, RunJournal, read_journal, write_json, write_json_streamed
 from tests.distributed.test_merge import make_records
 from tests.test_run import make_config, run
 
@@ -57,7 +57,7 @@ def test_a_runs_recorded_aggregate_is_the_one_rebuilt_from_its_journal(tmp_path)
     for key in ("summary", "latency", "requests", "personas", "findings", "conversations"):
         assert recorded[key] == json.loads(json.dumps(rebuilt[key])), key
     written = (context.run_dir / CONVERSATIONS_CSV).read_text()
-    write_conversations_csv(tmp_path, rebuilt)
+    write_conversations_csv(tmp_path, rebuilt["conversations"])
     assert (tmp_path / CONVERSATIONS_CSV).read_text() == written
     assert len(list(csv.reader(written.splitlines()))) == 7
 
@@ -86,3 +86,52 @@ def test_retained_bytes_per_finished_conversation_are_bounded(tmp_path):
         tracemalloc.stop()
     assert aggregator.run.conversations == 3000
     assert retained < 300 * 3000 + 8 * 2 * values, (retained, values)
+
+
+@pytest.mark.parametrize(
+    "document, items",
+    [
+        (
+            {"run": {"id": "é\n"}, "conversations": [], "assessment": {"grade": "A", "r": []}},
+            [{"a": [1, {"b": None}]}, {"ç": 1.5}],
+        ),
+        ({"conversations": []}, []),
+        ({"summary": {}, "conversations": [], "tail": [[], {}]}, [{}]),
+        ({}, []),
+    ],
+)
+def test_the_streamed_aggregate_is_byte_for_byte_the_one_written_whole(tmp_path, document, items):
+    whole = {**document, "conversations": items} if "conversations" in document else document
+    write_json(tmp_path / "whole.json", whole)
+    write_json_streamed(tmp_path / "streamed.json", document, "conversations", iter(items))
+    assert (tmp_path / "streamed.json").read_bytes() == (tmp_path / "whole.json").read_bytes()
+
+
+def test_a_runs_aggregate_files_are_written_without_its_list_of_conversations_in_memory(tmp_path):
+    records = make_records(4000, seed=5)
+    journal = RunJournal(tmp_path)
+    aggregator = Aggregator(journal=tmp_path / JOURNAL_NAME)
+    for record in records:
+        journal.append(record)
+        aggregator.add(record)
+    journal.close()
+    document = aggregator.document({"run_id": "r"}, conversations=False)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        listed = list(aggregator.iter_conversations())
+        held = tracemalloc.get_traced_memory()[0]
+        del listed
+        gc.collect()
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        write_aggregate_files(tmp_path, document, aggregator.iter_conversations)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert peak < held / 10, (peak, held)  # a line or so at a time, not the list
+    written = json.loads((tmp_path / "aggregate.json").read_text())
+    assert [c["session_id"] for c in written["conversations"]] == [r.session_id for r in records]
+    assert written == {**document, "conversations": aggregate(records, {"run_id": "r"})["conversations"]}
+    rows = list(csv.reader((tmp_path / CONVERSATIONS_CSV).read_text().splitlines()))
+    assert [row[1] for row in rows[1:]] == [r.session_id for r in records]

@@ -82,10 +82,14 @@ def test_run_with_a_target_object_a_hook_and_a_user_factory(tmp_path: Path) -> N
     assert len(made) == 4 and len(events) == 4
     assert report.findings.by_hook["every_reply"].count == 12
     assert report.run.target is not None and report.run.target.type == "counter"
-    # The typed report is the file: what was written reads back the same.
+    # The typed report is the file: what was written reads back the same. Its conversations stay on
+    # disk (a long run's would fill memory) and are read from the journal on demand.
     written = json.loads((report.run_dir / "aggregate.json").read_text(encoding="utf-8"))
-    assert report.to_document() == written
-    assert RunReport.read(report.run_dir).summary == report.summary
+    assert report.conversations == [] and len(written["conversations"]) == 4
+    assert [c.to_document() for c in report.iter_conversations()] == written.pop("conversations")
+    assert report.to_document() == {**written, "conversations": []}
+    read = RunReport.read(report.run_dir)
+    assert read.summary == report.summary and list(read.iter_conversations()) == read.conversations
 
 
 def test_keywords_are_checked_like_flags(tmp_path: Path) -> None:

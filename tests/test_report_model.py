@@ -85,7 +85,9 @@ def test_a_single_run_reads_back_byte_for_byte(tmp_path: Path) -> None:
 
     read = RunReport.read(report.run_dir)
     assert as_written(read.to_document()) == text
-    assert as_written(report.to_document()) == text  # what `run` returned is the file too
+    # What `run` returned is the file too, its conversations read from the journal on demand.
+    returned = report.model_copy(update={"conversations": list(report.iter_conversations())})
+    assert as_written(returned.to_document()) == text
     # The typed view says what the document says.
     assert read.summary.errors_by_kind == document["summary"]["errors_by_kind"]
     assert read.latency.turn_ms.p95 == document["latency"]["turn_ms"]["p95"]

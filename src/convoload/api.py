@@ -37,7 +37,9 @@ from convoload.identity import Identity
 from convoload.model import ConversationRecord
 from convoload.model.report import RunReport
 from convoload.personas.model import Persona
+from convoload.report.aggregate import journal_summaries
 from convoload.signals import StopRequest
+from convoload.store.journal import JOURNAL_NAME
 from convoload.targets.base import Session, Target
 from convoload.users.base import SimulatedUser
 
@@ -153,10 +155,13 @@ def execute(
         if html_report:
             from convoload.report.html import write_html_report
 
-            html = write_html_report(context.run_dir)
+            html = write_html_report(context.run_dir, document)
     finally:
         context.close()
-    report = RunReport.from_document(document, run_dir=context.run_dir)
+    journal = context.run_dir / JOURNAL_NAME
+    report = RunReport.from_document(
+        document, run_dir=context.run_dir, conversations=lambda: journal_summaries(journal)
+    )
     return Execution(report, context.run_dir, html, result.stats, result.interrupted, context.stopped_by)
 
 

@@ -26,8 +26,8 @@ from convoload.model.report import RunReport
 from convoload.report.aggregate import Aggregator
 from convoload.report.completion import completion
 from convoload.report.grading import assess_report
-from convoload.report.tables import write_conversations_csv
-from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, RunJournal, write_json
+from convoload.report.tables import write_aggregate_files
+from convoload.store.journal import JOURNAL_NAME, META_NAME, RunJournal, write_json
 from convoload.store.results import RawJSON
 from convoload.store.results.engine import StoreOrigin
 
@@ -100,7 +100,7 @@ class MasterRecords:
 
         `lost_with_worker`: conversations in flight on workers the run lost (None: it lost none); the
         summary counts them apart, and the run is incomplete."""
-        document = self.aggregator.document(meta)
+        document = self.aggregator.document(meta, conversations=False)
         if lost_with_worker is not None:
             summary = document["summary"]
             summary.pop("completion")
@@ -123,12 +123,11 @@ class MasterRecords:
             self._graded |= graded
         self.run_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.run_dir / META_NAME, meta)
-        write_json(self.run_dir / AGGREGATE_NAME, document)
-        write_conversations_csv(self.run_dir, report)
+        write_aggregate_files(self.run_dir, document, self.aggregator.iter_conversations)
         if html:
             from convoload.report.html import write_html_report
 
-            write_html_report(self.run_dir)
+            write_html_report(self.run_dir, document)
         return report
 
     def close(self) -> None:

@@ -24,8 +24,8 @@ from convoload.load.run_spec import RunSpec
 from convoload.load.store_writer import StoreWriter
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
-from convoload.report.tables import write_conversations_csv
-from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, RunJournal, write_json
+from convoload.report.tables import write_aggregate_files
+from convoload.store.journal import JOURNAL_NAME, META_NAME, RunJournal, write_json
 from convoload.store.results import RawJSON, ResultsStore
 from convoload.store.results.engine import StoreOrigin
 
@@ -111,8 +111,11 @@ class RunRecorders:
     def aggregate(self, meta: dict[str, Any], *, llm: bool) -> dict[str, Any]:
         """The run's aggregate with `meta` (run.json as the run ended), graded, redacted, written to
         the run folder and the store. `llm`: the run had an LLM chain (its sections are said even
-        when no call was made). May run more than once (Locust's test_stop, then quitting)."""
-        document = self.aggregator.document(meta)
+        when no call was made). May run more than once (Locust's test_stop, then quitting).
+
+        The document returned leaves its list of conversations empty: the files have it, streamed
+        from the journal."""
+        document = self.aggregator.document(meta, conversations=False)
         summary = document["summary"]
         ended_well = summary["completion"]["complete"] and not summary["interrupted_conversations"]
         document["run"]["status"] = "finished" if ended_well else "interrupted"
@@ -126,9 +129,8 @@ class RunRecorders:
             document["summary"]["llm"].setdefault("by_provider", {})
             document["summary"]["llm"].setdefault("fallbacks", {})
             document["summary"]["llm"].setdefault("errors", {})
-        write_json(self.run_dir / AGGREGATE_NAME, document)
+        write_aggregate_files(self.run_dir, document, self.aggregator.iter_conversations)
         write_json(self.run_dir / META_NAME, document["run"])  # how the run ended, for `convoload report`
-        write_conversations_csv(self.run_dir, document)
         return document
 
     def _finish_in_store(self, document: dict[str, Any]) -> None:

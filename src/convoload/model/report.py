@@ -4,12 +4,16 @@ The file stays the contract: `RunReport.from_document(doc).to_document() == doc`
 convoload writes, down to the order of the keys (the JSON text is the same). Unknown keys (written by a
 newer convoload, or added by a user's tooling) are kept, so reading and writing a report never loses
 anything. Modules that read a report read these attributes; the writers build the document.
+
+A run's list of conversations can outgrow memory (a soak of hours), so a report a run returns leaves
+`conversations` empty and `iter_conversations()` reads them from the run's journal, one at a time;
+a report read from aggregate.json holds them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -266,12 +270,31 @@ class RunReport(Document):
     assessment: Assessment | None = None
 
     _run_dir: Path | None = PrivateAttr(default=None)
+    _conversations: Callable[[], Iterable[Mapping[str, Any]]] | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_document(cls, document: Mapping[str, Any], *, run_dir: Path | None = None) -> RunReport:
+    def from_document(
+        cls,
+        document: Mapping[str, Any],
+        *,
+        run_dir: Path | None = None,
+        conversations: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+    ) -> RunReport:
+        """`conversations`: where `iter_conversations()` reads them (a run's journal) when the
+        document leaves its list empty."""
         report = cls.model_validate(document)
         report._run_dir = run_dir
+        report._conversations = conversations
         return report
+
+    def iter_conversations(self) -> Iterator[ConversationSummary]:
+        """Every conversation's summary, in the run's order: those the report holds, or those of the
+        run's journal, read one at a time."""
+        if self.conversations or self._conversations is None:
+            yield from self.conversations
+            return
+        for summary in self._conversations():
+            yield ConversationSummary.model_validate(summary)
 
     @classmethod
     def of(cls, report: RunReport | Mapping[str, Any]) -> RunReport:

@@ -450,8 +450,9 @@ class Monitor:
         self._watch_bus(context.bus, record=False)
         try:
             run_for(context, shape, drain_s=drain_s, stop=self._stop_runs)
-            run = RunReport.of(context.aggregate())
-            page = write_html_report(context.run_dir)
+            document = context.aggregate()
+            run = RunReport.of(document)
+            page = write_html_report(context.run_dir, document)
         finally:
             context.close()
         assessment = run.assessment or assess_report(run)
@@ -523,10 +524,10 @@ class Monitor:
             return
         context, self._probes = self._probes, None
         try:
-            context.aggregate()
+            document = context.aggregate()
             from convoload.report.html import write_html_report
 
-            write_html_report(context.run_dir)
+            write_html_report(context.run_dir, document)
         except Exception:
             log.exception("could not finish the probe run %s", context.run_id)
         finally:

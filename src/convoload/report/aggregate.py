@@ -358,16 +358,16 @@ class Aggregator:
             "requests": self._requests(),
             "personas": personas,
             "findings": self._findings_summary(),
-            "conversations": self.conversations() if conversations else [],
+            "conversations": list(self.iter_conversations()) if conversations else [],
         }
 
-    def conversations(self) -> list[dict[str, Any]]:
-        """Every conversation's summary, in the order they were added (read from the journal when
-        there is one)."""
+    def iter_conversations(self) -> Iterator[dict[str, Any]]:
+        """Every conversation's summary, in the order they were added (read line by line from the
+        journal when there is one)."""
         if self.summaries is not None:
-            return list(self.summaries)
-        assert self.journal is not None
-        return list(journal_summaries(self.journal)) if self.journal.is_file() else []
+            yield from self.summaries
+        elif self.journal is not None and self.journal.is_file():
+            yield from journal_summaries(self.journal)
 
     def _by_provider(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

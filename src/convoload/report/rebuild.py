@@ -9,11 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from convoload.errors import ConfigError
 from convoload.model.report import RunReport
-from convoload.report.aggregate import aggregate
+from convoload.report.aggregate import Aggregator, journal_records
 from convoload.report.grading import assess_report
-from convoload.report.tables import write_conversations_csv
+from convoload.report.tables import write_aggregate_files
 from convoload.store.journal import (
-    AGGREGATE_NAME,
     CONVERSATIONS_DIR,
     JOURNAL_NAME,
     META_NAME,
@@ -35,7 +34,6 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
     journal = run_dir / JOURNAL_NAME
     if not journal.is_file():
         raise ConfigError(str(run_dir), "", f"no {JOURNAL_NAME} here: not a convoload run folder")
-    records = read_journal(journal)
     meta: dict[str, Any] = {}
     meta_path = run_dir / META_NAME
     if meta_path.is_file():
@@ -46,17 +44,18 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
     meta["rebuilt_from_journal"] = True
     conversations = run_dir / CONVERSATIONS_DIR
     conversations.mkdir(exist_ok=True)
-    for record in records:
+    aggregator = Aggregator(journal=journal)  # a journal of any length: one line in memory at a time
+    for record in journal_records(journal):
         name = f"conversation_{record.user_id:05d}_{record.session_id}.json"
         if not (conversations / name).is_file():
             write_json(conversations / name, record.to_document())
-    report = RunReport.from_document(aggregate(records, meta), run_dir=run_dir)
+        aggregator.add(record)
+    report = RunReport.from_document(aggregator.document(meta, conversations=False), run_dir=run_dir)
     if report.run.status == "running":  # killed: it never got to say how it ended
         report.run.status = "interrupted"
     report.assessment = assess_report(report)
     document = report.to_document()
-    write_json(run_dir / AGGREGATE_NAME, document)
-    write_conversations_csv(run_dir, report)
+    write_aggregate_files(run_dir, document, aggregator.iter_conversations)
     return document
 
 

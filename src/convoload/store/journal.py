@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +120,32 @@ def write_json(path: Path, document: Any) -> None:
     """Pretty JSON, atomically, without any known secret (run.json, aggregate.json)."""
     # Redacted value by value: a replacement in the JSON text could cut through its structure.
     _replace_atomically(path, json.dumps(redact_value(document), ensure_ascii=False, indent=2))
+
+
+def write_json_streamed(path: Path, document: dict[str, Any], key: str, items: Iterable[Any]) -> None:
+    """write_json of `document` with `items` as its `key`, written one item at a time: the same bytes
+    as write_json would write, without the list in memory (a run's conversations, from its journal)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as out:
+        out.write("{")
+        for i, (name, value) in enumerate(document.items()):
+            out.write(("," if i else "") + "\n  " + json.dumps(name, ensure_ascii=False) + ": ")
+            if name != key:
+                out.write(_nested(json.dumps(redact_value(value), ensure_ascii=False, indent=2), "  "))
+                continue
+            first = True
+            for item in items:
+                out.write(("[" if first else ",") + "\n    ")
+                out.write(_nested(json.dumps(redact_value(item), ensure_ascii=False, indent=2), "    "))
+                first = False
+            out.write("[]" if first else "\n  ]")
+        out.write("\n}" if document else "}")
+    os.replace(tmp, path)
+
+
+def _nested(text: str, indent: str) -> str:
+    """JSON text indented as json.dumps indents a value nested at `indent`."""
+    return text.replace("\n", "\n" + indent)
 
 
 def write_text_atomic(path: Path, text: str) -> None:

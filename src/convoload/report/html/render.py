@@ -131,8 +131,10 @@ def _render(
     return _environment().get_template(TEMPLATE).render(**context)
 
 
-def write_html_report(run_dir: Path) -> Path:
-    """Write `report.html` into a run folder from its journal and aggregate; returns its path.
+def write_html_report(run_dir: Path, aggregate: Mapping[str, Any] | None = None) -> Path:
+    """Write `report.html` into a run folder from its journal and aggregate (`aggregate`, when the
+    caller has it in memory, rather than aggregate.json read back: its list of conversations is not
+    needed); returns its path.
 
     The journal is read twice, a line at a time: once for the charts (and the aggregate when there is
     none), once for the transcripts the page shows."""
@@ -140,7 +142,7 @@ def write_html_report(run_dir: Path) -> Path:
     journal = run_dir / JOURNAL_NAME
     if not journal.is_file():
         raise ConfigError(str(run_dir), "", f"no {JOURNAL_NAME} here: not a convoload run folder")
-    document = _load_json(run_dir / AGGREGATE_NAME)
+    document = dict(aggregate) if aggregate is not None else _load_json(run_dir / AGGREGATE_NAME)
     # No (or a corrupt) aggregate, e.g. after a crash: the journal has everything needed.
     aggregator = Aggregator(journal=journal) if document is None else None
     digest = _RunDigest()
