@@ -23,7 +23,8 @@ from convoload.model.document import Document, Number, PlainDocument
 
 
 class Distribution(Document):
-    """Exact percentiles of a set of values (milliseconds); only `count` when there were none."""
+    """Percentiles of a set of values (milliseconds); only `count` when there were none. Exact, or
+    (a long run's) within `relative_error` of exact (model.stats.Latencies)."""
 
     count: int = 0
     min: Number | None = None
@@ -33,6 +34,7 @@ class Distribution(Document):
     p95: Number | None = None
     p99: Number | None = None
     max: Number | None = None
+    relative_error: Number | None = None
 
 
 class RequestRow(Distribution):

@@ -15,14 +15,14 @@ summed as integers of 10⁻⁸ USD (the precision records carry) and per-call LL
 costs as exact fractions.
 
 Memory stays flat over long runs: per finished conversation the aggregator keeps counters and its
-latencies in typed arrays (8 bytes a value), never the conversation's summary. Where a run has a
+latencies (model.stats.Latencies: exact while few, then a histogram of constant size), never the
+conversation's summary. Where a run has a
 journal, the aggregate's list of conversations is read back from it, line by line, at the end.
 """
 
 from __future__ import annotations
 
 import logging
-from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from convoload.model.records import ConversationRecord, ErrorKind, Outcome, Usage
-from convoload.model.stats import distribution
+from convoload.model.stats import Latencies, distribution
 from convoload.report.completion import completion
 from convoload.store.journal import journal_lines
 
@@ -118,11 +118,11 @@ class _Tally:
     transitions: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
-    # array('d'): 8 bytes a value instead of a list's ~32, for runs of millions of turns
-    turn_ms: array = field(default_factory=lambda: array("d"))
-    ack_ms: array = field(default_factory=lambda: array("d"))
-    webhook_ms: array = field(default_factory=lambda: array("d"))
-    conversation_ms: array = field(default_factory=lambda: array("d"))
+    # Exact while few (8 bytes a value), then a histogram of constant size: runs of millions of turns
+    turn_ms: Latencies = field(default_factory=Latencies)
+    ack_ms: Latencies = field(default_factory=Latencies)
+    webhook_ms: Latencies = field(default_factory=Latencies)
+    conversation_ms: Latencies = field(default_factory=Latencies)
 
     def add(self, d: dict[str, Any]) -> None:
         summary = d["summary"]
@@ -183,7 +183,7 @@ class Aggregator:
         self._usage: Counter[str] = Counter()  # token and call counts, and costs in 10⁻⁸ USD
         self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
         self._llm_cost: dict[str, Fraction] = defaultdict(Fraction)
-        self._llm_ms: dict[str, array] = defaultdict(lambda: array("d"))
+        self._llm_ms: dict[str, Latencies] = defaultdict(Latencies)
         self.llm_fallbacks: Counter[str] = Counter()
         self.llm_errors: Counter[str] = Counter()
         self._entries: list[Entry] | None = [] if record_entries else None
@@ -387,9 +387,7 @@ class Aggregator:
             for kind in REQUEST_TYPES
             if kind != "LLM"
         }
-        every_call = array("d")
-        for values in self._llm_ms.values():
-            every_call.extend(values)
+        every_call = Latencies().merged(self._llm_ms.values())
         table["LLM"] = {
             "all": _row(every_call, 0),
             "by_name": {label: _row(values, 0) for label, values in sorted(self._llm_ms.items())},
