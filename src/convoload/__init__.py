@@ -17,6 +17,8 @@ _EXPORTS = {
     # running
     "run": "convoload.api",
     "stress": "convoload.api",
+    "capacity": "convoload.api",
+    "CapacityResult": "convoload.model.capacity",
     "converse": "convoload.api",
     "execute": "convoload.api",
     "Execution": "convoload.api",
@@ -82,6 +84,7 @@ _EXPORTS = {
 __all__ = [
     "BundledSystem",
     "CallableGoal",
+    "CapacityResult",
     "CheckResult",
     "Config",
     "ConfigError",
@@ -129,6 +132,7 @@ __all__ = [
     "UserFailure",
     "UserMessage",
     "WebhookTarget",
+    "capacity",
     "converse",
     "execute",
     "load_config",
@@ -151,7 +155,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
-    from convoload.api import Execution, UserFactory, converse, execute, run, stress
+    from convoload.api import Execution, UserFactory, capacity, converse, execute, run, stress
     from convoload.bundled import BundledSystem, StartedSystem
     from convoload.config import Config, load_config
     from convoload.conversation.goals import CallableGoal, GoalDetector, GoalHit, LinkGoal, RegexGoal
@@ -161,6 +165,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerl
     from convoload.identity import Identity
     from convoload.llm.types import LLMUnavailable, ProviderError
     from convoload.model import ConversationRecord, ErrorKind, Finding, Outcome, TurnError, TurnRecord, Usage
+    from convoload.model.capacity import CapacityResult
     from convoload.model.pipeline import PipelineResults, ScenarioResult
     from convoload.model.report import RunReport
     from convoload.personas.model import Persona

@@ -1,4 +1,4 @@
-"""The Python API: `run`, `stress` and `converse`, which the CLI calls too.
+"""The Python API: `run`, `stress`, `capacity` and `converse`, which the CLI calls too.
 
     import convoload
 
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
     from convoload.load.context import RunContext
     from convoload.load.shapes import ProfileShape
+    from convoload.model.capacity import CapacityResult
 
 ConfigLike = Config | str | PathLike[str] | None
 UserFactory = Callable[[Persona, Identity, Session], SimulatedUser]
@@ -135,6 +136,12 @@ def execute(
         config, pinned_persona=persona, plan=plan, target=target, hooks=hooks, user_factory=user
     )
     try:
+        if config.judge.enabled:  # a persona without a rubric is bad input: refused before the run
+            from convoload.judge.setup import RubricChooser
+
+            chooser = RubricChooser(config)
+            for each in context.personas:
+                chooser.rubric(each.name)
         if on_event is not None:
             context.bus.subscribe(Event, on_event)
         if on_start is not None:
@@ -150,7 +157,12 @@ def execute(
                 ramp_up_s=config.run.ramp_up_s,
                 stop=stop,
             )
-        document = context.aggregate()
+        judgement = None
+        if config.judge.enabled:
+            from convoload.judge.runner import judge_finished_run
+
+            judgement = judge_finished_run(config, context.run_dir, emit=context.bus.emit)
+        document = context.aggregate(judgement)
         html = None
         if html_report:
             from convoload.report.html import write_html_report
@@ -249,6 +261,67 @@ def stress(
     ).report
 
 
+def capacity(
+    config: ConfigLike = None,
+    *,
+    steps: Sequence[int] | None = None,
+    start_users: int | None = None,
+    max_users: int | None = None,
+    step_duration_s: float | None = None,
+    warm_up_s: float | None = None,
+    abort_after_s: float | None = None,
+    slos: Sequence[str] | None = None,
+    abort: bool | None = None,
+    drain_s: float = 60.0,
+    seed: int | None = None,
+    runs_dir: str | PathLike[str] | None = None,
+    max_iterations: int | None = None,
+    target: Target | None = None,
+    hooks: Sequence[Hook] = (),
+    user: UserFactory | None = None,
+    stop: StopRequest | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> CapacityResult:
+    """Step load over concurrency until an SLO breaks: `steps` users (or doubling from `start_users` to
+    `max_users`), each for `warm_up_s` then `step_duration_s`, users holding conversations back to back
+    as in `stress`; `slos` such as "p95_turn_s<=8". None takes the config's `capacity:` value.
+
+    Returns the steps' numbers and the verdict (the highest concurrency that met every SLO, the first
+    that broke one), also written to capacity.json and capacity.html in the run folder and the store.
+    """
+    from convoload.knee.plan import resolve_plan
+    from convoload.knee.run import CapacityRun
+
+    resolved = load(config, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations)
+    keywords = {"steps": "steps=", "start_users": "start_users=", "max_users": "max_users="}
+    keywords |= {"step_duration_s": "step_duration_s=", "warm_up_s": "warm_up_s=", "slos": "slos="}
+    plan = resolve_plan(
+        resolved,
+        steps=steps,
+        start_users=start_users,
+        max_users=max_users,
+        step_duration_s=step_duration_s,
+        warm_up_s=warm_up_s,
+        abort_after_s=abort_after_s,
+        abort=abort,
+        slos=slos,
+        flags={**keywords, "abort_after_s": "abort_after_s="},
+    )
+    run = CapacityRun(plan.settings())
+    done = execute(
+        resolved,
+        shape=run.shape,
+        drain_s=drain_s,
+        target=target,
+        hooks=hooks,
+        user=user,
+        stop=stop,
+        on_event=on_event,
+        on_start=run.attach,
+    )
+    return run.finish(done.report.run_id, done.run_dir, done.stopped_by)
+
+
 def converse(
     config: ConfigLike = None,
     *,
@@ -284,7 +357,17 @@ def converse(
     return finished[0]
 
 
-__all__ = ["ConfigLike", "Execution", "UserFactory", "converse", "execute", "load", "run", "stress"]
+__all__ = [
+    "ConfigLike",
+    "Execution",
+    "UserFactory",
+    "capacity",
+    "converse",
+    "execute",
+    "load",
+    "run",
+    "stress",
+]
 
 
 def _uses_callbacks(config: Config, target: Target | None) -> bool:

@@ -236,6 +236,10 @@ class TargetConfig(_Strict):
     body: Any = None
     reply_path: str | None = None
     agent_path: str | None = None
+    cost_path: str | None = Field(
+        default=None,
+        description="http/webhook: where a reply says what the turn cost the agent, in USD",
+    )
     message_id_path: str | None = None
     final_path: str | None = None
     timeout_s: float = Field(
@@ -355,6 +359,96 @@ class StoreConfig(_Strict):
         return value
 
 
+class CapacityConfig(_Strict):
+    """`convoload capacity`: the concurrency steps, how long each is held, the SLOs each must meet."""
+
+    steps: list[int] | None = Field(
+        default=None, description="users of each step, growing (default: start_users doubling to max_users)"
+    )
+    start_users: int = Field(default=1, ge=1, description="the first step of the doubling series")
+    max_users: int = Field(default=32, ge=1, description="the last step of the doubling series")
+    step_duration_s: float = Field(default=60.0, gt=0, description="seconds each step is measured")
+    warm_up_s: float = Field(default=10.0, ge=0, description="seconds before each step is measured")
+    abort_after_s: float = Field(
+        default=30.0, gt=0, description="stop once a step has broken an SLO over this many seconds"
+    )
+    abort: bool = Field(default=True, description="stop after the first step that breaks an SLO")
+    slos: list[str] = Field(
+        default_factory=lambda: ["goal_rate>=0.85", "p95_turn_s<=8", "error_rate<=0.05"],
+        description="METRIC OP NUMBER, e.g. p95_turn_s<=8 (every one must hold over a step)",
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _steps_grow(cls, value: list[int] | None) -> list[int] | None:
+        from convoload.model.capacity import check_steps
+
+        return None if value is None else check_steps(value)
+
+    @field_validator("slos")
+    @classmethod
+    def _slo_grammar(cls, value: list[str]) -> list[str]:
+        from convoload.model.capacity import parse_slo
+
+        for text in value:
+            parse_slo(text)  # ValueError: the field's error names it
+        return value
+
+    @model_validator(mode="after")
+    def _series(self) -> CapacityConfig:
+        if self.steps is None:
+            from convoload.model.capacity import step_series
+
+            step_series(self.start_users, self.max_users)
+        return self
+
+
+class JudgeConfig(_Strict):
+    """The conversation judge: its own model (not the simulated users'), which rubric, how it answers.
+
+    The chain's retries, backoff, circuit breakers, prices and cache file are the `llm` section's.
+    """
+
+    enabled: bool = Field(
+        default=False,
+        description="judge each run's conversations when it ends (`convoload judge RUN` judges in any case)",
+    )
+    llm: str | None = Field(
+        default=None, description="PROVIDER/MODEL of a one-provider chain (default: local/judge, offline)"
+    )
+    providers: list[ProviderConfig] = Field(default_factory=list, description="tried in order, over `llm`")
+    rubric: str | None = Field(
+        default=None,
+        description="a shipped rubric's name or a YAML file (default: the persona's domain, e.g. tickets)",
+    )
+    personas: dict[str, str] = Field(
+        default_factory=dict, description="persona name -> rubric, over `rubric` for that persona"
+    )
+    retries: int = Field(default=3, ge=1, le=10, description="whole-chain attempts per judgement")
+    invalid_retries: int = Field(
+        default=2, ge=0, le=10, description="asks again when the answer does not match the rubric's schema"
+    )
+    structured_output: Literal["json_schema", "json_object", "prompt"] = Field(
+        default="json_schema", description="response_format sent: json_schema, json_object, or none (prompt)"
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    max_tokens: int = Field(default=1500, ge=100)
+    replay: bool = Field(default=True, description="answer from the record/replay cache when recorded")
+    concurrency: int = Field(default=4, ge=1, le=256, description="conversations judged at once")
+
+    @field_validator("llm")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None:
+            from convoload.llm.providers import spec_from_label
+
+            try:
+                spec_from_label(value)
+            except ConfigError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+
 class Config(_Strict):
     run: RunSettings = Field(default_factory=RunSettings)
     personas: list[str] | None = Field(default=None, min_length=1, description="default: the demo agent's")
@@ -364,6 +458,8 @@ class Config(_Strict):
     store: StoreConfig = Field(default_factory=StoreConfig)
     goal: GoalConfig = Field(default_factory=GoalConfig)
     target: TargetConfig = Field(default_factory=TargetConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    judge: JudgeConfig = Field(default_factory=JudgeConfig)
     source: str = Field(default="(defaults)", exclude=True)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

@@ -13,6 +13,7 @@
     ├── UserFailure               the simulated user produced no message [users.base]
     ├── ProviderError             one LLM provider failed one call [llm.types]
     ├── LLMUnavailable            every provider in the LLM chain failed [llm.types]
+    ├── InvalidVerdict            the judge's answer misses its rubric's schema [judge.prompt] +ValueError
     ├── StoreError                the results store cannot do what was asked [errors]
     │   └── StoreUnavailable      the dashboard cannot read the store yet [monitor.dashboard.app]
     ├── ChannelError              an alert channel did not deliver [monitor.alerts.channels]

@@ -28,6 +28,9 @@ class TicketsOptions(BaseModel):
     reply_delay_s: float = Field(default=0.3, ge=0, description="reply delay")
     jitter_s: float = Field(default=0.2, ge=0, description="random extra delay")
     split_messages: bool = Field(default=False, description="one callback per message")
+    max_concurrent_turns: int | None = Field(
+        default=None, ge=1, description="turns served at once, the rest queue (a known capacity)"
+    )
 
 
 class Tickets(BundledSystem):
@@ -48,6 +51,7 @@ class Tickets(BundledSystem):
             jitter_s=options.jitter_s,
             split_messages=options.split_messages,
             seed=launch.seed,
+            **_limit(options.max_concurrent_turns),
             signature=launch.signature,  # signs its callbacks as the run's receiver expects
         )
         server = launch.resources.enter_context(DemoTicketServer(settings))
@@ -72,6 +76,9 @@ class RealEstateOptions(BaseModel):
     listings: int = Field(default=10_000, ge=100, description="catalog size")
     brain: Literal["auto", "rules", "llm"] = Field(
         default="auto", description="auto = LLM chain when OPENROUTER_API_KEY is set, else rules"
+    )
+    max_concurrent_turns: int | None = Field(
+        default=None, ge=1, description="turns the assistant serves at once, the rest queue"
     )
 
 
@@ -100,7 +107,11 @@ class RealEstate(BundledSystem):
             brain = "llm" if os.environ.get("OPENROUTER_API_KEY") else "rules"
         llm = DEFAULT_LLM_CHAIN if brain == "llm" else ()
         assistant = launch.resources.enter_context(
-            AssistantServer(AssistantSettings(catalog_url=catalog.url, brain=brain, llm=llm))
+            AssistantServer(
+                AssistantSettings(
+                    catalog_url=catalog.url, brain=brain, llm=llm, **_limit(options.max_concurrent_turns)
+                )
+            )
         )
         return StartedSystem(
             name="realestate",
@@ -112,6 +123,21 @@ class RealEstate(BundledSystem):
             chat_url=assistant.chat_url,
             catalog_url=catalog.url,
         )
+
+
+def _limit(max_concurrent_turns: int | None) -> dict[str, int]:
+    """The option when given; otherwise the server's own default (its environment variable) stands,
+    checked here so that a bad value is one line before anything starts."""
+    if max_concurrent_turns is None:
+        from convoload.errors import InputError
+        from convoload_demo.turnlimit import limit_from_env
+
+        try:
+            limit_from_env()
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return {}
+    return {"max_concurrent_turns": max_concurrent_turns}
 
 
 class LocalLLMOptions(BaseModel):

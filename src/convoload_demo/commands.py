@@ -48,6 +48,21 @@ def _sign_args(sign: str | None) -> list[str]:
     return ["--sign", sign]
 
 
+MaxTurnsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-concurrent-turns",
+        min=1,
+        help="Turns served at once; the rest wait in a queue, first come first served (a known "
+        "capacity for `convoload capacity`). Default: $CONVOLOAD_DEMO_MAX_CONCURRENT_TURNS, else no limit.",
+    ),
+]
+
+
+def _limit_args(max_concurrent_turns: int | None) -> list[str]:
+    return [] if max_concurrent_turns is None else ["--max-concurrent-turns", str(max_concurrent_turns)]
+
+
 def serve_faulty(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0 = any free port).")] = 8003,
@@ -65,6 +80,7 @@ def serve_faulty(
     goal_turn: Annotated[int, typer.Option(help="Turn from which replies carry the payment link.")] = 3,
     reply_delay: Annotated[float, typer.Option(help="Seconds before each reply.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed of the rate selectors.")] = 0,
+    max_concurrent_turns: MaxTurnsOpt = None,
     sign: SignOpt = None,
 ) -> None:
     """Serve a target that breaks on purpose, to see how your config and reports handle faults.
@@ -84,6 +100,7 @@ def serve_faulty(
     args += ["--goal-turn", str(goal_turn), "--reply-delay", str(reply_delay), "--seed", str(seed)]
     for spec in fault or []:
         args += ["--fault", spec]
+    args += _limit_args(max_concurrent_turns)
     args += _sign_args(sign)
     raise typer.Exit(serve_in_foreground(args))  # SIGTERM/SIGINT: passed on and waited for; 143/130
 
@@ -94,6 +111,7 @@ def serve_demo(
     reply_delay: Annotated[float, typer.Option(help="Reply delay in seconds.")] = 0.3,
     jitter: Annotated[float, typer.Option(help="Random extra delay, up to this many seconds.")] = 0.2,
     split_messages: Annotated[bool, typer.Option(help="Send each reply bubble as its own callback.")] = False,
+    max_concurrent_turns: MaxTurnsOpt = None,
     sign: SignOpt = None,
 ) -> None:
     """Serve the demo ticket-booking agent in the foreground, until Ctrl-C or SIGTERM (exit 130 / 143).
@@ -120,5 +138,6 @@ def serve_demo(
     ]
     if split_messages:
         args.append("--split-messages")
+    args += _limit_args(max_concurrent_turns)
     args += _sign_args(sign)
     raise typer.Exit(serve_in_foreground(args))  # SIGTERM/SIGINT: passed on and waited for; 143/130

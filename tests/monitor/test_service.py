@@ -88,6 +88,7 @@ def test_every_scheduled_job_runs_and_records_its_results(tmp_path: Path, reales
     assert len(ratios) >= 2 and set(ratios) == {1.0}
     assert latest["convoload_success_ratio"] == 1.0
     assert latest["convoload_error_ratio"] == 0.0
+    assert latest["convoload_cost_per_success_usd"] == 0.0  # scripted users and an agent reporting no cost
     assert latest["convoload_response_time_p95_seconds"] > 0
     assert latest["convoload_health_status"] == 0
     assert any(k.startswith("convoload_agent_transitions{") for k in latest)

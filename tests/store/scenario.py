@@ -156,7 +156,8 @@ def assert_scenario(store: ResultsStore, runs: dict[str, list[ConversationRecord
     assert base.meta == {"target": "demo", "users": 5} and base.summary == {"note": "baseline"}
     assert base.finished_at is not None
 
-    # B against A: success -15 points, p95 x2, errors +30 points -> regressions; cost unchanged -> not.
+    # B against A: success -15 points, p95 x2, errors +30 points -> regressions; cost unchanged -> not,
+    # but the same cost over fewer goals is a higher cost per success.
     slow = store.compare("a1b2", "c3d4")
     assert slow.b.run_id == "c3d4-slow"
     assert slow.metric("success rate").b == 0.25
@@ -170,6 +171,7 @@ def assert_scenario(store: ResultsStore, runs: dict[str, list[ConversationRecord
         "turn p50",
         "turn p95",
         "error rate",
+        "cost per success",
     }
     assert not slow.metric("cost per conversation").regression
     assert not slow.metric("conversation p95").regression  # 3850 -> 3850

@@ -59,7 +59,9 @@ def test_compare_regression_exits_1(db: str) -> None:
     assert "480.0 ms" in p95 and "960.0 ms" in p95 and "+100.0%" in p95 and "REGRESSION" in p95
     cost = next(line for line in result.output.splitlines() if "cost per conversation" in line)
     assert "REGRESSION" not in cost
-    assert "4 regression(s)" in result.output
+    per_success = next(line for line in result.output.splitlines() if "cost per success" in line)
+    assert "REGRESSION" in per_success  # the same cost over fewer goals
+    assert "5 regression(s)" in result.output
 
 
 def test_compare_improvement_exits_0(db: str) -> None:

@@ -138,5 +138,6 @@ def test_regression_thresholds(change: dict[str, float | None], regressed: bool)
 
 def test_cost_from_zero_is_a_regression() -> None:
     result = compare_runs(_row(cost_usd=0.0), _row(cost_usd=0.5))
-    assert [m.name for m in result.regressions] == ["cost per conversation"]
+    # Per success too: the same goals reached now cost something.
+    assert [m.name for m in result.regressions] == ["cost per conversation", "cost per success"]
     assert result.metric("cost per conversation").change_pct is None

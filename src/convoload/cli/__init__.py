@@ -14,7 +14,8 @@ from typing import Any  # noqa: E402
 
 import typer  # noqa: E402
 
-from convoload.cli import monitor, pipeline, report, run  # noqa: E402
+from convoload.cli import capacity, monitor, pipeline, report, run  # noqa: E402
+from convoload.cli.judge import judge_app  # noqa: E402
 from convoload.cli.llm import llm_app  # noqa: E402
 from convoload.cli.personas import personas_app  # noqa: E402
 from convoload.cli.runs import runs_app  # noqa: E402
@@ -35,6 +36,7 @@ for _command in (
     run.demo,
     run.run,
     run.stress,
+    capacity.capacity,
     monitor.monitor,
     pipeline.pipeline,
     run.converse,
@@ -45,6 +47,7 @@ for _command in (
     app.command()(_command)
 app.add_typer(personas_app, name="personas")
 app.add_typer(llm_app, name="llm")
+app.add_typer(judge_app, name="judge")
 app.add_typer(runs_app, name="runs")
 
 

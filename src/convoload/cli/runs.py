@@ -139,8 +139,11 @@ def _delta(m: MetricDelta) -> str:
 @runs_app.command("compare")
 def compare(a: str, b: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) -> None:
     """Run B against the baseline A; exit code 1 when any metric regressed."""
+    from convoload.knee.store import compare_knees
+
     with _open(db, runs_dir) as store:
         result = store.compare(a, b)
+        knee = compare_knees(store, a, b)  # capacity runs: whether the knee moved
     table = Table("metric", result.a.run_id, result.b.run_id, "delta", "", title="B vs A")
     for m in result.metrics:
         verdict = "[red]REGRESSION[/red]" if m.regression else "ok"
@@ -148,6 +151,9 @@ def compare(a: str, b: str, db: DbOption = None, runs_dir: RunsDirOption = Path(
         table.add_row(m.name, _value(m, m.a), _value(m, m.b), _delta(m), verdict, style=style)
     console = Console(width=200)
     console.print(table)
-    if result.regressions:
-        console.print(f"[red]{len(result.regressions)} regression(s)[/red]")
+    if knee is not None:
+        console.print(f"[red]{knee.line}[/red]" if knee.regression else knee.line, highlight=False)
+    regressions = len(result.regressions) + (knee is not None and knee.regression)
+    if regressions:
+        console.print(f"[red]{regressions} regression(s)[/red]")
         raise typer.Exit(1)

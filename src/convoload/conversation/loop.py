@@ -68,8 +68,11 @@ def run_conversation(
             try:
                 message = user.next_message(record.turns)
             except UserFailure as exc:
+                if exc.usage is not None:
+                    record.usage.add(exc.usage)
                 record.error = TurnError(kind=exc.kind, message=redact(exc.message))
-                record.outcome = Outcome.ERROR
+                record.outcome = Outcome.ERROR if exc.fault is None else Outcome.SIMULATOR_ERROR
+                record.simulator_fault = exc.fault
                 break
             except Exception as exc:  # a simulated user failing is a fault to count, not a crash
                 record.error = TurnError(kind=ErrorKind.USER, message=redact(f"{type(exc).__name__}: {exc}"))
@@ -103,6 +106,8 @@ def run_conversation(
             # The detector reads the messages, not only the joined text: a reply split across several
             # messages (callbacks) may cut the very link the customer came for.
             hit = goal(reply.messages or reply.text)
+            if reply.cost_usd:  # what the agent said its turn cost (cost per successful conversation)
+                record.agent_cost_usd += reply.cost_usd
             turn.reply_text = reply.text
             turn.reply_messages = reply.messages
             turn.agent = reply.agent

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from convoload.model import ConversationRecord, TurnError, TurnRecord
+    from convoload.model.judgement import Judgement
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,8 @@ class TurnFailed(Event):
 
 @dataclass(frozen=True, slots=True)
 class LLMCalled(Event):
-    """The simulated user's LLM answered (or the replay cache did)."""
+    """An LLM answered (or the replay cache did): the simulated user's, or with `role` "judge" the
+    conversation judge's, whose tokens and dollars are judge cost, never the user's."""
 
     provider: str
     model: str
@@ -69,6 +71,7 @@ class LLMCalled(Event):
     latency_ms: float
     attempts: int
     from_cache: bool = False
+    role: str = "user"  # whose call: "user" (the simulated customer) or "judge"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,19 +81,32 @@ class LLMFallback(Event):
     from_provider: str
     to_provider: str
     reason: str
+    role: str = "user"  # whose chain: "user" or "judge"
 
 
 @dataclass(frozen=True, slots=True)
 class LLMError(Event):
-    """A provider of the simulated user's chain failed a call (after its own retries)."""
+    """A provider of the simulated user's (or, with `role` "judge", the judge's) chain failed a call."""
 
     provider: str  # provider/model
     kind: str  # rate_limited, server_error, timeout, malformed_response, ...
+    role: str = "user"  # whose chain: "user" or "judge"
 
 
 @dataclass(frozen=True, slots=True)
 class ConversationFinished(Event):
     record: ConversationRecord
+
+
+@dataclass(frozen=True, slots=True)
+class Judged(Event):
+    """The conversation judge scored a finished conversation (or failed to: `judgement.status`).
+
+    judgement: the verdict (scores and reasons per criterion, pass, the judge's tokens and cost);
+        hooks' `on_judgement` findings are appended to its `findings` before it is written.
+    """
+
+    judgement: Judgement
 
 
 E = TypeVar("E", bound=Event)

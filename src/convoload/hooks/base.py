@@ -21,6 +21,7 @@ from convoload.events import (
     ConversationStarted,
     Event,
     EventBus,
+    Judged,
     LLMCalled,
     LLMFallback,
     ReplyReceived,
@@ -93,6 +94,13 @@ class Hook:
 
     def on_conversation_end(self, ctx: HookContext, record: ConversationRecord) -> None: ...
 
+    def on_judgement(self, ctx: HookContext, event: Judged) -> None:
+        """The judge scored a finished conversation (`convoload judge RUN`, after the run).
+
+        ctx: reports go into the judgement's `findings` (the conversation's record is written already).
+        event: `event.judgement` holds the scores, reasons, pass and the judge's cost.
+        """
+
 
 class FunctionHook(Hook):
     """A user's plain function, called with every event and a `report` function."""
@@ -135,6 +143,7 @@ class HookRunner:
         bus.subscribe(LLMCalled, lambda e: self._each(e, "on_llm_call", e))
         bus.subscribe(LLMFallback, lambda e: self._each(e, "on_fallback", e))
         bus.subscribe(ConversationFinished, self._finished)
+        bus.subscribe(Judged, self._judged)
         if any(isinstance(h, FunctionHook) for h in hooks):
             bus.subscribe(Event, self._function_hooks)
 
@@ -164,6 +173,17 @@ class HookRunner:
                     hook.on_event(ctx, event)
                 except Exception:
                     log.exception("hook %s failed", hook.name)
+
+    def _judged(self, event: Judged) -> None:
+        # Judged after the conversation ended: a context of its own, reporting into the judgement.
+        for hook in self.hooks:
+            if type(hook).on_judgement is Hook.on_judgement:
+                continue
+            ctx = HookContext(hook, event.session_id, event.persona, event.judgement.findings)
+            try:
+                hook.on_judgement(ctx, event)
+            except Exception:  # a broken hook must not break the judging
+                log.exception("hook %s failed in on_judgement", hook.name)
 
     def _finished(self, event: ConversationFinished) -> None:
         self._each(event, "on_conversation_end", event.record)

@@ -30,6 +30,7 @@ from convoload.load.recorders import RunRecorders
 from convoload.load.resources import RunResources
 from convoload.load.run_spec import RunSpec, new_run_id
 from convoload.model import ConversationRecord
+from convoload.model.judgement import JudgementSummary
 from convoload.personas.model import Persona
 from convoload.targets.base import Session, Target
 from convoload.users.base import SimulatedUser
@@ -166,8 +167,9 @@ class RunContext:
         """The run was ended before it was done (by a signal, the time limit): it is incomplete."""
         self.stopped_by = self.stopped_by or reason
 
-    def aggregate(self) -> dict[str, Any]:
-        """aggregate.json (also written, with run.json and the CSV, and into the store)."""
+    def aggregate(self, judgement: JudgementSummary | None = None) -> dict[str, Any]:
+        """aggregate.json (also written, with run.json and the CSV, and into the store); `judgement`:
+        the judge's summary of the run's conversations, when it judged them."""
         meta = {
             **self.meta(),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -175,7 +177,7 @@ class RunContext:
             "status": "ended",
             **({"stopped_by": self.stopped_by} if self.stopped_by else {}),
         }
-        return self.recorders.aggregate(meta, llm=self.resources.llm is not None)
+        return self.recorders.aggregate(meta, llm=self.resources.llm is not None, judgement=judgement)
 
     def close(self) -> None:
         """Recorders first (the last rows written), then what the run started."""

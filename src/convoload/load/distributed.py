@@ -105,9 +105,10 @@ def cluster_commands(
     run_id: str,
     master_port: int,
     python: str = sys.executable,
+    locustfile: Path = LOCUSTFILE,
 ) -> tuple[list[str], list[list[str]]]:
     """The master's command line and each worker's."""
-    locust = [python, "-m", "locust", "-f", str(LOCUSTFILE)]
+    locust = [python, "-m", "locust", "-f", str(locustfile)]
     master = [
         *locust,
         "--master",
@@ -143,6 +144,7 @@ def run_cluster(
     timeout_s: float | None = None,
     stop: StopRequest | None = None,
     started: list[subprocess.Popen[bytes]] | None = None,
+    locustfile: Path = LOCUSTFILE,
 ) -> ClusterResult:
     """Run master + `workers` workers to the end; returns when every process has exited.
 
@@ -155,6 +157,7 @@ def run_cluster(
     `stop` request (this process got SIGINT or SIGTERM) passes that signal on to the master, which
     ends the run as on its own signal: workers cut off what is under way, the run's records are
     written. `started` gets the processes (master first), for a caller that must signal them too.
+    `locustfile`: convoload's, or one that builds on it (e.g. `convoload capacity`'s, with its shape).
     """
     if workers < 1:
         raise ValueError("workers must be >= 1")
@@ -165,7 +168,7 @@ def run_cluster(
     run_dir.mkdir(parents=True, exist_ok=True)
     options = [*options, "--runs-dir", str(run_dir.parent)]  # one runs folder for every process
     master_cmd, worker_cmds = cluster_commands(
-        workers, options, master_options, run_id=run_id, master_port=_free_port()
+        workers, options, master_options, run_id=run_id, master_port=_free_port(), locustfile=locustfile
     )
     environment = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"}
     logs = [(run_dir / f"worker-{k}.log").open("w", encoding="utf-8") for k in range(workers)]

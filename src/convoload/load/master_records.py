@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ class MasterRecords:
         # Numbers only: the aggregate's list of conversations is read back from the journal.
         self.aggregator = Aggregator(journal=self.run_dir / JOURNAL_NAME)
         self.count = 0  # conversations recorded
+        self.listeners: list[Callable[[ConversationRecord], None]] = []  # told of each record added
         self.skipped = 0  # lines that were no conversation record
         self._graded = False
         self._stack = ExitStack()
@@ -86,6 +88,11 @@ class MasterRecords:
                 continue
             written = self.journal.append_line(line, record)  # first: the journal is the record of truth
             self.aggregator.add(record)
+            for listener in self.listeners:
+                try:
+                    listener(record)
+                except Exception:  # an observer never stops the records
+                    log.exception("%s: a record listener failed", source)
             if self.store_writer is not None:
                 self.store_writer.add(record, RawJSON(written[:-1].decode()))
             added += 1

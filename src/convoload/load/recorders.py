@@ -22,6 +22,7 @@ from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMError
 from convoload.hooks.base import HookRunner
 from convoload.load.run_spec import RunSpec
 from convoload.load.store_writer import StoreWriter
+from convoload.model.judgement import JudgementSummary
 from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
 from convoload.report.tables import write_aggregate_files
@@ -106,9 +107,12 @@ class RunRecorders:
             cached_tokens=event.cached_tokens,
             cost_usd=event.cost_usd,
             attempts=event.attempts,
+            role=event.role,
         )
 
-    def aggregate(self, meta: dict[str, Any], *, llm: bool) -> dict[str, Any]:
+    def aggregate(
+        self, meta: dict[str, Any], *, llm: bool, judgement: JudgementSummary | None = None
+    ) -> dict[str, Any]:
         """The run's aggregate with `meta` (run.json as the run ended), graded, redacted, written to
         the run folder and the store. `llm`: the run had an LLM chain (its sections are said even
         when no call was made). May run more than once (Locust's test_stop, then quitting).
@@ -120,6 +124,8 @@ class RunRecorders:
         ended_well = summary["completion"]["complete"] and not summary["interrupted_conversations"]
         document["run"]["status"] = "finished" if ended_well else "interrupted"
         document["assessment"] = assess(document)
+        if judgement is not None:  # judge.enabled: the run's conversations, judged once all finished
+            document["judgement"] = judgement.model_dump(mode="json")
         # Built from redacted records; this catches the rest (the target's URL, LLM errors) for the
         # store, the files and the terminal alike.
         document = redact_value(document)

@@ -79,6 +79,7 @@ def build_target(
             target_url,
             reply_path=t.reply_path or "reply",
             agent_path=t.agent_path or "agent",
+            cost_path=t.cost_path,
             timeout_s=t.timeout_s,
             **common,
         )
@@ -115,6 +116,7 @@ def build_target(
         receiver,
         reply_path=t.reply_path or preset.get("reply_path", "text"),
         agent_path=t.agent_path or preset.get("agent_path", "agent"),
+        cost_path=t.cost_path,
         ack_timeout_s=t.ack_timeout_s,
         reply_timeout_s=t.timeout_s,
         quiet_period_s=t.quiet_period_s,

@@ -45,6 +45,9 @@ class ScenarioResult(Document):
     description: str = ""
     conversations: int = 0
     successful: int = 0
+    # Conversations the simulated user broke (outcome simulator_error): outside the success rate and
+    # pass^k; only when there were any.
+    simulator_errors: int = 0
     success_rate: Number = 0.0
     latency_ms: Distribution = Field(default_factory=Distribution)  # per turn
     per_agent: dict[str, Distribution] = Field(default_factory=dict)

@@ -49,6 +49,7 @@ class ErrorKind(StrEnum):
     TARGET_EXCEPTION = "target_exception"  # an in-process (python) target raised
     USER = "user_error"  # the simulated user could not produce a message
     LLM = "llm_error"  # the simulated user's LLM providers all failed, after retries
+    SIMULATOR = "simulator_error"  # the simulated user's message broke the simulation, after a retry
     INTERNAL = "internal_error"  # a bug on our side; logged with its traceback
 
 
@@ -58,6 +59,20 @@ class Outcome(StrEnum):
     MAX_ITERATIONS = "max_iterations"
     ERROR = "error"
     INTERRUPTED = "interrupted"  # cut off by the end of the test or a signal
+    # The simulated user broke the simulation (users.simcheck), also after a retry: never the agent's
+    # fault, so never counted in its goal rate or grade.
+    SIMULATOR_ERROR = "simulator_error"
+
+
+class SimulatorFault(StrEnum):
+    """How a simulated user's message broke the simulation (see users.simcheck)."""
+
+    EMPTY = "empty"  # empty or whitespace only
+    ROLE_LEAK = "role_leak"  # wrote as the agent, leaked its reasoning or its prompt
+    NO_STOP = "no_stop"  # said goodbye without the stop token
+    STOP_MID = "stop_mid"  # the stop token with text after it
+    LANGUAGE_DRIFT = "language_drift"  # not in the persona's language
+    IDENTITY_DRIFT = "identity_drift"  # a name, CPF, e-mail or phone not its own
 
 
 class TurnError(BaseModel):
@@ -158,6 +173,8 @@ class ConversationRecord(BaseModel):
     turns: list[TurnRecord] = Field(default_factory=list)
     usage: Usage = Field(default_factory=Usage)
     findings: list[Finding] = Field(default_factory=list)
+    simulator_fault: SimulatorFault | None = None  # set with outcome simulator_error
+    agent_cost_usd: float = 0.0  # what the agent reported its turns cost (TargetReply.cost_usd)
 
     @property
     def goal_reached(self) -> bool:
@@ -172,7 +189,7 @@ class ConversationRecord(BaseModel):
         return [t.agent for t in self.turns if t.agent]
 
     def summary(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "run_id": self.run_id,
             "session_id": self.session_id,
             "user_id": self.user_id,
@@ -190,6 +207,12 @@ class ConversationRecord(BaseModel):
             "total_cost_usd": round(self.usage.cost_usd, 8),
             "llm": self.usage.llm_summary(),
         }
+        # Only when set: every other conversation's summary keeps the shape earlier versions wrote.
+        if self.simulator_fault is not None:
+            out["simulator_fault"] = self.simulator_fault.value
+        if self.agent_cost_usd:
+            out["agent_cost_usd"] = round(self.agent_cost_usd, 8)
+        return out
 
     def messages(self) -> list[dict[str, Any]]:
         """The transcript as a flat list of user and assistant messages."""
@@ -259,6 +282,8 @@ class ConversationRecord(BaseModel):
             total_time_ms=summary.get("total_time_ms", 0.0),
             turns=doc.get("turns", []),
             findings=doc.get("findings", []),
+            simulator_fault=summary.get("simulator_fault"),
+            agent_cost_usd=summary.get("agent_cost_usd", 0.0),
             usage=Usage(
                 prompt_tokens=summary["tokens"]["prompt"],
                 completion_tokens=summary["tokens"]["completion"],

@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import PrivateAttr
 
 from convoload.model.document import Document, Number, PlainDocument
+from convoload.model.judgement import JudgementSummary
 
 
 class Distribution(Document):
@@ -176,6 +177,16 @@ class RunSummary(Document):
     total_cost_usd: Number = 0.0
     tokens_per_conversation: Number = 0.0
     cost_per_conversation_usd: Number = 0.0
+    # Cost per successful conversation: simulator + judge + agent-reported cost over the goals reached
+    # (None: no goal reached). The judge's is zero unless judge LLM calls were recorded.
+    simulator_cost_usd: Number = 0.0
+    judge_cost_usd: Number = 0.0
+    agent_cost_usd: Number = 0.0
+    cost_per_success_usd: Number | None = None
+    # Conversations the simulated user broke (outcome simulator_error), by fault: never the agent's,
+    # outside its success rate and grade.
+    simulator_errors: int = 0
+    simulator_faults: dict[str, int] = {}
     llm: LLMUsage = LLMUsage()
     # A distributed run that lost workers (load.cluster): their conversations in flight, never counted
     # as finished or successful.
@@ -245,6 +256,8 @@ class ConversationSummary(PlainDocument):
     tokens: TokenCounts = TokenCounts()
     total_cost_usd: Number = 0.0
     llm: LLMUsage = LLMUsage()
+    simulator_fault: str | None = None  # with outcome simulator_error: which (model.SimulatorFault)
+    agent_cost_usd: Number = 0.0  # what the agent reported its turns cost (only when it did)
 
 
 class Assessment(Document):
@@ -270,6 +283,7 @@ class RunReport(Document):
     findings: FindingsSummary = FindingsSummary()
     conversations: list[ConversationSummary] = []
     assessment: Assessment | None = None
+    judgement: JudgementSummary | None = None  # judge.enabled: the judge's verdict on the conversations
 
     _run_dir: Path | None = PrivateAttr(default=None)
     _conversations: Callable[[], Iterable[Mapping[str, Any]]] | None = PrivateAttr(default=None)

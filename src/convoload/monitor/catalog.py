@@ -55,5 +55,16 @@ CATALOG: dict[str, MetricInfo] = {
         MetricInfo("convoload_turn_errors_total", "counter", "Failed turns by error kind", ("kind",)),
         MetricInfo("convoload_tokens_total", "counter", "LLM tokens spent by the monitor's simulated users"),
         MetricInfo("convoload_cost_usd_total", "counter", "LLM cost in USD of the monitor's simulated users"),
+        MetricInfo(
+            "convoload_cost_per_success_usd",
+            "gauge",
+            "Simulated-user and agent-reported cost per window conversation that reached its goal",
+        ),
+        MetricInfo(
+            "convoload_simulator_errors_total",
+            "counter",
+            "Conversations the simulated user broke (not the agent's fault), by fault",
+            ("fault",),
+        ),
     ]
 }

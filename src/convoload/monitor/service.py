@@ -320,6 +320,7 @@ class Monitor:
             ("convoload_response_time_mean_seconds", metrics.response_time_mean_s),
             ("convoload_response_time_p95_seconds", metrics.response_time_p95_s),
             ("convoload_llm_fallback_ratio", metrics.fallback_rate),
+            ("convoload_cost_per_success_usd", metrics.cost_per_success_usd),
         ):
             if value is not None:
                 samples.append(Sample(name, value))
@@ -334,6 +335,10 @@ class Monitor:
         samples += [
             Sample("convoload_turn_errors_total", n, {"kind": k})
             for k, n in sorted(totals.error_kinds.items())
+        ]
+        samples += [
+            Sample("convoload_simulator_errors_total", n, {"fault": f})
+            for f, n in sorted(totals.simulator_faults.items())
         ]
         self.store.add_samples(samples)
         self.values.update(

@@ -27,6 +27,7 @@ class _Entry:
     failed_turns: int
     transitions: tuple[tuple[str, str], ...]
     fallbacks: int
+    cost_usd: float = 0.0  # simulated user's and agent-reported cost
 
 
 @dataclass
@@ -38,6 +39,7 @@ class WindowMetrics:
     response_time_p95_s: float | None
     fallback_rate: float | None
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
+    cost_per_success_usd: float | None = None  # None: no goal reached in the window
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Totals:
 
     outcomes: Counter[str] = field(default_factory=Counter)
     error_kinds: Counter[str] = field(default_factory=Counter)
+    simulator_faults: Counter[str] = field(default_factory=Counter)  # outcome simulator_error, by fault
     tokens: int = 0
     cost_usd: float = 0.0
 
@@ -64,9 +67,12 @@ class ConversationWindow:
             self.totals.error_kinds.update(t.error.kind.value for t in record.turns if t.error is not None)
             self.totals.tokens += record.usage.total_tokens
             self.totals.cost_usd += record.usage.cost_usd
-        if record.outcome is Outcome.INTERRUPTED:
-            # Cut off by the monitor itself (a shutdown, a job's end): no verdict on the agent, so no
-            # dip in the success ratio (and no alert) each time the monitor stops or restarts.
+            if record.outcome is Outcome.SIMULATOR_ERROR:
+                fault = record.simulator_fault.value if record.simulator_fault else "unknown"
+                self.totals.simulator_faults[fault] += 1
+        if record.outcome in (Outcome.INTERRUPTED, Outcome.SIMULATOR_ERROR):
+            # Cut off by the monitor itself (a shutdown, a job's end), or broken by the simulated user:
+            # no verdict on the agent, so no dip in the success ratio (and no alert) for it.
             return
         agents = [t.agent for t in record.turns if t.agent]
         entry = _Entry(
@@ -79,6 +85,7 @@ class ConversationWindow:
             failed_turns=sum(1 for t in record.turns if t.error is not None),
             transitions=tuple((a, b) for a, b in pairwise(agents) if a != b),
             fallbacks=sum(1 for f in record.findings if f.hook == FALLBACK_HOOK),
+            cost_usd=record.usage.cost_usd + record.agent_cost_usd,
         )
         with self._lock:
             self._entries.append(entry)
@@ -94,12 +101,14 @@ class ConversationWindow:
         turns = sum(e.turns for e in entries)
         latency = distribution(ms for e in entries for ms in e.latencies_ms)
         mean, p95 = latency.get("mean"), latency.get("p95")
+        goals = sum(e.goal_reached for e in entries)
         return WindowMetrics(
             conversations=len(entries),
-            success_rate=sum(e.goal_reached for e in entries) / len(entries),
+            success_rate=goals / len(entries),
             error_rate=sum(e.failed_turns for e in entries) / turns if turns else None,
             response_time_mean_s=mean / 1000 if mean is not None else None,
             response_time_p95_s=p95 / 1000 if p95 is not None else None,
             fallback_rate=sum(e.fallbacks for e in entries) / turns if turns else None,
             transitions=Counter(t for e in entries for t in e.transitions),
+            cost_per_success_usd=sum(e.cost_usd for e in entries) / goals if goals else None,
         )

@@ -298,7 +298,13 @@ def _scenario_result(
     report = RunReport.from_document(aggregate(records))
     checks = _run_checks(suite, scenario, records, system)
     bad_sessions = {m.session_id for result in checks.values() for m in result.mismatches}
-    wins = [succeeded(scenario, r) and r.session_id not in bad_sessions for r in records]
+    # A conversation the simulated user broke tested nothing of the agent: outside its success rate.
+    broken = sum(1 for r in records if r.outcome == Outcome.SIMULATOR_ERROR)
+    wins = [
+        succeeded(scenario, r) and r.session_id not in bad_sessions
+        for r in records
+        if r.outcome != Outcome.SIMULATOR_ERROR
+    ]
     success_rate = round(sum(wins) / len(wins), 4) if wins else 0.0
     turns = [t for r in records for t in r.turns]
     turn_ms = report.latency.turn_ms
@@ -327,6 +333,7 @@ def _scenario_result(
         description=scenario.description,
         conversations=len(records),
         successful=sum(wins),
+        **({"simulator_errors": broken} if broken else {}),
         success_rate=success_rate,
         latency_ms=turn_ms,
         per_agent={agent: distribution(values) for agent, values in sorted(by_agent.items())},
@@ -429,12 +436,19 @@ def _experience(turns: list[Any], *, graceful: bool = False) -> float:
 
 def _pass_k(scenario: Scenario, repetitions: list[_Repetition], bad_sessions: set[str]) -> PassK:
     """pass^k: the share of conversation slots (user i) that succeeded in every one of the k repetitions."""
-    slots: dict[int, list[bool]] = defaultdict(list)
+    slots: dict[int, list[bool | None]] = defaultdict(list)
     for repetition in repetitions:
         for r in repetition.records:
-            slots[r.user_id].append(succeeded(scenario, r) and r.session_id not in bad_sessions)
+            # None: the simulated user broke the conversation; the slot says nothing of the agent.
+            broken = r.outcome == Outcome.SIMULATOR_ERROR
+            slots[r.user_id].append(
+                None if broken else succeeded(scenario, r) and r.session_id not in bad_sessions
+            )
     k = len(repetitions)
-    value = sum(1 for outcomes in slots.values() if len(outcomes) == k and all(outcomes)) / len(slots)
+    judged = [outcomes for outcomes in slots.values() if None not in outcomes]
+    value = (
+        sum(1 for outcomes in judged if len(outcomes) == k and all(outcomes)) / len(judged) if judged else 0.0
+    )
     return PassK(k=k, value=round(value, 4))
 
 
@@ -450,7 +464,7 @@ def _healthy(http: httpx.Client, url: str | None) -> bool:
 def _overall(
     results: list[ScenarioResult], records: list[ConversationRecord], healthy_after: bool, metrics: list[str]
 ) -> PipelineOverall:
-    total = sum(r.conversations for r in results)
+    total = sum(r.conversations - r.simulator_errors for r in results)
     successful = sum(r.successful for r in results)
     success_rate = round(successful / total, 4) if total else 0.0
     latency = Distribution.model_validate(

@@ -43,6 +43,13 @@ REQUEST_TYPES = ("MESSAGE", "ACK", "WEBHOOK", "CONVERSATION", "LLM")
 _COST_UNITS = 10**8  # records keep costs to 8 decimals
 _COST_FIELDS = ("cost_usd", "saved_cost_usd")
 
+# Who an LLM call was made for (events.LLMCalled.role): the simulated user (its calls fill the LLM
+# tables; their cost is also in the conversations' usage), or the conversation judge (its cost counted
+# apart, as judge_cost_usd, and nowhere else).
+SIMULATOR_ROLE = "user"
+JUDGE_ROLE = "judge"
+LLM_ROLES = (SIMULATOR_ROLE, JUDGE_ROLE)
+
 Entry = list[Any]  # [kind, payload]: JSON/msgpack-friendly, as it travels from a worker to the master
 
 
@@ -114,6 +121,9 @@ class _Tally:
     turns: int = 0
     failed_turns: int = 0
     webhook_failures: int = 0
+    # Conversations the simulated user broke (outcome simulator_error): outside the success rate.
+    simulator_errors: int = 0
+    simulator_faults: Counter = field(default_factory=Counter)
     agent_changes: int = 0
     transitions: Counter = field(default_factory=Counter)
     outcomes: Counter = field(default_factory=Counter)
@@ -132,7 +142,10 @@ class _Tally:
             self.successful += 1
             self.iterations_to_goal += summary["iterations"]
         self.outcomes[summary["outcome"] or "unknown"] += 1
-        if summary["error"]:
+        if summary["outcome"] == Outcome.SIMULATOR_ERROR.value:
+            self.simulator_errors += 1
+            self.simulator_faults[summary.get("simulator_fault") or "unknown"] += 1
+        elif summary["error"]:
             self.errors[summary["error"]["kind"]] += 1
         for a, b in pairwise(d["agents"]):
             if a != b:
@@ -147,8 +160,13 @@ class _Tally:
         if d["conversation_ms"] is not None:
             self.conversation_ms.append(d["conversation_ms"])
 
+    @property
+    def judged(self) -> int:
+        """The conversations that say something about the agent: all but the simulator's errors."""
+        return self.conversations - self.simulator_errors
+
     def rate(self) -> float:
-        return round(self.successful / self.conversations, 4) if self.conversations else 0.0
+        return round(self.successful / self.judged, 4) if self.judged else 0.0
 
     def requests(self) -> dict[str, dict[str, Any]]:
         """This group's rows of the request table (all types but LLM)."""
@@ -156,7 +174,7 @@ class _Tally:
             "MESSAGE": _row(self.turn_ms, self.failed_turns),
             "ACK": _row(self.ack_ms, 0),
             "WEBHOOK": _row(self.webhook_ms, self.webhook_failures),
-            "CONVERSATION": _row(self.conversation_ms, self.conversations - self.successful),
+            "CONVERSATION": _row(self.conversation_ms, self.judged - self.successful),
         }
 
 
@@ -183,6 +201,8 @@ class Aggregator:
         self._usage: Counter[str] = Counter()  # token and call counts, and costs in 10⁻⁸ USD
         self.llm_by_provider: dict[str, Counter] = defaultdict(Counter)
         self._llm_cost: dict[str, Fraction] = defaultdict(Fraction)
+        self._role_cost: dict[str, Fraction] = defaultdict(Fraction)  # by LLM_ROLES
+        self._agent_cost = 0  # what agents reported their turns cost, in 10⁻⁸ USD
         self._llm_ms: dict[str, Latencies] = defaultdict(Latencies)
         self.llm_fallbacks: Counter[str] = Counter()
         self.llm_errors: Counter[str] = Counter()
@@ -201,6 +221,7 @@ class Aggregator:
             self.summaries.append(summary)
         for name, value in d["usage"].items():
             self._usage[name] += cost_units(value) if name in _COST_FIELDS else value
+        self._agent_cost += cost_units(summary.get("agent_cost_usd", 0.0))
         hooks_here: set[str] = set()
         for finding in d["findings"]:
             entry = self.findings.setdefault(
@@ -228,8 +249,11 @@ class Aggregator:
         cached_tokens: int = 0,
         cost_usd: float = 0.0,
         attempts: int = 1,
+        role: str = SIMULATOR_ROLE,
     ) -> None:
-        """One simulated-user LLM call (`label` = provider/model)."""
+        """One LLM call (`label` = provider/model) made for `role` (see LLM_ROLES)."""
+        if role not in LLM_ROLES:
+            raise ValueError(f"unknown LLM call role {role!r} (one of {', '.join(LLM_ROLES)})")
         call = {
             "label": label,
             "latency_ms": latency_ms,
@@ -240,7 +264,13 @@ class Aggregator:
             "cost_usd": cost_usd,
             "attempts": attempts,
         }
+        if role != SIMULATOR_ROLE:  # entries of simulator calls keep the shape earlier workers send
+            call["role"] = role
         self._record(["llm_call", call])
+        if role != SIMULATOR_ROLE:
+            if not from_cache:
+                self._role_cost[role] += Fraction(cost_usd)
+            return
         tally = self.llm_by_provider[label]
         if from_cache:
             tally["replayed"] += 1
@@ -306,9 +336,7 @@ class Aggregator:
             "total_conversations": t.conversations,
             "successful_conversations": t.successful,
             "success_rate": t.rate(),
-            "success_rate_pct": f"{100 * t.successful / t.conversations:.2f}%"
-            if t.conversations
-            else "0.00%",
+            "success_rate_pct": f"{100 * t.successful / t.judged:.2f}%" if t.judged else "0.00%",
             "interrupted_conversations": t.outcomes.get(Outcome.INTERRUPTED.value, 0),
             "failed_conversations": t.outcomes.get(Outcome.ERROR.value, 0),
             "outcomes": dict(sorted(t.outcomes.items())),
@@ -327,6 +355,9 @@ class Aggregator:
             if t.conversations
             else 0,
             "cost_per_conversation_usd": round(usage.cost_usd / t.conversations, 8) if t.conversations else 0,
+            **self._cost_per_success(usage),
+            "simulator_errors": t.simulator_errors,
+            "simulator_faults": dict(sorted(t.simulator_faults.items())),
             "llm": usage.llm_summary(),
         }
         if self.llm_by_provider or self.llm_fallbacks or self.llm_errors:
@@ -368,6 +399,20 @@ class Aggregator:
             yield from self.summaries
         elif self.journal is not None and self.journal.is_file():
             yield from journal_summaries(self.journal)
+
+    def _cost_per_success(self, usage: Usage) -> dict[str, Any]:
+        """Simulator + judge + agent cost, and that divided by the goals reached (None: none was)."""
+        simulator = usage.cost_usd
+        judge = float(self._role_cost.get(JUDGE_ROLE, Fraction()))
+        agent = self._agent_cost / _COST_UNITS
+        total = simulator + judge + agent
+        successes = self.run.successful
+        return {
+            "simulator_cost_usd": round(simulator, 8),
+            "judge_cost_usd": round(judge, 8),
+            "agent_cost_usd": round(agent, 8),
+            "cost_per_success_usd": round(total / successes, 8) if successes else None,
+        }
 
     def _by_provider(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

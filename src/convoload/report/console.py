@@ -13,7 +13,7 @@ from rich.text import Text
 
 from convoload.events import ConversationFinished, EventBus, ReplyReceived, TurnFailed, TurnSent
 from convoload.model.pipeline import RESULTS_FILE, PipelineOverall, PipelineResults, ScenarioResult
-from convoload.model.report import Distribution, RequestRow, RunReport
+from convoload.model.report import Distribution, RequestRow, RunReport, RunSummary
 from convoload.report.completion import describe
 
 _PERSONA_STYLES = ("cyan", "magenta", "green", "yellow", "blue", "bright_red")
@@ -38,7 +38,10 @@ def print_summary(console: Console, report: RunReport | Mapping[str, Any], locus
     if completion and (completion.planned_conversations is not None or not completion.complete):
         text = describe(completion) + ("" if completion.complete else ": incomplete")
         overview.add_row("planned", f"[{'green' if completion.complete else 'bold red'}]{escape(text)}[/]")
-    overview.add_row("goal reached", f"{summary.successful_conversations} ({summary.success_rate_pct})")
+    goal = f"{summary.successful_conversations} ({summary.success_rate_pct})"
+    if summary.simulator_errors:
+        goal += f" of {summary.total_conversations - summary.simulator_errors} (simulator errors left out)"
+    overview.add_row("goal reached", goal)
     assessment = report.assessment
     if assessment:
         colour = {"healthy": "green", "warning": "yellow", "critical": "red"}[assessment.health]
@@ -48,8 +51,21 @@ def print_summary(console: Console, report: RunReport | Mapping[str, Any], locus
             f" (p95 turn {assessment.p95_turn_s:.2f} s, error rate "
             f"{100 * assessment.error_rate:.1f}%)",
         )
+    judged = report.judgement
+    if judged is not None:
+        score = f", mean score {judged.mean_score:.2f}" if judged.mean_score is not None else ""
+        overview.add_row(
+            "judge",
+            f"passed {judged.passed} of {judged.judged} judged ({100 * judged.pass_rate:.1f}%){score}"
+            + (f", [red]{judged.judge_errors} judge errors[/]" if judged.judge_errors else ""),
+        )
     overview.add_row("interrupted", str(summary.interrupted_conversations))
     overview.add_row("failed (errors)", str(summary.failed_conversations))
+    if summary.simulator_errors:
+        faults = ", ".join(f"{k}: {v}" for k, v in summary.simulator_faults.items())
+        overview.add_row(
+            "simulator errors", f"[yellow]{summary.simulator_errors}[/] ({escape(faults)}; not the agent's)"
+        )
     overview.add_row("avg iterations", f"{summary.avg_iterations_per_conversation:.2f}")
     if summary.avg_iterations_to_goal is not None:
         overview.add_row("avg iterations to goal", f"{summary.avg_iterations_to_goal:.2f}")
@@ -65,6 +81,8 @@ def print_summary(console: Console, report: RunReport | Mapping[str, Any], locus
         "per conversation",
         f"{summary.tokens_per_conversation:.0f} tokens, US$ {summary.cost_per_conversation_usd:.6f}",
     )
+    if summary.cost_per_success_usd is not None:
+        overview.add_row("per success", cost_per_success_text(summary))
     llm = summary.llm
     if llm.calls or llm.replayed_calls:
         overview.add_row(
@@ -130,6 +148,14 @@ def print_summary(console: Console, report: RunReport | Mapping[str, Any], locus
 
     if locust_stats is not None:
         print_locust_stats(console, locust_stats)
+
+
+def cost_per_success_text(summary: RunSummary) -> str:
+    """US$ per successful conversation and its parts (simulator, judge, agent)."""
+    return (
+        f"US$ {summary.cost_per_success_usd:.6f} (simulator US$ {summary.simulator_cost_usd:.6f}, "
+        f"judge US$ {summary.judge_cost_usd:.6f}, agent US$ {summary.agent_cost_usd:.6f})"
+    )
 
 
 _REQUEST_CAPTION = (

@@ -4,6 +4,10 @@ Grade: A+ (> 95 % success, < 3 s), A (> 90 %, < 5 s), B (> 80 %, < 8 s), C (> 70
 where the time is the p95 turn latency. Health uses the monitoring thresholds: success < 70 % or p95 > 10 s
 or error rate > 20 % is critical; < 85 %, > 5 s or > 10 % is a warning.
 
+Conversations the simulated user broke (outcome simulator_error, users.simcheck) are not the agent's:
+the success rate is over the other conversations (report.aggregate) and they add no error; a
+recommendation names them by fault, so such a run never reads "No action needed".
+
 Incomplete runs (report.completion: stopped early by a signal or the time limit, killed, or fewer
 conversations finished than planned) are graded on the conversations they held, as any run, but the
 grade is at most B, the health at best a warning, and the first recommendation says the run is
@@ -172,6 +176,8 @@ def recommendations(report: RunReport, p95_s: float, error_rate: float) -> list[
         out.append(
             _ERROR_ADVICE.get(kind, "Investigate the {kind} errors ({count}).").format(kind=kind, count=count)
         )
+    if summary.simulator_errors:
+        out.append(simulator_advice(summary.simulator_errors, summary.simulator_faults))
     if p95_s > 5:
         out.append(
             f"p95 turn latency is {p95_s:.1f} s: profile the slowest agent (see latency per agent) and "
@@ -210,6 +216,15 @@ def recommendations(report: RunReport, p95_s: float, error_rate: float) -> list[
     if not out:
         out.append("No action needed: every check passed.")
     return out
+
+
+def simulator_advice(count: int, faults: Mapping[str, int]) -> str:
+    """The recommendation for conversations the simulated user broke (never counted against the agent)."""
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(faults.items(), key=lambda kv: -kv[1]))
+    return (
+        f"{count} conversations ended on a simulator fault ({kinds}), also after a retry: they are not "
+        "counted against the agent. Check the simulated user's model and prompt (convoload llm check)."
+    )
 
 
 _ERROR_ADVICE = {

@@ -32,6 +32,7 @@ class TargetReply:
     latency_ms: float = 0.0  # send -> complete reply
     ack_ms: float | None = None  # send -> acknowledgement (webhook)
     wake_ms: float | None = None  # callback parsed -> waiting user resumed (webhook)
+    cost_usd: float | None = None  # what the agent reports this turn cost it (its own LLM calls)
     raw: Any = field(default=None, repr=False)
 
 

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from convoload.targets.base import Session, TargetReply
-from convoload.targets.httpcommon import HttpEndpoint, extract_reply, parse_json, template_values
+from convoload.targets.httpcommon import (
+    HttpEndpoint,
+    extract_cost,
+    extract_reply,
+    parse_json,
+    template_values,
+)
 
 
 class HttpTarget:
@@ -20,6 +26,7 @@ class HttpTarget:
         body: Any = None,
         reply_path: str = "reply",
         agent_path: str | None = "agent",
+        cost_path: str | None = None,
         timeout_s: float = 30.0,
         connect_timeout_s: float = 5.0,
         variables: dict[str, Any] | None = None,
@@ -36,6 +43,7 @@ class HttpTarget:
         )
         self.reply_path = reply_path
         self.agent_path = agent_path
+        self.cost_path = cost_path
         self.variables = variables or {}
 
     def send(self, session: Session, text: str, iteration: int) -> TargetReply:
@@ -44,7 +52,12 @@ class HttpTarget:
         document = parse_json(content, "reply body")
         messages, agent = extract_reply(document, self.reply_path, self.agent_path, "reply body")
         return TargetReply(
-            text="\n\n".join(messages), messages=messages, agent=agent, latency_ms=elapsed_ms, raw=document
+            text="\n\n".join(messages),
+            messages=messages,
+            agent=agent,
+            latency_ms=elapsed_ms,
+            cost_usd=extract_cost(document, self.cost_path),
+            raw=document,
         )
 
     def stats(self) -> dict[str, int]:

@@ -202,6 +202,25 @@ def parse_json(content: bytes, what: str) -> Any:
         raise TargetError(ErrorKind.MALFORMED, f"{what} is not valid JSON: {snippet!r}") from None
 
 
+def extract_cost(document: Any, cost_path: str | None) -> float | None:
+    """What a reply says the turn cost the agent (USD), at `cost_path`; None when it says nothing usable
+    (an agent's accounting is optional: a missing or odd value never fails the turn)."""
+    if not cost_path:
+        return None
+    try:
+        found = extract(document, cost_path)
+    except KeyError:
+        return None
+    if isinstance(found, str):
+        try:
+            found = float(found)
+        except ValueError:
+            return None
+    if isinstance(found, bool) or not isinstance(found, int | float) or not 0 <= found < float("inf"):
+        return None
+    return float(found)
+
+
 def extract_reply(
     document: Any, reply_path: str, agent_path: str | None, what: str
 ) -> tuple[list[str], str | None]:

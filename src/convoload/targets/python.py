@@ -1,7 +1,8 @@
 """`python` target: an in-process callable, given as `module:function`.
 
 The function receives (text, session, iteration) and returns a string, a list
-of strings, or a mapping with `text` (str or list) and optionally `agent`.
+of strings, or a mapping with `text` (str or list) and optionally `agent` and `cost_usd` (what the
+agent's own LLM calls cost for this turn: counted in the cost per successful conversation).
 """
 
 from __future__ import annotations
@@ -34,10 +35,14 @@ class PythonTarget:
             raise TargetError(ErrorKind.TARGET_EXCEPTION, f"{type(exc).__name__}: {exc}") from None
         latency_ms = (time.perf_counter() - started) * 1000
         agent = None
+        cost_usd: float | None = None
         if isinstance(result, Mapping):
             if "text" not in result:
                 raise TargetError(ErrorKind.MALFORMED, "target returned a mapping without 'text'")
             agent = result.get("agent")
+            cost = result.get("cost_usd")
+            if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0:
+                cost_usd = float(cost)
             result = result["text"]
         if not isinstance(result, str | list) and result is not None:
             raise TargetError(ErrorKind.MALFORMED, f"target returned {type(result).__name__}, not text")
@@ -45,7 +50,12 @@ class PythonTarget:
         if not messages:
             raise TargetError(ErrorKind.EMPTY, "target returned an empty reply")
         return TargetReply(
-            text="\n\n".join(messages), messages=messages, agent=agent, latency_ms=latency_ms, raw=result
+            text="\n\n".join(messages),
+            messages=messages,
+            agent=agent,
+            latency_ms=latency_ms,
+            cost_usd=cost_usd,
+            raw=result,
         )
 
     def stats(self) -> dict[str, int]:

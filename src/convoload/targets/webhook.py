@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from convoload.targets.base import Session, TargetError, TargetReply
-from convoload.targets.httpcommon import HttpEndpoint, extract_reply, template_values
+from convoload.targets.httpcommon import HttpEndpoint, extract_cost, extract_reply, template_values
 from convoload.targets.receiver import WebhookReceiver
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -42,6 +42,7 @@ class WebhookTarget:
         body: Any = None,
         reply_path: str = "text",
         agent_path: str | None = "agent",
+        cost_path: str | None = None,
         ack_timeout_s: float = 10.0,
         reply_timeout_s: float = 30.0,
         connect_timeout_s: float = 5.0,
@@ -65,6 +66,7 @@ class WebhookTarget:
         )
         self.reply_path = reply_path
         self.agent_path = agent_path
+        self.cost_path = cost_path
         self.variables = variables or {}
         self.reply_timeout_s = reply_timeout_s
         self.quiet_period_s = quiet_period_s
@@ -90,12 +92,16 @@ class WebhookTarget:
                 raise
             messages: list[str] = []
             agent = None
+            cost: float | None = None
             for callback in callbacks:
                 found, found_agent = extract_reply(
                     callback.document, self.reply_path, self.agent_path, "callback body"
                 )
                 messages.extend(found)
                 agent = found_agent or agent
+                found_cost = extract_cost(callback.document, self.cost_path)
+                if found_cost is not None:  # each callback reports what producing it cost
+                    cost = (cost or 0.0) + found_cost
             # A reply cut short (more was announced, the time ran out) was complete only when we gave up.
             completed = time.perf_counter() if pending.cut_short else callbacks[-1].received_at
             latency_ms = (completed - started) * 1000
@@ -106,6 +112,7 @@ class WebhookTarget:
                 latency_ms=latency_ms,
                 ack_ms=ack_ms,
                 wake_ms=wake_ms,
+                cost_usd=cost,
                 raw=[c.document for c in callbacks],
             )
         finally:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from convoload.errors import ConvoloadError
-from convoload.model import ErrorKind, TurnRecord, Usage
+from convoload.model import ErrorKind, SimulatorFault, TurnRecord, Usage
 
 
 @dataclass(slots=True)
@@ -33,9 +33,21 @@ class SimulatedUser(Protocol):
 
 
 class UserFailure(ConvoloadError):
-    """The simulated user could not produce a message; the conversation fails with `kind`."""
+    """The simulated user could not produce a message; the conversation fails with `kind`.
 
-    def __init__(self, kind: ErrorKind, message: str) -> None:
+    With `fault` the simulator broke the simulation (outcome simulator_error, not the agent's fault);
+    `usage` is what the failed attempts cost, still counted."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        fault: SimulatorFault | None = None,
+        usage: Usage | None = None,
+    ) -> None:
         self.kind = kind
         self.message = message
+        self.fault = fault
+        self.usage = usage
         super().__init__(message)

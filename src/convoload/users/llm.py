@@ -4,8 +4,10 @@ The system prompt holds the persona (description, goal, facts, behaviours) and
 its synthetic identity, with simulation guidelines. In the message list the
 agent under test speaks as `user` and the customer as `assistant`; the model
 writes the customer's next message, or `[STOP]` when the goal is reached or
-impossible. Calls are recorded in the replay cache and, with replay on,
-answered from it when the conversation so far matches a recorded one.
+impossible. Each message is checked for simulator faults (users.simcheck); a faulty one is asked
+for again once, with a note saying what was wrong, and a second fault ends the conversation as
+`simulator_error` (the simulator's failure, not the agent's). Calls are recorded in the replay
+cache and, with replay on, answered from it when the conversation so far matches a recorded one.
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from convoload.errors import ConvoloadError
 from convoload.events import Event, LLMCalled, LLMError, LLMFallback
 from convoload.identity import Identity
 from convoload.llm.cache import LLMCache, cache_key
 from convoload.llm.chain import Fallback, ProviderChain
-from convoload.llm.types import LLMResponse, LLMUnavailable, ProviderError
-from convoload.model import ErrorKind, TurnRecord, Usage
+from convoload.llm.types import FailureKind, LLMResponse, LLMUnavailable, ProviderError
+from convoload.model import ErrorKind, SimulatorFault, TurnRecord, Usage
 from convoload.personas.model import Persona
 from convoload.users.base import UserFailure, UserMessage
+from convoload.users.simcheck import STOP, SimCheck, SimChecker
 
 START = "[CONVERSATION_START]"
-STOP = "[STOP]"
 
 _GUIDELINES = {
     "pt-BR": """Você é um cliente simulado conversando por WhatsApp com o assistente virtual de uma empresa.
@@ -50,8 +53,21 @@ Simulation rules:
 }
 
 
+def _guidelines(persona: Persona) -> str:
+    return _GUIDELINES["en" if persona.language == "en" else "pt-BR"].format(stop=STOP)
+
+
+def retry_note(check: SimCheck) -> str:
+    """What the model is told when its message is asked for again (a system message at the end)."""
+    return (
+        f"Your previous message was rejected by the simulation ({check.describe()}). Write the "
+        f"customer's next message again: stay in character as the customer, in the persona's language "
+        f"and with its own data; to end the conversation answer only {STOP}."
+    )
+
+
 def system_prompt(persona: Persona, identity: Identity) -> str:
-    guidelines = _GUIDELINES["en" if persona.language == "en" else "pt-BR"].format(stop=STOP)
+    guidelines = _guidelines(persona)
     data = {**persona.model_dump(exclude={"weight"}), "identity": identity.as_dict()}
     parts = [guidelines, "", f"Persona: {persona.name}"]
     if persona.description:
@@ -100,6 +116,8 @@ class LLMUser:
         self.stop_reason: str | None = None
         self._steps = list(persona.steps) if mixed else []
         self._system = system_prompt(persona, identity)
+        self._checker = SimChecker(persona, identity, _guidelines(persona))
+        self.retried_faults: list[SimCheck] = []  # faults a retry recovered from, in order
         self._emit = emit or _never
         self._ids = {"session_id": session_id, "persona": persona.name}
         # The persona's name and a digest of its content: editing a persona invalidates its recordings.
@@ -110,9 +128,36 @@ class LLMUser:
         if self._steps:  # mixed mode: the persona's fixed messages first, then the LLM
             return UserMessage(self._steps.pop(0))
         messages = conversation_messages(self._system, turns)
-        response = self._answer(messages)
-        usage = _usage(response)
-        text = response.text.strip()
+        heard = "\n".join(t.reply_text for t in turns if t.reply_text)
+        usage = Usage()
+        check: SimCheck | None = None
+        for attempt in range(2):  # a faulty message is asked for once more, then it is the simulator's error
+            asked = (
+                messages if check is None else [*messages, {"role": "system", "content": retry_note(check)}]
+            )
+            try:
+                response = self._answer(asked)
+            except UserFailure as exc:
+                exc.usage = usage if attempt else None
+                raise
+            except _EmptyAnswer:
+                text, check = "", SimCheck(SimulatorFault.EMPTY, "the model returned an empty message")
+            else:
+                usage.add(_usage(response))
+                text = response.text.strip()
+                check = self._checker.check(text, heard)
+            if check.ok:
+                break
+            if attempt == 0:
+                self.retried_faults.append(check)
+        else:
+            assert check is not None and check.fault is not None
+            raise UserFailure(
+                ErrorKind.SIMULATOR,
+                f"simulator fault, also after a retry: {check.describe()}",
+                fault=check.fault,
+                usage=usage,
+            )
         if STOP in text:
             self.stop_reason = "goal_reached_or_impossible"
             return UserMessage("", usage=usage, stop=True)
@@ -133,6 +178,9 @@ class LLMUser:
             except LLMUnavailable as exc:
                 # Counted even when a later whole-chain attempt succeeds: the providers did fail.
                 self._emit_failures(exc.errors, exc.fallbacks)
+                if exc.kind == FailureKind.EMPTY:
+                    # The model answered, with nothing: the simulator's fault, not an outage.
+                    raise _EmptyAnswer from None
                 last_error = exc
                 continue
             self._emit_failures(result.errors, result.fallbacks)
@@ -172,6 +220,10 @@ class LLMUser:
                 from_cache=response.from_cache,
             )
         )
+
+
+class _EmptyAnswer(ConvoloadError):
+    """The last provider of the chain answered with an empty message."""
 
 
 def _never(event: Event) -> None:

@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of rate selectors")
     parser.add_argument("--callback-timeout", type=float, default=5.0, help="timeout of each callback")
     parser.add_argument(
+        "--max-concurrent-turns",
+        type=int,
+        default=None,
+        metavar="N",
+        help="turns served at once, the rest queue (default: $CONVOLOAD_DEMO_MAX_CONCURRENT_TURNS)",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -54,6 +61,11 @@ def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> Fa
         callback_timeout_s=args.callback_timeout,
         ready_url=ready,
         signature=parse_signature(args.sign) if args.sign else None,
+        **(
+            {"max_concurrent_turns": args.max_concurrent_turns}
+            if args.max_concurrent_turns is not None
+            else {}
+        ),
     )
 
 

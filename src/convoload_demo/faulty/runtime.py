@@ -15,6 +15,7 @@ import httpx
 from convoload.targets.callback_tokens import redact_callback_tokens
 from convoload_demo.faulty.plan import Api, Fault, FaultPlan
 from convoload_demo.faulty.settings import FaultyServerSettings
+from convoload_demo.turnlimit import AsyncTurnLimit
 from convoload_demo.widget import callback_signer, loggable_url
 
 log = logging.getLogger("convoload_demo.faulty")
@@ -33,6 +34,7 @@ class FaultyRuntime:
     def __init__(self, settings: FaultyServerSettings) -> None:
         self.settings = settings
         self.signer = callback_signer(settings.signature)
+        self.limit = AsyncTurnLimit(settings.max_concurrent_turns)
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self.configure(settings.faults)
@@ -91,8 +93,10 @@ class FaultyRuntime:
         return Turn(conversation, turn, fault)
 
     async def think(self) -> None:
-        if self.settings.reply_delay_s > 0:
-            await asyncio.sleep(self.settings.reply_delay_s)
+        """A turn's service time, in its place among at most `max_concurrent_turns` at once."""
+        async with self.limit.turn():
+            if self.settings.reply_delay_s > 0:
+                await asyncio.sleep(self.settings.reply_delay_s)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coro)

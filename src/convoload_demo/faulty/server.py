@@ -169,7 +169,7 @@ def create_app(settings: FaultyServerSettings | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "conversations": len(rt.conversations)}
+        return {"status": "ok", "conversations": len(rt.conversations), "turns": rt.limit.snapshot()}
 
     @app.get("/admin/faults")
     async def get_faults() -> dict[str, Any]:

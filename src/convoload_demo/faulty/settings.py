@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from convoload.config import SignatureConfig
 from convoload_demo.faulty.plan import Fault
+from convoload_demo.turnlimit import ENV, limit_from_env
 
 
 class FaultyServerSettings(BaseModel):
@@ -18,6 +19,11 @@ class FaultyServerSettings(BaseModel):
     seed: int = Field(0, description="Seed of rate selectors.")
     faults: tuple[Fault, ...] = Field((), description="The initial fault plan (see the package docs).")
     callback_timeout_s: float = Field(5.0, gt=0, description="Timeout of each callback request.")
+    max_concurrent_turns: int | None = Field(
+        default_factory=limit_from_env,
+        ge=1,
+        description=f"Turns served at once, the rest queue (default: ${ENV}, else no limit).",
+    )
     ready_url: str | None = Field(None, description="When set, print 'READY <url>' once started.")
     signature: SignatureConfig | None = Field(
         None, description="Sign each callback (target.receiver.signature's fields; the secret from env)."
@@ -35,6 +41,8 @@ class FaultyServerSettings(BaseModel):
             "--callback-timeout",
             repr(self.callback_timeout_s),
         ]
+        if self.max_concurrent_turns is not None:
+            args += ["--max-concurrent-turns", str(self.max_concurrent_turns)]
         for fault in self.faults:
             args += ["--fault", fault.model_dump_json(exclude_defaults=True)]
         if self.signature is not None:  # the secret's name only: its value stays in the environment

@@ -52,6 +52,9 @@ Script (JSON object; every key optional, unknown keys rejected)
     A model's behaviour. Models not listed: ``canned`` when ``canned`` has replies for them, else
     ``echo``/``persona`` for those two names, else ``persona`` when the system message holds a
     ``<persona>`` block, else ``echo``.
+    A model not listed (and without canned replies) that gets convoload's judge request (its system
+    message holds ``convoload.judge.prompt.JUDGE_MARKER``) answers as a deterministic judge instead:
+    the verdict JSON, with a score and a reason per criterion (see ``judge.py``).
 ``canned``: ``{model_name: ["reply 1", "reply 2", ...]}``
     Replies given in order, cycling (positions are per model and shared by all clients).
 ``tool_call``: ``{"name": str | null, "arguments": {...}, "as_text": false}``
@@ -82,6 +85,17 @@ Script (JSON object; every key optional, unknown keys rejected)
 ``cost_per_million``: ``{"input": USD, "output": USD, "cached_input": USD | null}``
     When set, ``usage.cost`` (OpenRouter style, USD) = (uncached prompt x input + cached x cached_input
     (default: input) + completion x output) / 1e6.
+
+Simulator faults
+----------------
+``--sim-fault KIND`` (settings ``sim_fault``) makes persona answers break the simulation the way
+convoload's simulator checks (``convoload.users.simcheck``) detect: ``empty`` (whitespace only),
+``role_leak`` (writes as the assistant), ``no_stop`` (says goodbye without ``[STOP]``), ``stop_mid``
+(``[STOP]`` with text after it), ``language_drift`` (Spanish for a pt-BR persona, Portuguese for an
+English one) or ``identity_drift`` (another name and CPF, or e-mail). ``--sim-fault-on 1,2``
+(``sim_fault_on``) limits it to those persona answers, counted from 1 since start or the last
+``/admin/reset`` (default: every one); ``1,2`` makes a conversation's first message and convoload's
+retry of it faulty. Each such request's log entry says ``sim_fault``.
 
 Persona mode
 ------------

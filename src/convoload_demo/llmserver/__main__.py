@@ -10,13 +10,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import get_args
 
 from pydantic import ValidationError
 
 from convoload.servers import ready_url, serve, start_server_process
 from convoload_demo.llmserver.app import create_app
 from convoload_demo.llmserver.script import Script
-from convoload_demo.llmserver.settings import LLMServerSettings
+from convoload_demo.llmserver.settings import LLMServerSettings, SimFaultKind
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +32,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--jitter", type=float, default=0.0, help="uniform +/- jitter on the latency")
     parser.add_argument("--script", type=Path, default=None, metavar="FILE.json", help="initial script")
     parser.add_argument("--seed", type=int, default=None, help="seed of the jitter and id RNG")
+    parser.add_argument(
+        "--sim-fault",
+        default=None,
+        choices=get_args(SimFaultKind),
+        help="persona mode: answer with this simulator fault (tests of convoload's simulator checks)",
+    )
+    parser.add_argument(
+        "--sim-fault-on",
+        default="",
+        metavar="N,M,...",
+        help="which persona answers (1-based, since start or reset) get --sim-fault; default every one",
+    )
     return parser
 
 
@@ -46,6 +59,16 @@ def load_script(path: Path) -> Script:
         raise ValueError(f"{path}: invalid script: {exc}") from None
 
 
+def _reply_numbers(text: str) -> tuple[int, ...]:
+    try:
+        numbers = tuple(int(n) for n in text.split(",") if n.strip())
+    except ValueError:
+        numbers = (0,)
+    if any(n < 1 for n in numbers):
+        raise ValueError(f"--sim-fault-on: {text!r} is not a list of answer numbers (1, 2, ...)")
+    return numbers
+
+
 def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> LLMServerSettings:
     return LLMServerSettings(
         api_key=args.api_key,
@@ -54,6 +77,8 @@ def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> LL
         seed=args.seed,
         script=load_script(args.script) if args.script else Script(),
         ready_url=ready,
+        sim_fault=args.sim_fault,
+        sim_fault_on=_reply_numbers(args.sim_fault_on),
     )
 
 

@@ -17,7 +17,8 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from convoload_demo.llmserver.errors import OpenAIError, error_body, invalid
-from convoload_demo.llmserver.faults import ERROR_KINDS, fault_error
+from convoload_demo.llmserver.faults import ERROR_KINDS, fault_error, sim_fault_reply
+from convoload_demo.llmserver.judge import judge_reply
 from convoload_demo.llmserver.persona import persona_blocks
 from convoload_demo.llmserver.replies import Reply, behaviour_reply, limit_length
 from convoload_demo.llmserver.runtime import Runtime
@@ -124,10 +125,15 @@ async def _complete(rt: Runtime, http_request: Request, body: Any, entry: dict[s
         )
     if fault is not None and fault.kind == "empty":
         return _completion(rt, script, request, Reply(""))
+    verdict = judge_reply(request, script)  # a judge request: the deterministic local judge answers
+    if verdict is not None:
+        return _completion(rt, script, request, verdict)
     behaviour = script.behaviour_of(request.model, bool(persona_blocks(request.messages)))
     reply = behaviour_reply(
         behaviour, request, script, next_canned=rt.next_canned, new_call_id=lambda: rt.new_id("call_")
     )
+    if behaviour == "persona":  # settings.sim_fault: a simulator fault instead of the customer's line
+        reply, entry["sim_fault"] = sim_fault_reply(rt, request.messages, reply)
     return _completion(rt, script, request, reply)
 
 

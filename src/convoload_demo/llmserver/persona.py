@@ -39,6 +39,19 @@ def persona_blocks(messages: Sequence[dict[str, Any]]) -> list[str]:
     return found
 
 
+def persona_language(messages: Sequence[dict[str, Any]]) -> str:
+    """The language of the (first) ``<persona>`` block: "en", else "pt-BR" (the personas' default)."""
+    for block in persona_blocks(messages):
+        try:
+            spec = json.loads(block)
+        except ValueError:
+            break
+        if isinstance(spec, dict) and str(spec.get("language", "")).lower().startswith("en"):
+            return "en"
+        break
+    return "pt-BR"
+
+
 def build_user(block: str, seed: int | None) -> ScriptedUser:
     """The scripted customer of one ``<persona>`` block; ``OpenAIError`` (400) when it is not valid."""
     param = "messages[0].content"

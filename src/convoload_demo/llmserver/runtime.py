@@ -11,7 +11,7 @@ import threading
 import time
 from typing import Any
 
-from convoload_demo.llmserver.faults import FaultQueue
+from convoload_demo.llmserver.faults import FaultQueue, SimFaults
 from convoload_demo.llmserver.script import Fault, Script
 from convoload_demo.llmserver.settings import LLMServerSettings
 from convoload_demo.llmserver.tokens import PrefixCache
@@ -30,6 +30,7 @@ class Runtime:
         self._cache = PrefixCache()
         self._canned: dict[str, int] = {}
         self._rng = random.Random(settings.seed)
+        self._sim_faults = SimFaults(settings.sim_fault, settings.sim_fault_on)
 
     # -- script --------------------------------------------------------------------------------------
 
@@ -50,6 +51,7 @@ class Runtime:
             self._faults.clear()
             self._cache.clear()
             self._canned.clear()
+            self._sim_faults.reset()
 
     def pending_faults(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -71,6 +73,11 @@ class Runtime:
     def take_fault(self, model: str, has_tools: bool) -> Fault | None:
         with self._lock:
             return self._faults.take(model, has_tools)
+
+    def sim_fault(self, text: str, language: str) -> tuple[str, str | None]:
+        """A persona answer as the settings' simulator fault makes it (see faults.SimFaults)."""
+        with self._lock:
+            return self._sim_faults.apply(text, language)
 
     def next_canned(self, model: str) -> str:
         with self._lock:

@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="waits between callback retries (default 0.2,0.5,1)",
     )
     parser.add_argument(
+        "--max-concurrent-turns",
+        type=int,
+        default=None,
+        metavar="N",
+        help="turns served at once, the rest queue (default: $CONVOLOAD_DEMO_MAX_CONCURRENT_TURNS)",
+    )
+    parser.add_argument(
         "--sign",
         default=None,
         metavar="SPEC",
@@ -82,6 +89,11 @@ def settings_from_args(args: argparse.Namespace, ready_url: str | None = None) -
         retry_backoff_s=args.retry_backoff,
         ready_url=ready_url,
         signature=parse_signature(args.sign) if args.sign else None,
+        **(
+            {"max_concurrent_turns": args.max_concurrent_turns}
+            if args.max_concurrent_turns is not None
+            else {}
+        ),
     )
 
 

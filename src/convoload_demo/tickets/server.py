@@ -28,6 +28,7 @@ from pydantic import BaseModel
 from convoload.targets.callback_tokens import redact_callback_tokens
 from convoload_demo.tickets.assistant import AssistantReply, TicketAssistant
 from convoload_demo.tickets.settings import TicketServerSettings
+from convoload_demo.turnlimit import AsyncTurnLimit
 from convoload_demo.widget import NonEmptyStr, WidgetMessage, callback_client, callback_signer, loggable_url
 
 __all__ = ["ChatRequest", "TicketServerSettings", "WidgetMessage", "create_app"]
@@ -126,6 +127,7 @@ class _Runtime:
         self.assistant = TicketAssistant(closed_dates=closed, season_year=settings.season_year)
         self.rng = random.Random(settings.seed)
         self.signer = callback_signer(settings.signature)
+        self.limit = AsyncTurnLimit(settings.max_concurrent_turns)
         self.client: httpx.AsyncClient | None = None
         self.tasks: set[asyncio.Task[None]] = set()
         self._turns: dict[str, tuple[asyncio.Lock, int]] = {}
@@ -156,8 +158,9 @@ class _Runtime:
         task.add_done_callback(self.tasks.discard)
 
     async def think(self, key: str, text: str) -> AssistantReply:
-        await asyncio.sleep(self.delay())
-        return self.assistant.reply(key, text)
+        async with self.limit.turn():  # past the limit a turn waits its place: the delay is the service time
+            await asyncio.sleep(self.delay())
+            return self.assistant.reply(key, text)
 
     async def answer_widget(self, msg: WidgetMessage, ack_id: str) -> None:
         try:
@@ -255,6 +258,6 @@ def create_app(settings: TicketServerSettings | None = None) -> FastAPI:
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
-        return {"status": "ok", "sessions": rt.assistant.session_count}
+        return {"status": "ok", "sessions": rt.assistant.session_count, "turns": rt.limit.snapshot()}
 
     return app

@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict, Field
 
 from convoload.config import SignatureConfig
+from convoload_demo.turnlimit import ENV, limit_from_env
 
 
 class TicketServerSettings(BaseModel):
@@ -23,6 +24,11 @@ class TicketServerSettings(BaseModel):
     season_year: int = 2026
     retry_backoff_s: tuple[float, ...] = Field((0.2, 0.5, 1.0), description="Waits between callback retries.")
     callback_timeout_s: float = Field(5.0, gt=0)
+    max_concurrent_turns: int | None = Field(
+        default_factory=limit_from_env,
+        ge=1,
+        description=f"Turns served at once, the rest queue (default: ${ENV}, else no limit).",
+    )
     ready_url: str | None = Field(None, description="When set, print 'READY <url>' once started.")
     signature: SignatureConfig | None = Field(
         None, description="Sign each callback (target.receiver.signature's fields; the secret from env)."
@@ -50,6 +56,8 @@ class TicketServerSettings(BaseModel):
                 args += ["--closed-date", day.isoformat()]
         if self.retry_backoff_s != (0.2, 0.5, 1.0):
             args += ["--retry-backoff", ",".join(repr(x) for x in self.retry_backoff_s)]
+        if self.max_concurrent_turns is not None:
+            args += ["--max-concurrent-turns", str(self.max_concurrent_turns)]
         if self.signature is not None:  # the secret's name only: its value stays in the environment
             args += ["--sign", self.signature.model_dump_json(exclude_defaults=True)]
         return args

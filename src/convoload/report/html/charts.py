@@ -22,6 +22,7 @@ COLORS = {
     "ok": "#2e9e5b",
     "failed": "#d64545",
     "interrupted": "#9aa3ad",
+    "simulator_error": "#d9a400",
     "p50": "#3a6fd8",
     "p95": "#a9c1f0",
     "bar": "#5b7fce",
@@ -166,10 +167,11 @@ class SuccessRow:
     reached: int
     failed: int
     interrupted: int
+    simulator_error: int = 0  # the simulated user broke the conversation: outside the percentage
 
     @property
     def total(self) -> int:
-        return self.reached + self.failed + self.interrupted
+        return self.reached + self.failed + self.interrupted + self.simulator_error
 
 
 def success_bars(name: str, title: str, rows: Sequence[SuccessRow]) -> Markup:
@@ -184,6 +186,11 @@ def success_bars(name: str, title: str, rows: Sequence[SuccessRow]) -> Markup:
                 ("goal reached", COLORS["ok"]),
                 ("failed", COLORS["failed"]),
                 ("interrupted", COLORS["interrupted"]),
+                *(
+                    [("simulator error", COLORS["simulator_error"])]
+                    if any(r.simulator_error for r in rows)
+                    else []
+                ),
             ]
         )
     ]
@@ -194,6 +201,7 @@ def success_bars(name: str, title: str, rows: Sequence[SuccessRow]) -> Markup:
             ("goal reached", row.reached, COLORS["ok"]),
             ("failed", row.failed, COLORS["failed"]),
             ("interrupted", row.interrupted, COLORS["interrupted"]),
+            ("simulator error", row.simulator_error, COLORS["simulator_error"]),
         ):
             if not count:
                 continue
@@ -202,7 +210,9 @@ def success_bars(name: str, title: str, rows: Sequence[SuccessRow]) -> Markup:
             if w > 22:
                 parts.append(_text(x + w / 2, y + 16, str(count), "inbar", "middle"))
             x += w
-        parts.append(_text(LABEL_W + plot_w + 6, y + 15, f"{100 * row.reached / row.total:.0f}%", "value"))
+        judged = row.total - row.simulator_error
+        share = f"{100 * row.reached / judged:.0f}%" if judged else "-"
+        parts.append(_text(LABEL_W + plot_w + 6, y + 15, share, "value"))
     return _svg(name, title, top + len(rows) * ROW_H + 6, "".join(parts))
 
 

@@ -18,7 +18,7 @@ import jinja2
 
 from convoload.errors import ConfigError
 from convoload.model import ConversationRecord, Outcome, percentile
-from convoload.model.report import RequestTable, RunMeta, RunReport, TargetMeta
+from convoload.model.report import RequestTable, RunMeta, RunReport, RunSummary, TargetMeta
 from convoload.report.aggregate import Aggregator, journal_records
 from convoload.report.grading import assess_report
 from convoload.report.html import charts
@@ -53,7 +53,7 @@ class _RunDigest:
 
     turn_ms: array = field(default_factory=lambda: array("d"))
     by_agent: defaultdict[str, array] = field(default_factory=lambda: defaultdict(lambda: array("d")))
-    success: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    success: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0]))
     findings: list[tuple[datetime, str]] = field(default_factory=list)
     # Per conversation, by its position in the records: what start order and the cost chart need.
     starts: list[tuple[str, int, int]] = field(default_factory=list)
@@ -76,6 +76,8 @@ class _RunDigest:
             tally[0] += 1
         elif record.outcome == Outcome.INTERRUPTED:
             tally[2] += 1
+        elif record.outcome == Outcome.SIMULATOR_ERROR:  # the simulated user's fault, not the agent's
+            tally[3] += 1
         else:  # error, gave up, turn limit: the customer did not get what they came for
             tally[1] += 1
         self.findings.extend(
@@ -118,6 +120,7 @@ def _render(
         "assessment": report.assessment or assess_report(report),
         "tokens": summary.tokens.total,
         "cost": charts.fmt_usd(summary.total_cost_usd or 0.0),
+        "cost_per_success": _cost_per_success_view(summary),
         "turn_p95": charts.fmt_ms(report.latency.turn_ms.p95),
         "charts": _charts(report, digest, ordered),
         "findings": report.findings,
@@ -346,6 +349,18 @@ def _findings_chart(stamped: list[tuple[datetime, str]]) -> Any:
     )
 
 
+def _cost_per_success_view(summary: RunSummary) -> dict[str, str] | None:
+    """US$ per successful conversation and its parts, formatted; None when no goal was reached."""
+    if summary.cost_per_success_usd is None:
+        return None
+    return {
+        "total": charts.fmt_usd(summary.cost_per_success_usd),
+        "simulator": charts.fmt_usd(summary.simulator_cost_usd),
+        "judge": charts.fmt_usd(summary.judge_cost_usd),
+        "agent": charts.fmt_usd(summary.agent_cost_usd),
+    }
+
+
 def _conversation_view(record: ConversationRecord) -> dict[str, Any]:
     outcome = record.outcome.value if record.outcome else "unknown"
     return {
@@ -353,7 +368,9 @@ def _conversation_view(record: ConversationRecord) -> dict[str, Any]:
         "user_id": record.user_id,
         "persona": record.persona,
         "outcome": outcome,
-        "status": "ok" if record.goal_reached else ("interrupted" if outcome == "interrupted" else "failed"),
+        "status": "ok"
+        if record.goal_reached
+        else (outcome if outcome in ("interrupted", "simulator_error") else "failed"),
         "stop_reason": record.stop_reason,
         "error": record.error,
         "turns": record.iterations,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from convoload.model.capacity import CapacityResult
 from convoload.store.results.stats import RunRow
 
 # Points are absolute changes of a rate (0.02 = 2 percentage points); relative thresholds are a
@@ -102,6 +103,47 @@ def compare_runs(a: RunRow, b: RunRow) -> Comparison:
                 "usd",
                 _relative_rise,
             ),
+            # Simulator + judge + agent cost per goal reached (+10 % is a regression).
+            _metric(
+                "cost per success", a.cost_per_success, b.cost_per_success, "lower", "usd", _relative_rise
+            ),
             _metric("error rate", a.error_rate, b.error_rate, "lower", "rate", _rate_rise),
         ],
     )
+
+
+# -- capacity runs: whether the knee moved ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class KneeMove:
+    """Two capacity runs' knees (users that met every SLO; None: not even the first step did)."""
+
+    a: int | None
+    b: int | None
+    same_test: bool  # the same steps and SLOs: otherwise the knees are not measured alike
+
+    @property
+    def moved(self) -> bool:
+        return self.a != self.b
+
+    @property
+    def regression(self) -> bool:
+        """B holds fewer users than A under the same test."""
+        return self.same_test and (self.b or 0) < (self.a or 0)
+
+    @property
+    def line(self) -> str:
+        def users(knee: int | None) -> str:
+            return "none" if knee is None else f"{knee} user" if knee == 1 else f"{knee} users"
+
+        caveat = "" if self.same_test else " (different steps or SLOs: not measured alike)"
+        if not self.moved:
+            return f"capacity knee unchanged at {users(self.a)}{caveat}"
+        way = "down" if (self.b or 0) < (self.a or 0) else "up"
+        return f"capacity knee moved {way}: {users(self.a)} -> {users(self.b)}{caveat}"
+
+
+def knee_move(a: CapacityResult, b: CapacityResult) -> KneeMove:
+    same = a.settings.steps == b.settings.steps and a.settings.slos == b.settings.slos
+    return KneeMove(a.verdict.knee_users, b.verdict.knee_users, same)

@@ -29,8 +29,12 @@ def _v3_monitor(conn: Connection) -> None:
     schema.metadata.create_all(conn, tables=schema.MONITOR_TABLES, checkfirst=False)
 
 
+def _v4_capacity(conn: Connection) -> None:
+    schema.capacity.create(conn, checkfirst=False)
+
+
 # Append only: a released migration never changes, its position is its version number.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base_tables, _v2_grades, _v3_monitor]
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base_tables, _v2_grades, _v3_monitor, _v4_capacity]
 LATEST = len(MIGRATIONS)
 
 

@@ -197,3 +197,15 @@ monitor_state = Table(
 )
 
 MONITOR_TABLES = [metric_samples, metric_latest, monitor_jobs, alerts, deliveries, monitor_state]
+
+# Added by migration 4: the verdict of a `convoload capacity` run (its capacity.json as `document`).
+capacity = Table(
+    "capacity",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(200), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("knee_users", Integer),  # the highest concurrency that met every SLO; None: not even the first
+    Column("broke_users", Integer),  # the first that broke one; None: none did
+    Column("broken", JSON, nullable=False),  # the SLOs it broke, with the values measured
+    Column("document", JSON, nullable=False),
+)

@@ -22,18 +22,28 @@ class RunRow:
     conversations: int
     successful: int
     failed: int  # conversations whose outcome is `error`
-    success_rate: float  # 0..1
-    error_rate: float  # failed / conversations, 0..1
+    success_rate: float  # 0..1, of the conversations but the simulator's errors
+    error_rate: float  # failed / conversations but the simulator's errors, 0..1
     turn_p50_ms: float | None
     turn_p95_ms: float | None
     conversation_p95_ms: float | None
     cost_usd: float
     meta: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] | None = None
+    simulator_errors: int = 0  # conversations the simulated user broke: not the agent's, left out above
 
     @property
     def cost_per_conversation(self) -> float:
         return self.cost_usd / self.conversations if self.conversations else 0.0
+
+    @property
+    def cost_per_success(self) -> float | None:
+        """Simulator + judge + agent cost per goal reached, as the run's summary says; for runs stored
+        before it did, the simulator's cost (then the only one counted) per goal. None: no goal."""
+        stored = (self.summary or {}).get("cost_per_success_usd")
+        if stored is not None:
+            return float(stored)
+        return self.cost_usd / self.successful if self.successful else None
 
 
 def _pct(values: list[float], name: str) -> float | None:
@@ -55,6 +65,7 @@ def run_rows(conn: Connection, run_rows_: Sequence[Any]) -> list[RunRow]:
                 func.count().label("n"),
                 func.sum(case((c.c.goal_reached, 1), else_=0)).label("ok"),
                 func.sum(case((c.c.outcome == Outcome.ERROR.value, 1), else_=0)).label("failed"),
+                func.sum(case((c.c.outcome == Outcome.SIMULATOR_ERROR.value, 1), else_=0)).label("simulator"),
                 func.sum(c.c.cost_usd).label("cost"),
             )
             .where(c.c.run_id.in_(ids))
@@ -84,6 +95,8 @@ def run_rows(conn: Connection, run_rows_: Sequence[Any]) -> list[RunRow]:
         n = count.n if count else 0
         ok = int(count.ok or 0) if count else 0
         failed = int(count.failed or 0) if count else 0
+        simulator = int(count.simulator or 0) if count else 0
+        judged = n - simulator
         out.append(
             RunRow(
                 run_id=r.run_id,
@@ -93,14 +106,15 @@ def run_rows(conn: Connection, run_rows_: Sequence[Any]) -> list[RunRow]:
                 conversations=n,
                 successful=ok,
                 failed=failed,
-                success_rate=ok / n if n else 0.0,
-                error_rate=failed / n if n else 0.0,
+                success_rate=ok / judged if judged else 0.0,
+                error_rate=failed / judged if judged else 0.0,
                 turn_p50_ms=_pct(turn_ms[r.run_id], "p50"),
                 turn_p95_ms=_pct(turn_ms[r.run_id], "p95"),
                 conversation_p95_ms=_pct(conversation_ms[r.run_id], "p95"),
                 cost_usd=float(count.cost or 0.0) if count else 0.0,
                 meta=r.meta or {},
                 summary=r.summary,
+                simulator_errors=simulator,
             )
         )
     return out

@@ -28,6 +28,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--local-llm-url", default=None, help="base URL (.../v1) of the 'local' provider")
     parser.add_argument("--max-steps", type=int, default=8, help="brain steps per customer turn")
     parser.add_argument("--catalog-timeout", type=float, default=10.0, help="catalog request timeout (s)")
+    parser.add_argument(
+        "--max-concurrent-turns",
+        type=int,
+        default=None,
+        metavar="N",
+        help="turns served at once, the rest queue (default: $CONVOLOAD_DEMO_MAX_CONCURRENT_TURNS)",
+    )
     return parser
 
 
@@ -40,6 +47,11 @@ def settings_from_args(args: argparse.Namespace, ready: str | None = None) -> As
         max_steps_per_turn=args.max_steps,
         catalog_timeout_s=args.catalog_timeout,
         ready_url=ready,
+        **(
+            {"max_concurrent_turns": args.max_concurrent_turns}
+            if args.max_concurrent_turns is not None
+            else {}
+        ),
     )
 
 

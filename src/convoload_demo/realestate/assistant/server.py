@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from convoload_demo.realestate.assistant.factory import build_orchestrator
 from convoload_demo.realestate.assistant.settings import AssistantSettings
 from convoload_demo.realestate.swarm import SwarmOrchestrator, SwarmReply
+from convoload_demo.turnlimit import ThreadTurnLimit
 
 NonEmptyStr = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
 
@@ -35,6 +36,7 @@ def reply_json(reply: SwarmReply) -> dict[str, Any]:
 
 def create_app(settings: AssistantSettings, orchestrator: SwarmOrchestrator | None = None) -> FastAPI:
     swarm = orchestrator or build_orchestrator(settings)
+    limit = ThreadTurnLimit(settings.max_concurrent_turns)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -47,10 +49,11 @@ def create_app(settings: AssistantSettings, orchestrator: SwarmOrchestrator | No
     # Plain `def` handlers: FastAPI runs them in its threadpool, so blocking catalog/LLM calls are fine.
     @app.post("/api/chat")
     def chat(body: ChatRequest) -> dict[str, Any]:
-        return reply_json(swarm.reply(body.session_id, body.message))
+        with limit.turn():  # past the limit a turn waits in the queue, FIFO
+            return reply_json(swarm.reply(body.session_id, body.message))
 
     @app.get("/health")
-    def health() -> dict[str, str]:
+    def health() -> dict[str, Any]:
         check = getattr(swarm.catalog, "health", None)
         try:
             if check is not None:
@@ -58,6 +61,7 @@ def create_app(settings: AssistantSettings, orchestrator: SwarmOrchestrator | No
             catalog = "ok"
         except Exception:
             catalog = "down"
-        return {"status": "ok" if catalog == "ok" else "degraded", "catalog": catalog}
+        status = "ok" if catalog == "ok" else "degraded"
+        return {"status": status, "catalog": catalog, "turns": limit.snapshot()}
 
     return app

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convoload_demo.turnlimit import ENV, limit_from_env
+
 # The chain our users' production assistant uses: OpenRouter's Gemma 3, falling back to a local Ollama.
 DEFAULT_LLM_CHAIN = ("openrouter/google/gemma-3-27b-it:free", "ollama/gemma3n:e2b")
 
@@ -21,6 +23,11 @@ class AssistantSettings(BaseModel):
     local_llm_url: str | None = Field(None, description="Base URL (…/v1) of the 'local' provider.")
     max_steps_per_turn: int = Field(8, ge=1)
     catalog_timeout_s: float = Field(10.0, gt=0)
+    max_concurrent_turns: int | None = Field(
+        default_factory=limit_from_env,
+        ge=1,
+        description=f"Turns served at once, the rest queue (default: ${ENV}, else no limit).",
+    )
     ready_url: str | None = Field(None, description="When set, print 'READY <url>' once started.")
 
     def cli_args(self) -> list[str]:
@@ -36,4 +43,6 @@ class AssistantSettings(BaseModel):
             "--catalog-timeout",
             repr(self.catalog_timeout_s),
         ]
+        if self.max_concurrent_turns is not None:
+            args += ["--max-concurrent-turns", str(self.max_concurrent_turns)]
         return args
