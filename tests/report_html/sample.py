@@ -14,6 +14,7 @@ from convoload.model import (
     TurnRecord,
     Usage,
 )
+from convoload.model.judgement import CriterionScore, Judgement, JudgementSummary, JudgeUsage
 from convoload.report.aggregate import aggregate
 from convoload.report.grading import assess
 
@@ -128,4 +129,53 @@ def document(recs: list[ConversationRecord]) -> dict[str, Any]:
     }
     doc = aggregate(recs, meta)
     doc["assessment"] = assess(doc)
+    return doc
+
+
+def _criterion(criterion_id: str, score: int, reason: str) -> CriterionScore:
+    return CriterionScore(
+        id=criterion_id, score=score, normalised=(score - 1) / 4, passed=score >= 4, reason=reason
+    )
+
+
+def judgements(recs: list[ConversationRecord]) -> list[Judgement]:
+    """The judge's verdicts on `records()`: s-ok-1 passed, s-ok-2 and s-failed failed (one reason
+    tries to inject markup), s-interrupted not judged."""
+    verdicts = {
+        "s-ok-1": [_criterion("goal_resolved", 5, "booked the visit"), _criterion("tone", 4, "friendly")],
+        "s-ok-2": [
+            _criterion("goal_resolved", 4, "answered"),
+            _criterion("tone", 2, f"quoted {INJECTION} at the customer"),
+        ],
+        "s-failed": [_criterion("goal_resolved", 1, "never answered"), _criterion("tone", 3, "curt")],
+    }
+    out = []
+    for r in recs:
+        common = {"run_id": r.run_id, "session_id": r.session_id, "user_id": r.user_id, "persona": r.persona}
+        criteria = verdicts.get(r.session_id)
+        if criteria is None:
+            out.append(
+                Judgement(**common, rubric="realestate", status="judge_error", error="no reply to judge")
+            )
+            continue
+        score = sum(c.normalised for c in criteria) / len(criteria)
+        out.append(
+            Judgement(
+                **common,
+                rubric="realestate",
+                status="judged",
+                passed=all(c.passed for c in criteria),
+                score=round(score, 4),
+                criteria=criteria,
+                judge="local/judge",
+                usage=JudgeUsage(prompt_tokens=100, completion_tokens=20, total_tokens=120, cost_usd=0.0001),
+            )
+        )
+    return out
+
+
+def judged_document(recs: list[ConversationRecord], verdicts: list[Judgement]) -> dict[str, Any]:
+    """`document(recs)` as a judged run's aggregate holds it (`judgement` last)."""
+    doc = document(recs)
+    doc["judgement"] = JudgementSummary.of(RUN_ID, verdicts).model_dump(mode="json")
     return doc

@@ -33,12 +33,12 @@ def test_v1_database_is_brought_to_latest_keeping_its_data(engine: Engine) -> No
     with engine.begin() as conn:
         conn.execute(insert(runs).values(run_id="old", started_at="t", status="finished", meta={"k": 1}))
 
-    assert LATEST == 4
-    assert migrate(engine) == 4
+    assert LATEST == 5
+    assert migrate(engine) == 5
     tables = inspect(engine).get_table_names()
     assert "grades" in tables
-    assert {"metric_samples", "monitor_jobs", "alerts", "deliveries", "capacity"} <= set(tables)
-    assert _versions(engine) == [1, 2, 3, 4]
+    assert {"metric_samples", "monitor_jobs", "alerts", "deliveries", "capacity", "judgements"} <= set(tables)
+    assert _versions(engine) == [1, 2, 3, 4, 5]
     with engine.connect() as conn:
         assert conn.execute(select(runs.c.meta).where(runs.c.run_id == "old")).scalar_one() == {"k": 1}
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from convoload.config import Config
     from convoload.knee.run import CapacityRun
     from convoload.load.context import RunContext
-    from convoload.model.capacity import CapacityResult, CapacitySettings
+    from convoload.model.capacity import CapacityResult, CapacitySettings, StepStats
 
 KNEE_LOCUSTFILE = Path(__file__).resolve().parents[1] / "knee" / "locustfile.py"
 
@@ -91,8 +91,9 @@ def capacity(
             help="An objective every step must meet, METRIC OP NUMBER with OP one of >= <= > <; "
             "repeatable, e.g. --slo goal_rate>=0.85 --slo p95_turn_s<=8 --slo error_rate<=0.05. Metrics: "
             "goal_rate, error_rate (0..1), p50_turn_s, p95_turn_s, p99_turn_s (seconds), "
-            "turns_to_goal_p50, turns_to_goal_p95, cost_per_success_usd, tokens_per_success "
-            "(default: capacity.slos).",
+            "turns_to_goal_p50, turns_to_goal_p95, cost_per_success_usd, tokens_per_success, and with "
+            "the judge judge_pass_rate, judge_score (0..1; checked once the run has been judged, on "
+            "every step measured: they never stop the run early) (default: capacity.slos).",
         ),
     ] = None,
     abort_after: Annotated[
@@ -142,6 +143,15 @@ def capacity(
             "worker, so its --agent-max-turns limit counts per worker).",
         ),
     ] = None,
+    judge: Annotated[
+        bool,
+        typer.Option(
+            "--judge",
+            help="Judge the conversations once the run has ended (as judge.enabled): each step gets the "
+            "judge's pass rate and scores of the conversations that started in it, and SLOs on the "
+            "judge can be checked. Not with --workers.",
+        ),
+    ] = False,
     personas: PersonasOpt = None,
     user_mode: UserModeOpt = None,
     llm: LlmOpt = None,
@@ -157,6 +167,11 @@ def capacity(
     and errors by kind, tokens and cost per successful conversation. A step passes when every
     --slo holds over it. The run stops after the first step that breaks one (during it, once
     broken over --abort-after seconds), unless --no-abort.
+
+    With the judge (--judge, or judge.enabled in the config) the run's conversations are judged
+    once it has ended; each step shows the judge's pass rate, and judge_pass_rate / judge_score
+    SLOs are checked over every step measured (never during the run, so they never stop it
+    early). Cost per success counts the simulated users, the agent's reported cost and the judge.
 
     Prints a table of the steps and the verdict (the highest concurrency that met every SLO, the
     first that broke one and which); writes capacity.json and capacity.html (the chart, the
@@ -181,6 +196,12 @@ def capacity(
                 "--agent-max-turns", "", f"sets a bundled agent's limit ({agent} has none here)"
             )
         extra.append(Override("--agent-max-turns", "target.demo.max_concurrent_turns", agent_max_turns))
+    if judge:
+        if workers is not None:
+            raise ConfigError(
+                "--judge", "", "not with --workers (judge the run afterwards: convoload judge RUN)"
+            )
+        extra.append(Override("--judge", "judge.enabled", True))
     config = apply_flags(
         load_config(config_path),
         personas=personas,
@@ -212,6 +233,11 @@ def capacity(
     if workers is None:
         result, run_dir, exit_code = _run(config, CapacityRun(plan.settings()), drain)
     else:
+        from convoload.model.capacity import JUDGE_SLO_METRICS
+
+        judged = [s.text for s in plan.slos if s.metric in JUDGE_SLO_METRICS]
+        if judged:
+            raise ConfigError("--workers", "", f"{judged[0]}: a distributed run is not judged per step")
         if config_path is None or any(v is not None for v in (url, target_type, preset, personas)):
             raise ConfigError(
                 "--workers", "", "put the target and personas in the -f config file (workers read only it)"
@@ -321,7 +347,9 @@ def print_capacity(result: "CapacityResult") -> None:
         return "–" if value is None else f"{value:g}"
 
     table = Table(title="capacity steps", title_justify="left")
-    for column in ("users", "conv.", "goal", "to goal", "turn s p50/95/99", "errors", "$/goal", "SLOs"):
+    judged = any(step.judge is not None for step in result.steps)
+    columns = ["users", "conv.", "goal", "to goal", "turn s p50/95/99", "errors", "$/goal"]
+    for column in [*columns, *(["judge"] if judged else []), "SLOs"]:
         table.add_column(column, overflow="fold")
     for step in result.steps:
         errors = pct(step.error_rate)
@@ -339,6 +367,7 @@ def print_capacity(result: "CapacityResult") -> None:
             f"{sec(step.p50_turn_s)}/{sec(step.p95_turn_s)}/{sec(step.p99_turn_s)}",
             errors,
             "–" if step.cost_per_success_usd is None else f"{step.cost_per_success_usd:.6f}",
+            *([_judge_cell(step)] if judged else []),
             verdict,
         )
     console.print(table)
@@ -346,3 +375,11 @@ def print_capacity(result: "CapacityResult") -> None:
         console.print(f"stopped early: {result.stopped_early}", highlight=False)
     style = "green" if result.verdict.broke_users is None else "yellow"
     console.print(f"[bold {style}]{result.verdict.line}[/]", highlight=False)
+
+
+def _judge_cell(step: "StepStats") -> str:
+    """The judge's pass rate over the step, and how many it judged: "87.5% of 8"."""
+    judge = step.judge
+    if judge is None or judge.pass_rate is None:
+        return "–"
+    return f"{100 * judge.pass_rate:.1f}% of {judge.judged}"

@@ -82,25 +82,39 @@ def judge_run_command(
     runs_dir: Annotated[
         Path | None, typer.Option("--runs-dir", help="Where run folders are (default: the config's, ./runs).")
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Results database holding the run [default: store.url, else $CONVOLOAD_DB_URL, else "
+            "the run's runs folder's results.sqlite].",
+        ),
+    ] = None,
 ) -> None:
     """Judge every conversation of a finished run, from its journal.
 
     Writes judgements.jsonl (one verdict per conversation: score and reason per criterion, pass, the
     judge's tokens and cost) and judgement.json (pass rate per criterion and persona, judge cost) into
-    the run folder, and prints them. The rubric of each persona: --rubric, else judge.personas,
+    the run folder, and prints them. Then the run reads as if it had been judged while it ran: the
+    summary goes into aggregate.json (`judgement`, and the judge's cost into the cost per success),
+    conversations.csv gains judge_passed and judge_score, report.html its Judge section, each
+    conversations/*.json its `judgement`, and the results store (when it has the run, and the store
+    is not disabled) the verdicts, with the judge's pass rate for `runs show` and `runs compare`.
+    Judging again replaces all of these. The rubric of each persona: --rubric, else judge.personas,
     judge.rubric, the shipped rubric of the persona's domain, or of the config's bundled agent.
     Exit 1 when the judge could judge none of the conversations.
     """
     from convoload.events import EventBus
     from convoload.hooks.base import Hook, HookRunner
     from convoload.hooks.factory import build_hooks
-    from convoload.judge.runner import check_rubrics, find_run_dir, judge_run
+    from convoload.judge.runner import check_rubrics, find_run_dir, judge_run, record_judged_run
     from convoload.judge.setup import JudgeResources, RubricChooser
 
     config = _config(config_path, llm, concurrency)
     folder = find_run_dir(run, runs_dir or Path(config.run.runs_dir))
     chooser = RubricChooser(config, rubric)
     check_rubrics(folder, chooser)  # bad input before the judge's provider starts
+    store = _store(config, db, folder)  # a bad --db too
     bus = EventBus()
     hooks = [h for h in build_hooks(config) if type(h).on_judgement is not Hook.on_judgement]
     if hooks:
@@ -118,9 +132,42 @@ def judge_run_command(
             on_judgement=lambda _: progress.advance(task),
             on_total=lambda total: progress.update(task, total=total),
         )
+    updated = record_judged_run(folder, summary, store)
     _print_summary(summary, folder)
+    _print_updated(updated)
     if summary.conversations and not summary.judged:
         raise typer.Exit(1)
+
+
+def _store(config: Config, db: str | None, folder: Path) -> Any:
+    """Where the run's results store is (as the run chose it: store.url, the environment, else its
+    runs folder's database); None when the config turns the store off and --db names none."""
+    from convoload.store.results.engine import StoreOrigin, resolve_store_url
+
+    if db is None and not config.store.enabled:
+        return None
+    explicit, origin = (
+        (db, StoreOrigin("--db"))
+        if db is not None
+        else (config.store.url, StoreOrigin(config.source, "store.url"))
+    )
+    return resolve_store_url(
+        explicit,
+        origin,
+        runs_dir=folder.resolve().parent,
+        default_origin=StoreOrigin("(runs folder)"),
+        check=True,
+    )
+
+
+def _print_updated(updated: Any) -> None:
+    if updated.aggregate is not None:
+        console.print(
+            f"updated: {updated.aggregate.name}, conversations.csv, {updated.html.name}", highlight=False
+        )
+    console.print(f"conversation files given their judgement: {updated.conversation_files}", highlight=False)
+    if updated.store is not None:
+        console.print(f"results store: {updated.store_rows} judgements in {updated.store}", highlight=False)
 
 
 def _pct(value: float) -> str:

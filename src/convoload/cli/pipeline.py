@@ -38,6 +38,25 @@ def pipeline(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the results JSON instead of tables.")
     ] = False,
+    judge: Annotated[
+        bool | None,
+        typer.Option(
+            "--judge/--no-judge",
+            help="Judge each scenario's conversations with the conversation judge (judge settings from "
+            "--config's `judge` section, default the offline local judge): adds the `judge` metric and "
+            "lets the judge's criteria weigh on coherence and user experience. Default: on for a suite "
+            "that names its rubric (realestate), off otherwise.",
+        ),
+    ] = None,
+    config_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-f",
+            help="A convoload config whose `judge` section (llm, providers, rubric, concurrency) "
+            "judges the scenarios; `judge.enabled: true` in it turns judging on for any suite.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario suite against its system and grade it (default: the realestate suite).
 
@@ -49,6 +68,12 @@ def pipeline(
     match the catalog API), high-volume concurrent (5 simultaneous users to a booked visit), and
     error-handling resilience (empty, gibberish, very long, injection and mixed-language input).
     --scenarios runs your own scenarios against the suite's system, with its checks.
+    The conversation judge (--judge; on by default for a suite that names its rubric, such as
+    realestate, whose booking scenario it judges; --no-judge turns it off) scores every scenario's
+    conversations (scenarios with `judge: false` excepted; one naming `judge: {rubric: ...}` is
+    judged in any case): a `judge` metric (the judged pass rate), coherence and user experience
+    capped by the judge's criteria about the goal and facts and about tone and language, and a
+    recommendation per failed criterion with the judge's most common reason.
     Per scenario and overall: success rate, latency percentiles, per-agent latency,
     integration metrics (coherence, agent coordination, the suite's checks such as data
     consistency, user experience), health, grade (A+ > 95 % / < 3 s ... D; each integration
@@ -59,6 +84,7 @@ def pipeline(
     """
     from contextlib import ExitStack
 
+    from convoload.config import Config, load_config
     from convoload.pipeline.model import load_scenarios, resolve_suite
     from convoload.pipeline.runner import checked_store_url, run_pipeline, start_suite_system
     from convoload.report.console import print_pipeline
@@ -66,6 +92,10 @@ def pipeline(
 
     check_grade_floor(grade_floor)
     suite = resolve_suite(suite_spec)
+    loaded = load_config(config_path) if config_path is not None else Config()
+    if judge is None:  # the config says, else the suite: one that names its rubric is judged
+        judge = loaded.judge.enabled or suite.rubric is not None
+    judge_config = loaded if judge else None
     if listings is not None and suite.system is None:
         raise ConfigError("--listings", "", f"suite {suite.name!r} starts no bundled system")
     checked_store_url(None, runs_dir=runs_dir or Path("runs"))  # a bad URL: before the system starts
@@ -94,6 +124,7 @@ def pipeline(
                 f"  {r.name}: {r.successful}/{r.conversations} · grade {r.grade} · {r.health}"
             ),
             stop=stopping.request,
+            judge_config=judge_config,
         )
         if json_output:
             # The results file's document, and the folder it is in (and the runs' and the CSV).

@@ -59,9 +59,11 @@ def list_runs(
     """The latest runs, newest first."""
     with _open(db, runs_dir) as store:
         rows = store.list_runs(limit)
-    table = Table("run", "started", "status", "conversations", "success", "turn p95", "cost")
+    judged = any(r.judge_pass_rate is not None for r in rows)  # the column only when a run has it
+    columns = ["run", "started", "status", "conversations", "success", "turn p95", "cost"]
+    table = Table(*columns, *(["judge pass"] if judged else []))
     for r in rows:
-        table.add_row(
+        cells = [
             r.run_id,
             r.started_at,
             r.status,
@@ -69,7 +71,10 @@ def list_runs(
             _rate(r.success_rate),
             _ms(r.turn_p95_ms),
             f"${r.cost_usd:.4f}",
-        )
+        ]
+        if judged:
+            cells.append("-" if r.judge_pass_rate is None else _rate(r.judge_pass_rate))
+        table.add_row(*cells)
     Console(width=200).print(table)
 
 
@@ -88,12 +93,18 @@ def _summary(r: RunRow) -> Table:
         ("cost", f"${r.cost_usd:.4f} (${r.cost_per_conversation:.6f} per conversation)"),
     ]:
         table.add_row(name, value)
+    if r.judge_pass_rate is not None:
+        judged = (r.summary or {}).get("judged_conversations")
+        of = f" of {judged} judged" if judged is not None else ""
+        mean = "-" if r.judge_mean_score is None else f"{r.judge_mean_score:.3f}"
+        table.add_row("judge pass rate", f"{_rate(r.judge_pass_rate)}{of} (mean score {mean})")
     return table
 
 
 @runs_app.command("show")
 def show(run: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) -> None:
-    """One run: summary, personas, errors and findings by hook (RUN may be a unique id prefix)."""
+    """One run: summary (with the judge's pass rate when it was judged), personas, errors and findings
+    by hook (RUN may be a unique id prefix)."""
     with _open(db, runs_dir) as store:
         row = store.require_run(run)
         personas = store.personas(row.run_id)
@@ -122,6 +133,8 @@ def _value(m: MetricDelta, value: float | None) -> str:
         return _rate(value)
     if m.unit == "usd":
         return f"${value:.6f}"
+    if m.unit == "score":
+        return f"{value:.3f}"
     return _ms(value)
 
 
@@ -131,6 +144,8 @@ def _delta(m: MetricDelta) -> str:
         return "-"
     if m.unit == "rate":
         return f"{100 * delta:+.2f} pts"
+    if m.unit == "score":
+        return f"{delta:+.3f}"
     text = f"{delta:+,.6f}" if m.unit == "usd" else f"{delta:+,.1f} ms"
     pct = m.change_pct
     return f"{text} ({pct:+.1f}%)" if pct is not None else text
@@ -138,7 +153,10 @@ def _delta(m: MetricDelta) -> str:
 
 @runs_app.command("compare")
 def compare(a: str, b: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) -> None:
-    """Run B against the baseline A; exit code 1 when any metric regressed."""
+    """Run B against the baseline A; exit code 1 when any metric regressed.
+
+    Judged runs also compare the judge's pass rate (a drop of more than 5 points is a regression) and
+    mean score."""
     from convoload.knee.store import compare_knees
 
     with _open(db, runs_dir) as store:

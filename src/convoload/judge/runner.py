@@ -4,6 +4,10 @@ Writes into the run folder `judgements.jsonl` (one `Judgement` per conversation,
 order) and `judgement.json` (the `JudgementSummary`). Conversations are judged `concurrency` at a
 time in gevent greenlets, as conversations run (the LLM client's sockets are cooperative under the
 command line's monkey-patching); the journal is read one line at a time.
+
+`record_judged_run` then leaves the run as if it had been judged while it ran: the summary in
+aggregate.json (and the judge's cost in its cost per success), the CSV's judge columns, report.html,
+each conversation's file and the results store.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from gevent.pool import Pool
 
@@ -23,10 +29,26 @@ from convoload.judge.judge import Judge
 from convoload.judge.setup import JudgeResources, RubricChooser
 from convoload.model import ConversationRecord
 from convoload.model.judgement import Judgement, JudgementSummary
-from convoload.store.journal import JOURNAL_NAME, journal_lines, write_json
+from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, journal_lines, write_json
+from convoload.store.judgements import (
+    JUDGEMENTS_NAME,
+    SUMMARY_NAME,
+    annotate_conversation_files,
+    iter_judgements,
+)
+from convoload.store.results.engine import StoreOrigin
 
-JUDGEMENTS_NAME = "judgements.jsonl"
-SUMMARY_NAME = "judgement.json"
+__all__ = [
+    "JUDGEMENTS_NAME",
+    "SUMMARY_NAME",
+    "JudgedRun",
+    "check_rubrics",
+    "find_run_dir",
+    "judge_finished_run",
+    "judge_run",
+    "read_judgements",
+    "record_judged_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +148,88 @@ def read_judgements(run_dir: Path) -> list[Judgement]:
     """A judged run's judgements (what the lead's report integration reads)."""
     with (run_dir / JUDGEMENTS_NAME).open(encoding="utf-8") as handle:
         return [Judgement.model_validate_json(line) for line in handle if line.strip()]
+
+
+# -- after the fact: the run's records as if it had been judged while it ran -------------------------
+
+
+@dataclass(slots=True)
+class JudgedRun:
+    """What `record_judged_run` updated."""
+
+    aggregate: Path | None = None  # aggregate.json (with conversations.csv), when the run had one
+    html: Path | None = None  # report.html
+    conversation_files: int = 0  # conversations/*.json given their judgement
+    store: str | None = None  # the results store's URL, when the run is in it
+    store_rows: int = 0
+
+
+def record_judged_run(
+    run_dir: Path, summary: JudgementSummary, store: tuple[str, StoreOrigin] | None
+) -> JudgedRun:
+    """After `judge_run`: the summary into aggregate.json under `judgement` (its conversations
+    streamed from the old file to the new, never all in memory) with the judge's cost in the cost per
+    success, conversations.csv with the judge's columns, report.html, each conversation's file, and
+    the run's rows in the results store at `store` (when it has the run). A run folder without
+    aggregate.json (only a journal) gets its conversation files and store rows."""
+    from convoload.report.html import write_html_report
+    from convoload.report.tables import read_aggregate_streamed, write_aggregate_files
+
+    run_dir = Path(run_dir)
+    done = JudgedRun()
+    path = run_dir / AGGREGATE_NAME
+    head: dict[str, Any] | None = None
+    if path.is_file():
+        head, conversations = read_aggregate_streamed(path)
+        head["judgement"] = summary.model_dump(mode="json")  # in its place when judged before, else last
+        _judge_cost(head, summary)
+        write_aggregate_files(run_dir, head, conversations)
+        done.aggregate = path
+        done.html = write_html_report(run_dir, head)
+    done.conversation_files = annotate_conversation_files(run_dir)
+    if store is not None:
+        done.store, done.store_rows = _record_in_store(store, run_dir, summary, head)
+    return done
+
+
+def _judge_cost(document: dict[str, Any], summary: JudgementSummary) -> None:
+    """The judge's cost as a run that judged itself counts it: in judge_cost_usd and the cost per
+    success (simulator + judge + agent, per goal reached). Judging again replaces the earlier cost."""
+    run = document.get("summary")
+    if not isinstance(run, dict) or "judge_cost_usd" not in run:
+        return  # an aggregate from before costs per success were counted: nothing to keep in step
+    judge = round(summary.usage.cost_usd, 8)
+    total = float(run.get("simulator_cost_usd") or 0.0) + judge + float(run.get("agent_cost_usd") or 0.0)
+    successes = int(run.get("successful_conversations") or 0)
+    run["judge_cost_usd"] = judge
+    run["cost_per_success_usd"] = round(total / successes, 8) if successes else None
+
+
+def _record_in_store(
+    where: tuple[str, StoreOrigin],
+    run_dir: Path,
+    summary: JudgementSummary,
+    document: dict[str, Any] | None,
+) -> tuple[str | None, int]:
+    """The run's judgements (replacing earlier ones) and its summary's judge fields into the store;
+    (None, 0) when there is no database there or it does not have the run."""
+    from convoload.errors import RunNotFound
+    from convoload.store.results import ResultsStore
+    from convoload.store.results.engine import MissingDatabase
+    from convoload.store.results.store import judge_summary_fields
+
+    url, origin = where
+    try:
+        store = ResultsStore(url, create=False, origin=origin)
+    except MissingDatabase:
+        return None, 0
+    fields = judge_summary_fields(summary.model_dump(mode="json"))
+    run = (document or {}).get("summary")
+    if isinstance(run, dict):
+        fields.update({k: run[k] for k in ("judge_cost_usd", "cost_per_success_usd") if k in run})
+    with store:
+        try:
+            rows = store.record_judgements(summary.run_id, iter_judgements(run_dir), fields)
+        except RunNotFound:
+            return None, 0
+        return store.url, rows

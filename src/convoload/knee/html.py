@@ -14,6 +14,7 @@ SERIES = {  # metric -> (label, colour, axis)
     "goal_rate": ("goal rate", "#2e9e5b", "rate"),
     "error_rate": ("error rate", "#d64545", "rate"),
     "p95_turn_s": ("p95 turn latency", "#3a6fd8", "seconds"),
+    "judge_pass_rate": ("judge pass rate", "#8a5cd1", "rate"),  # drawn only for a judged run
 }
 
 
@@ -39,8 +40,9 @@ def _usd(value: float | None) -> str:
 
 
 def knee_chart(result: CapacityResult) -> Markup:
-    """One chart over the steps (evenly spaced, labelled with their users): rates on the left axis,
-    p95 turn latency on the right; dashed lines for the SLOs on these metrics, the knee shaded."""
+    """One chart over the steps (evenly spaced, labelled with their users): rates on the left axis
+    (with the judge's pass rate when the run was judged), p95 turn latency on the right; dashed
+    lines for the SLOs on these metrics, the knee shaded."""
     steps = result.steps
     title = "goal rate, p95 turn latency and error rate against concurrency"
     if not steps:
@@ -93,8 +95,13 @@ def knee_chart(result: CapacityResult) -> Markup:
                 f'stroke-opacity="0.7"><title>SLO {escape(slo.text)}</title></line>'
             )
             parts.append(_t(LEFT + plot_w - 4, yy - 4, f"SLO {slo.text}", "slo-label", "end"))
+    judged = any(s.judge is not None for s in steps)
+    # Four legends fit the width only set a little tighter than three.
+    legend_base, legend_char = (34, 6) if judged else (40, 7)
     legend_x = LEFT
     for metric, (label, color, axis) in SERIES.items():
+        if metric == "judge_pass_rate" and not judged:
+            continue
         points = [
             (x(i), y(v, axis), s, v) for i, s in enumerate(steps) if (v := s.metric(metric)) is not None
         ]
@@ -113,7 +120,7 @@ def knee_chart(result: CapacityResult) -> Markup:
         parts.append(f'<rect x="{legend_x:.0f}" y="{TOP - 22}" width="12" height="12" fill="{color}"/>')
         axis_name = "right axis" if axis == "seconds" else "left axis"
         parts.append(_t(legend_x + 16, TOP - 12, f"{label} ({axis_name})", "legend"))
-        legend_x += 40 + 7 * len(label) + 7 * len(axis_name)
+        legend_x += legend_base + legend_char * (len(label) + len(axis_name))
     return Markup(
         f'<svg data-chart="capacity" role="img" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'preserveAspectRatio="xMinYMin meet" class="chart"><title>{escape(title)}</title>'
@@ -167,8 +174,17 @@ def _step_section(step: StepStats) -> str:
         _row("cost per success", _usd(step.cost_per_success_usd)),
     ]
     if step.judge is not None:
-        scores = ", ".join(f"{k}: {v:.2f}" for k, v in step.judge.criteria.items()) or "–"
-        rows.append(_row("judge", f"{step.judge.passed} of {step.judge.judged} passed; {scores}"))
+        judge = step.judge
+        scores = ", ".join(f"{k}: {v:.2f}" for k, v in judge.criteria.items()) or "–"
+        errors_part = f", {judge.judge_errors} not judged" if judge.judge_errors else ""
+        rows.append(
+            _row(
+                "judge",
+                f"{judge.passed} of {judge.judged} passed ({_pct(judge.pass_rate)}{errors_part}); "
+                f"mean score {_num(judge.mean_score, 2)}; by criterion (mean score 0..1): {scores}",
+            )
+        )
+        rows.append(_row("judge cost", _usd(judge.cost_usd)))
     checks = "".join(
         f'<tr data-slo="{escape(c.slo.text)}"><td>{escape(c.slo.text)}</td>'
         f"<td>{'–' if c.value is None else f'{c.value:.4g}'}</td>"
@@ -196,16 +212,26 @@ def _step_section(step: StepStats) -> str:
     )
 
 
+def _judge_cell(step: StepStats) -> str:
+    judge = step.judge
+    if judge is None:
+        return "<td>–</td>"
+    return f'<td class="judge">{escape(_pct(judge.pass_rate))} of {judge.judged}</td>'
+
+
 def render_capacity_html(result: CapacityResult) -> str:
     verdict = result.verdict
     settings = result.settings
     slos = ", ".join(s.text for s in settings.slos)
+    judged = any(s.judge is not None for s in result.steps)  # the judge column: only for a judged run
     summary = "".join(
         f'<tr><td><a href="#step-{s.users}">{s.users}</a></td><td>{s.conversations_started}</td>'
         f"<td>{_pct(s.goal_rate)}</td><td>{_s(s.p95_turn_s)}</td><td>{_pct(s.error_rate)}</td>"
+        f"{_judge_cell(s) if judged else ''}"
         f'<td class="{"pass" if s.passed else "fail"}">{"passed" if s.passed else "broke"}</td></tr>'
         for s in result.steps
     )
+    judge_head = "<th>judge pass rate</th>" if judged else ""
     stopped = (
         f'<p class="meta" id="stopped">stopped early: {escape(result.stopped_early)}</p>'
         if result.stopped_early
@@ -223,7 +249,7 @@ def render_capacity_html(result: CapacityResult) -> str:
         f'<p class="verdict" id="verdict">{escape(verdict.line)}</p>{stopped}</section>'
         f"<section><h2>the knee</h2>{knee_chart(result)}</section>"
         "<section><h2>steps</h2><table><tr><th>users</th><th>conversations</th><th>goal rate</th>"
-        f"<th>p95 turn</th><th>error rate</th><th>SLOs</th></tr>{summary}</table></section>"
+        f"<th>p95 turn</th><th>error rate</th>{judge_head}<th>SLOs</th></tr>{summary}</table></section>"
         f"{''.join(_step_section(s) for s in result.steps)}"
         "</main></body></html>\n"
     )

@@ -8,7 +8,14 @@ from typing import TypeVar
 
 from convoload.config import CapacityConfig, Config
 from convoload.errors import ConfigError
-from convoload.model.capacity import CapacitySettings, Slo, check_steps, parse_slo, step_series
+from convoload.model.capacity import (
+    JUDGE_SLO_METRICS,
+    CapacitySettings,
+    Slo,
+    check_steps,
+    parse_slo,
+    step_series,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +102,15 @@ def resolve_plan(
             raise fail("slos", str(exc)) from None
     if not parsed:
         raise fail("slos", "needs at least one SLO, e.g. p95_turn_s<=8")
+    on_judge = [s.text for s in parsed if s.metric in JUDGE_SLO_METRICS]
+    if on_judge and not config.judge.enabled:
+        message = f"{on_judge[0]} needs the conversation judge: set judge.enabled (or capacity --judge)"
+        # Named where the SLO came from: the flag, or the config's field.
+        raise (
+            fail("slos", message)
+            if slos is not None
+            else ConfigError(config.source, "capacity.slos", message)
+        )
     return CapacityPlan(
         steps=series,
         step_duration_s=_given(step_duration_s, section.step_duration_s),

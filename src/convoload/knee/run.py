@@ -2,7 +2,8 @@
 
 The run itself is `convoload.api.execute` with the capacity shape (the same run folder, journal,
 aggregate, report and store as a stress test); `attach` goes in as its `on_start`, `finish` turns
-what the tally saw into the result once it has returned.
+what the tally saw into the result once it has returned, with the judge's scores per step when the
+run judged its conversations (judge.enabled: `execute` judges them before it returns).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from convoload.knee.shape import CapacityShape
 from convoload.knee.tally import CapacityTally
 from convoload.knee.verdict import find_knee
 from convoload.model.capacity import CAPACITY_NAME, CapacityResult, CapacitySettings
+from convoload.model.judgement import Judgement
 
 if TYPE_CHECKING:
     from convoload.load.context import RunContext
@@ -46,7 +48,7 @@ class CapacityRun:
         recorded in the results store."""
         if self.shape.current is not None:  # ended from outside (a signal) during a step
             self.shape.end(self.shape.now(), stopped_by or "the run was stopped")
-        steps = self.tally.steps()
+        steps = self.tally.steps(_judgements(run_dir))
         result = CapacityResult(
             run_id=run_id,
             settings=self.settings,
@@ -66,3 +68,12 @@ class CapacityRun:
             except Exception:  # as for the run's own row: logged, the files are written anyway
                 log.exception("results store: could not record the capacity of run %s", run_id)
         return result
+
+
+def _judgements(run_dir: Path) -> dict[str, Judgement] | None:
+    """The verdicts of a run the judge scored when it ended (judge.enabled), by session id."""
+    from convoload.judge.runner import JUDGEMENTS_NAME, read_judgements
+
+    if not (run_dir / JUDGEMENTS_NAME).is_file():
+        return None
+    return {j.session_id: j for j in read_judgements(run_dir)}

@@ -10,6 +10,11 @@ complete, before the conversations end.
 The live check (`during`, k6's abortOnFail with delayAbortEval) looks at a sliding window: what the
 step's conversations did in the last `abort_after_s` seconds, once the step has been measured that
 long. A step whose window breaks an SLO stops the run there (unless the run does not abort).
+
+The conversation judge scores a run once it has ended (judge.enabled, `capacity --judge`): each
+step's `judge` comes from the verdicts on its measured conversations, and SLOs on the judge
+(judge_pass_rate, judge_score) are checked then, over every step measured. They never stop a run
+early: while it runs they have no value, and a value not yet known is no reason to stop.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from convoload.events import ConversationFinished, ConversationStarted, EventBus, ReplyReceived, TurnFailed
 from convoload.knee.shape import CapacityShape, StepWindow
 from convoload.model import ConversationRecord, Outcome, percentile
-from convoload.model.capacity import FailedConversation, Slo, SloCheck, StepStats, users
+from convoload.model.capacity import FailedConversation, Slo, SloCheck, StepJudgement, StepStats, users
+from convoload.model.judgement import Judgement
 from convoload.store.journal import CONVERSATIONS_DIR
 
 
@@ -46,6 +53,7 @@ class _Finished:
     iterations: int
     tokens: int
     cost_usd: float
+    agent_cost_usd: float
 
     @classmethod
     def of(cls, at: float, record: ConversationRecord) -> _Finished:
@@ -59,6 +67,7 @@ class _Finished:
             record.iterations,
             usage.total_tokens,
             usage.cost_usd,
+            record.agent_cost_usd,
         )
 
     @property
@@ -83,8 +92,35 @@ def _pct(values: list[float], p: float) -> float | None:
     return round(percentile(sorted(values), p), 6) if values else None
 
 
-def measure(data: _StepData, slos: list[Slo], since: float | None = None) -> StepStats:
-    """The step's numbers (from `since` seconds into the run on, for the live window) and its checks."""
+def judged(finished: list[_Finished], judgements: Mapping[str, Judgement]) -> StepJudgement:
+    """The judge's verdicts on a step's conversations (those it has one for)."""
+    found = [j for f in finished if (j := judgements.get(f.session_id)) is not None]
+    scored = [j for j in found if j.status == "judged"]
+    passed = sum(bool(j.passed) for j in scored)
+    scores = [j.score for j in scored if j.score is not None]
+    by_criterion: dict[str, list[float]] = {}
+    for j in scored:
+        for c in j.criteria:
+            by_criterion.setdefault(c.id, []).append(c.normalised)
+    return StepJudgement(
+        judged=len(scored),
+        passed=passed,
+        criteria={cid: round(sum(v) / len(v), 4) for cid, v in by_criterion.items()},
+        judge_errors=len(found) - len(scored),
+        pass_rate=round(passed / len(scored), 6) if scored else None,
+        mean_score=round(sum(scores) / len(scores), 6) if scores else None,
+        cost_usd=round(math.fsum(j.usage.cost_usd for j in found), 8),
+    )
+
+
+def measure(
+    data: _StepData,
+    slos: list[Slo],
+    since: float | None = None,
+    judgements: Mapping[str, Judgement] | None = None,
+) -> StepStats:
+    """The step's numbers (from `since` seconds into the run on, for the live window) and its checks;
+    with `judgements` (by session id), the judge's scores of its conversations too."""
     window = data.window
     turns = [t for t in data.turns if since is None or t.at >= since]
     finished = [f for f in data.finished if since is None or f.at >= since]
@@ -94,6 +130,10 @@ def measure(data: _StepData, slos: list[Slo], since: float | None = None) -> Ste
     errors = Counter(t.error for t in turns if t.error is not None)
     tokens = sum(r.tokens for r in finished)
     cost = math.fsum(r.cost_usd for r in finished)
+    agent_cost = math.fsum(r.agent_cost_usd for r in finished)
+    judge = judged(finished, judgements) if judgements is not None else None
+    # Cost per success: simulated users + what the agent reported + the judge, as the run's summary.
+    spent = cost + agent_cost + (judge.cost_usd if judge is not None else 0.0)
     stats = StepStats(
         index=window.index,
         users=window.users,
@@ -117,8 +157,10 @@ def measure(data: _StepData, slos: list[Slo], since: float | None = None) -> Ste
         errors_by_kind=dict(sorted(errors.items())),
         tokens=tokens,
         cost_usd=round(cost, 8),
+        agent_cost_usd=round(agent_cost, 8),
         tokens_per_success=round(tokens / len(goals), 3) if goals else None,
-        cost_per_success_usd=round(cost / len(goals), 8) if goals else None,
+        cost_per_success_usd=round(spent / len(goals), 8) if goals else None,
+        judge=judge,
         cut_short=window.cut_short,
         failed_conversations=[
             FailedConversation(
@@ -255,8 +297,9 @@ class CapacityTally:
         return f"step {users(step.users)} broke {why}"
 
     # -- the end --------------------------------------------------------------------------------------
-    def steps(self) -> list[StepStats]:
-        """Every step that ran, measured over all its conversations (call once the run has ended)."""
+    def steps(self, judgements: Mapping[str, Judgement] | None = None) -> list[StepStats]:
+        """Every step that ran, measured over all its conversations (call once the run has ended);
+        `judgements`: the judge's verdicts on the run's conversations, by session id."""
         for window in self.shape.windows:
             self._data(window)
-        return [measure(data, self.slos) for data in self._steps]
+        return [measure(data, self.slos, judgements=judgements) for data in self._steps]

@@ -27,6 +27,7 @@ from convoload.report.aggregate import Aggregator
 from convoload.report.grading import assess
 from convoload.report.tables import write_aggregate_files
 from convoload.store.journal import JOURNAL_NAME, META_NAME, RunJournal, write_json
+from convoload.store.judgements import annotate_conversation_files, iter_judgements
 from convoload.store.results import RawJSON, ResultsStore
 from convoload.store.results.engine import StoreOrigin
 
@@ -63,6 +64,7 @@ class RunRecorders:
             journal=spec.run_dir / JOURNAL_NAME, record_entries=spec.placement is not None
         )
         self._graded = False
+        self._judged = False
         self._stack = ExitStack()
         try:  # the database first: one that cannot be opened leaves no run folder behind
             self.store = self._open_store(spec.store_url, meta)
@@ -126,6 +128,7 @@ class RunRecorders:
         document["assessment"] = assess(document)
         if judgement is not None:  # judge.enabled: the run's conversations, judged once all finished
             document["judgement"] = judgement.model_dump(mode="json")
+            self._judged = True
         # Built from redacted records; this catches the rest (the target's URL, LLM errors) for the
         # store, the files and the terminal alike.
         document = redact_value(document)
@@ -144,10 +147,18 @@ class RunRecorders:
         if self.store_writer is not None:
             self.store_writer.flush()  # the run's row is finished after its conversations
         self._graded |= finish_run_in_store(self.store, self.run_id, document, grade=not self._graded)
+        if self._judged:  # each verdict too (replacing those of an earlier aggregate of this run)
+            try:
+                self.store.record_judgements(self.run_id, iter_judgements(self.run_dir))
+            except Exception:
+                log.exception("results store: could not record the judgements of run %s", self.run_id)
 
     def close(self) -> None:
-        """The store writer's last rows, the journal, then the store."""
+        """The store writer's last rows, the journal, then the store; then a judged run's verdicts
+        into its conversation files (all written once the journal is closed)."""
         self._stack.close()
+        if self._judged:
+            annotate_conversation_files(self.run_dir)
 
 
 def open_run_store(where: tuple[str, StoreOrigin], run_id: str, meta: dict[str, Any]) -> ResultsStore:

@@ -26,6 +26,8 @@ SloMetric = Literal[
     "turns_to_goal_p95",
     "cost_per_success_usd",
     "tokens_per_success",
+    "judge_pass_rate",
+    "judge_score",
 ]
 SLO_METRICS: dict[str, str] = {
     "goal_rate": "conversations that reached their goal / conversations finished (0..1)",
@@ -35,9 +37,15 @@ SLO_METRICS: dict[str, str] = {
     "p99_turn_s": "99th percentile turn latency, seconds",
     "turns_to_goal_p50": "median turns a conversation took to reach its goal",
     "turns_to_goal_p95": "95th percentile of the turns to the goal",
-    "cost_per_success_usd": "simulated-user dollars spent per conversation that reached its goal",
+    "cost_per_success_usd": "simulated-user + agent-reported + judge dollars per conversation that reached "
+    "its goal",
     "tokens_per_success": "simulated-user tokens spent per conversation that reached its goal",
+    "judge_pass_rate": "conversations the judge passed / conversations it judged (0..1; needs the judge)",
+    "judge_score": "the judge's mean normalised score (0..1; needs the judge)",
 }
+# Known only once the run has ended and its conversations are judged: never a reason to stop the run
+# early, checked on every step measured (see knee.tally).
+JUDGE_SLO_METRICS = frozenset({"judge_pass_rate", "judge_score"})
 
 
 class SloOp(StrEnum):
@@ -103,7 +111,11 @@ class StepJudgement(BaseModel):
 
     judged: int = 0
     passed: int = 0
-    criteria: dict[str, float] = Field(default_factory=dict)  # criterion -> mean score
+    criteria: dict[str, float] = Field(default_factory=dict)  # criterion -> mean normalised score (0..1)
+    judge_errors: int = 0  # conversations of the step the judge could not score
+    pass_rate: float | None = None  # passed / judged; None when none was judged
+    mean_score: float | None = None  # mean normalised score (0..1)
+    cost_usd: float = 0.0  # what judging the step's conversations cost
 
 
 class StepStats(BaseModel):
@@ -130,9 +142,10 @@ class StepStats(BaseModel):
     error_rate: float | None = None
     errors_by_kind: dict[str, int] = Field(default_factory=dict)
     tokens: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float = 0.0  # the simulated users'
+    agent_cost_usd: float = 0.0  # what the agent reported its turns cost
     tokens_per_success: float | None = None
-    cost_per_success_usd: float | None = None
+    cost_per_success_usd: float | None = None  # simulated users + agent + judge, per goal reached
     judge: StepJudgement | None = None  # absent until the conversation judge has scored the run
     checks: list[SloCheck] = Field(default_factory=list)
     passed: bool = False
@@ -141,6 +154,11 @@ class StepStats(BaseModel):
 
     def metric(self, name: str) -> float | None:
         """The value an SLO on `name` (one of SLO_METRICS) checks."""
+        if name in JUDGE_SLO_METRICS:
+            if self.judge is None:
+                return None
+            value = self.judge.pass_rate if name == "judge_pass_rate" else self.judge.mean_score
+            return None if value is None else float(value)
         value = getattr(self, name)
         return None if value is None else float(value)
 

@@ -38,6 +38,20 @@ class PassK(Document):
     value: Number
 
 
+class ScenarioJudgement(Document):
+    """The conversation judge's verdicts on a scenario's conversations (only when it was judged)."""
+
+    rubrics: list[str] = Field(default_factory=list)
+    conversations: int = 0
+    judged: int = 0
+    judge_errors: int = 0  # conversations the judge could not score
+    passed: int = 0
+    pass_rate: Number = 0.0  # of the judged conversations: the scenario's `judge` metric
+    mean_score: Number | None = None  # weighted normalised score, 0..1
+    criteria: dict[str, Number] = Field(default_factory=dict)  # criterion id -> pass rate
+    cost_usd: Number = 0.0  # judge cost, apart from the simulated users'
+
+
 class ScenarioResult(Document):
     """One scenario's results: success, latency, quality metrics, grade and what to do next."""
 
@@ -61,6 +75,7 @@ class ScenarioResult(Document):
     runs: list[str] = Field(default_factory=list)  # the folders of its repetitions' runs
     pass_k: PassK | None = None  # only with more than one repetition
     complete: bool | None = None  # False: cut short (grade capped)
+    judgement: ScenarioJudgement | None = None  # only when the scenario was judged
 
     @model_validator(mode="before")
     @classmethod
@@ -179,5 +194,6 @@ __all__ = [
     "PipelineOverall",
     "PipelineResults",
     "PipelineSystem",
+    "ScenarioJudgement",
     "ScenarioResult",
 ]

@@ -58,7 +58,22 @@ CATALOG: dict[str, MetricInfo] = {
         MetricInfo(
             "convoload_cost_per_success_usd",
             "gauge",
-            "Simulated-user and agent-reported cost per window conversation that reached its goal",
+            "Simulated-user, agent-reported and judge cost per window conversation that reached its goal",
+        ),
+        MetricInfo(
+            "convoload_judge_score",
+            "gauge",
+            "Mean normalised conversation-judge score (0..1) of the window's judged conversations",
+        ),
+        MetricInfo(
+            "convoload_judge_pass_ratio",
+            "gauge",
+            "Share of the window's judged conversations that passed the judge's rubric",
+        ),
+        MetricInfo(
+            "convoload_judge_cost_usd_total",
+            "counter",
+            "LLM cost in USD of judging the monitor's conversations",
         ),
         MetricInfo(
             "convoload_simulator_errors_total",

@@ -162,6 +162,11 @@ class MonitorConfig(_Strict):
     components: list[Component] | None = Field(
         default=None, description="health-checked; default for the bundled system: agent and catalog"
     )
+    judge: bool | None = Field(
+        default=None,
+        description="judge the synthetic conversations (collect) and the pipeline's scenarios with the "
+        "agent config's `judge` section; default: that section's `enabled`",
+    )
     schedule: Schedule = Field(default_factory=Schedule)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)

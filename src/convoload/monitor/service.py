@@ -7,6 +7,11 @@ itself and a missed run is made up once, not in a burst; the heavy jobs (stress,
 also wait for each other so that one's load does not skew the other's figures.
 
 Everything lands in the results store as it happens; the dashboard (its own process) reads it there.
+
+With the conversation judge on (the monitor config's `judge`, else the agent config's
+`judge.enabled`), each collection judges the synthetic conversations that finished since the last
+one, with the agent config's `judge` section: the window's judge score, pass ratio and judge cost
+become metrics (and the `judge_score` alert rule's value), and the pipeline job judges its scenarios.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Callable
 from contextlib import ExitStack, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import gevent
@@ -35,6 +40,8 @@ from convoload.envsecrets import redact
 from convoload.events import ConversationFinished, ConversationStarted, EventBus
 from convoload.load.context import RunContext, new_run_id
 from convoload.load.plan import RunPlan
+from convoload.model import ConversationRecord, Outcome
+from convoload.model.judgement import Judgement
 from convoload.model.pipeline import RESULTS_FILE
 from convoload.model.report import RunReport
 from convoload.monitor import logs
@@ -56,6 +63,9 @@ from convoload.monitor.store import MonitorStore, Sample
 from convoload.monitor.system import Watched, resolve, store_origin, store_url
 from convoload.monitor.window import ConversationWindow
 from convoload.signals import StopRequest, exit_code, exit_now, install, say, signal_name
+
+if TYPE_CHECKING:
+    from convoload.judge.setup import JudgeResources, RubricChooser
 
 log = logging.getLogger("convoload.monitor")
 JOBS = ("collect", "health", "stress", "pipeline", "daily")
@@ -109,6 +119,8 @@ class Monitor:
         self._stopping = False
         self._stop_runs = StopRequest()  # set at shutdown: the jobs' load tests end early
         self.signum: int | None = None  # the signal that stopped serve()
+        self._judge: tuple[JudgeResources, RubricChooser] | None = None  # started when judging
+        self._unjudged: list[ConversationRecord] = []  # probes finished since the last collection
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -128,6 +140,8 @@ class Monitor:
             self.manager.restore(saved)  # no second notification for what was already announced
         try:
             self.watched = resolve(self.config, self._resources)
+            if self.judging:
+                self._start_judge(self.watched.agent)
             if self.config.dashboard.enabled:
                 self._start_dashboard()
             self._scheduler = self._schedule()
@@ -157,6 +171,52 @@ class Monitor:
         self.signum = signum
         say(f"{signal_name(signum)}: stopping; jobs under way end now, recorded (again to exit at once)")
         self.request_stop()
+
+    @property
+    def judging(self) -> bool:
+        """Whether the monitor judges its conversations (see the module's docstring)."""
+        if self.config.judge is not None:
+            return self.config.judge
+        return self.watched is not None and self.watched.agent.judge.enabled
+
+    def _start_judge(self, agent: Config) -> None:
+        """The judge's chain (the local provider started once), every persona's rubric checked now."""
+        from convoload.judge.setup import JudgeResources, RubricChooser
+        from convoload.personas import resolve_personas
+
+        chooser = RubricChooser(agent)
+        if agent.personas:
+            for persona in resolve_personas(
+                agent.personas, agent.base_dir, source=f"{agent.source}: personas"
+            ):
+                chooser.rubric(persona.name)
+        resources = self._resources.enter_context(JudgeResources(agent))
+        self._judge = (resources, chooser)
+
+    def _judge_probes(self, context: RunContext) -> None:
+        """Judge the probes finished since the last collection; their verdicts join the window and the
+        probe run's judgements.jsonl."""
+        from convoload.envsecrets import redact_json
+        from convoload.judge.runner import JUDGEMENTS_NAME
+
+        records, self._unjudged = self._unjudged, []
+        if self._judge is None or not records:
+            return
+        resources, chooser = self._judge
+        judge = resources.judge
+
+        def one(record: ConversationRecord) -> Judgement:
+            try:
+                return judge.judge(chooser.task(record))
+            except Exception as exc:  # a rubric's reference facts failed: this verdict only
+                log.exception("judging %s failed", record.session_id)
+                return judge.failed(record, chooser.spec_for(record.persona)[0], f"reference facts: {exc!r}")
+
+        pool = gevent.pool.Pool(max(1, resources.config.judge.concurrency))
+        with (context.run_dir / JUDGEMENTS_NAME).open("ab") as out:
+            for judgement in pool.imap(one, records):
+                self.window.add_judgement(judgement)
+                out.write(redact_json(judgement.model_dump_json().encode()) + b"\n")
 
     @property
     def stop_request(self) -> StopRequest:
@@ -305,6 +365,7 @@ class Monitor:
             gevent.wait([self._stop_runs.event, gevent.spawn(pool.join)], count=1)
         finally:
             pool.kill()  # a shutdown: conversations under way are recorded as interrupted
+        self._judge_probes(context)
         metrics = self.window.metrics()
         totals = self.window.totals
         peak, self._peak = self._peak, self._in_flight
@@ -314,6 +375,8 @@ class Monitor:
             Sample("convoload_tokens_total", totals.tokens),
             Sample("convoload_cost_usd_total", totals.cost_usd),
         ]
+        if self._judge is not None:
+            samples.append(Sample("convoload_judge_cost_usd_total", totals.judge_cost_usd))
         for name, value in (
             ("convoload_success_ratio", metrics.success_rate),
             ("convoload_error_ratio", metrics.error_rate),
@@ -321,6 +384,8 @@ class Monitor:
             ("convoload_response_time_p95_seconds", metrics.response_time_p95_s),
             ("convoload_llm_fallback_ratio", metrics.fallback_rate),
             ("convoload_cost_per_success_usd", metrics.cost_per_success_usd),
+            ("convoload_judge_score", metrics.judge_score),
+            ("convoload_judge_pass_ratio", metrics.judge_pass_rate),
         ):
             if value is not None:
                 samples.append(Sample(name, value))
@@ -349,6 +414,8 @@ class Monitor:
                 "response_time_p95_s": metrics.response_time_p95_s,
                 "fallback_rate": metrics.fallback_rate,
                 "concurrent_users": float(peak),
+                "judge_score": metrics.judge_score,
+                "judge_pass_rate": metrics.judge_pass_rate,
             }
         )
         summary = CollectSummary(
@@ -491,6 +558,7 @@ class Monitor:
             repeat=repeat,
             store_url=store_url(self.config),
             stop=self._stop_runs,
+            judge_config=self.watched.agent if self.judging else None,
         )
         overall = results.overall
         summary = PipelineSummary(
@@ -548,6 +616,11 @@ class Monitor:
             rec = event.record
             if record:
                 self.window.add(rec)
+                if self._judge is not None and rec.outcome not in (
+                    Outcome.INTERRUPTED,
+                    Outcome.SIMULATOR_ERROR,
+                ):
+                    self._unjudged.append(rec)
             agents = [t.agent for t in rec.turns if t.agent]
             path = ">".join(a for i, a in enumerate(agents) if i == 0 or agents[i - 1] != a)
             logs.AGENTS.info(

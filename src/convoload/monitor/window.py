@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from convoload.model import ConversationRecord, Outcome, distribution
+from convoload.model.judgement import Judgement
 
 FALLBACK_HOOK = "ollama_fallbacks"
 
@@ -30,6 +31,17 @@ class _Entry:
     cost_usd: float = 0.0  # simulated user's and agent-reported cost
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What the window keeps of a judgement (when the monitor's conversations are judged)."""
+
+    at: float
+    judged: bool  # False: the judge could not score the conversation (no score, no pass)
+    passed: bool
+    score: float | None
+    cost_usd: float
+
+
 @dataclass
 class WindowMetrics:
     conversations: int
@@ -40,6 +52,8 @@ class WindowMetrics:
     fallback_rate: float | None
     transitions: Counter[tuple[str, str]] = field(default_factory=Counter)
     cost_per_success_usd: float | None = None  # None: no goal reached in the window
+    judge_score: float | None = None  # None: no conversation judged in the window
+    judge_pass_rate: float | None = None
 
 
 @dataclass
@@ -51,6 +65,7 @@ class Totals:
     simulator_faults: Counter[str] = field(default_factory=Counter)  # outcome simulator_error, by fault
     tokens: int = 0
     cost_usd: float = 0.0
+    judge_cost_usd: float = 0.0
 
 
 class ConversationWindow:
@@ -58,6 +73,7 @@ class ConversationWindow:
         self.window_s = window_s
         self._clock = clock
         self._entries: deque[_Entry] = deque()
+        self._verdicts: deque[_Verdict] = deque()
         self._lock = threading.Lock()
         self.totals = Totals()
 
@@ -90,14 +106,32 @@ class ConversationWindow:
         with self._lock:
             self._entries.append(entry)
 
+    def add_judgement(self, judgement: Judgement) -> None:
+        """The judge's verdict on a conversation added before: the judge metrics and its cost."""
+        verdict = _Verdict(
+            at=self._clock(),
+            judged=judgement.status == "judged",
+            passed=bool(judgement.passed),
+            score=judgement.score,
+            cost_usd=judgement.usage.cost_usd,
+        )
+        with self._lock:
+            self.totals.judge_cost_usd += verdict.cost_usd
+            self._verdicts.append(verdict)
+
     def metrics(self) -> WindowMetrics:
         with self._lock:
             horizon = self._clock() - self.window_s
             while self._entries and self._entries[0].at < horizon:
                 self._entries.popleft()
+            while self._verdicts and self._verdicts[0].at < horizon:
+                self._verdicts.popleft()
             entries = list(self._entries)
+            verdicts = list(self._verdicts)
         if not entries:
             return WindowMetrics(0, None, None, None, None, None)
+        judged = [v for v in verdicts if v.judged]
+        scores = [v.score for v in judged if v.score is not None]
         turns = sum(e.turns for e in entries)
         latency = distribution(ms for e in entries for ms in e.latencies_ms)
         mean, p95 = latency.get("mean"), latency.get("p95")
@@ -110,5 +144,11 @@ class ConversationWindow:
             response_time_p95_s=p95 / 1000 if p95 is not None else None,
             fallback_rate=sum(e.fallbacks for e in entries) / turns if turns else None,
             transitions=Counter(t for e in entries for t in e.transitions),
-            cost_per_success_usd=sum(e.cost_usd for e in entries) / goals if goals else None,
+            # The judge's cost is part of what a success costs (simulated users + agent + judge).
+            cost_per_success_usd=(sum(e.cost_usd for e in entries) + sum(v.cost_usd for v in verdicts))
+            / goals
+            if goals
+            else None,
+            judge_score=sum(scores) / len(scores) if scores else None,
+            judge_pass_rate=sum(v.passed for v in judged) / len(judged) if judged else None,
         )

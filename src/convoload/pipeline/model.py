@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from convoload import plugins
 from convoload.config import GoalConfig
@@ -36,6 +44,20 @@ class Repeat(BaseModel):
     times: int = Field(ge=1, le=100_000)
 
 
+class ScenarioJudge(BaseModel):
+    """A scenario's `judge:`: `false` never judges it; a rubric (`{rubric: realestate}`, a shipped
+    name or a YAML file next to the scenarios) always does, with that rubric."""
+
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool = True
+    rubric: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"enabled": value} if isinstance(value, bool) else value
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -54,6 +76,9 @@ class Scenario(BaseModel):
     success: Literal["goal", "graceful"] = Field(
         default="goal", description="goal: the goal was reached; graceful: every reply came back, 4xx allowed"
     )
+    judge: ScenarioJudge | None = Field(
+        default=None, description="false: never judged; {rubric: NAME|FILE}: always judged by it"
+    )
 
     @field_validator("scripts")
     @classmethod
@@ -71,10 +96,13 @@ class Scenario(BaseModel):
 _SCENARIOS = TypeAdapter(list[Scenario])
 
 
-def parse_scenarios(text: str, source: str, *, suite: ScenarioSuite | None = None) -> list[Scenario]:
+def parse_scenarios(
+    text: str, source: str, *, suite: ScenarioSuite | None = None, base_dir: Path | None = None
+) -> list[Scenario]:
     """Scenarios from YAML text: a list, or a mapping with `scenarios:`; errors name `source` and the field.
 
-    With `suite`, they must fit it: only its checks, and personas where it has no default ones.
+    With `suite`, they must fit it: only its checks, and personas where it has no default ones. A
+    rubric a scenario names (`judge: {rubric: ...}`) must load (a file: relative to `base_dir`).
     """
     data = parse_yaml(text, source)
     if isinstance(data, dict) and "scenarios" in data:
@@ -91,13 +119,34 @@ def parse_scenarios(text: str, source: str, *, suite: ScenarioSuite | None = Non
     if suite is not None:
         for index, field_name, message in _misfits(scenarios, suite.check_names, suite.name, suite.personas):
             raise ConfigError(source, f"scenarios.{index}.{field_name}", message)
+    for index, scenario in enumerate(scenarios):
+        if scenario.judge is not None and scenario.judge.rubric is not None:
+            scenario.judge.rubric = _rubric_path(scenario.judge.rubric, base_dir)
+            _check_rubric(scenario.judge.rubric, source, f"scenarios.{index}.judge.rubric")
     return scenarios
+
+
+def _rubric_path(spec: str, base_dir: Path | None) -> str:
+    """A rubric file named relative to the scenario file, made absolute (a shipped name as it is)."""
+    is_file = spec.endswith((".yaml", ".yml")) or "/" in spec or "\\" in spec
+    if not is_file or base_dir is None or Path(spec).is_absolute():
+        return spec
+    return str(base_dir / spec)
+
+
+def _check_rubric(spec: str, source: str, field_name: str) -> None:
+    from convoload.judge.rubric import load_rubric
+
+    try:
+        load_rubric(spec)
+    except ConfigError as exc:
+        raise ConfigError(source, field_name, exc.message) from None
 
 
 def load_scenarios(path: str | Path, *, suite: ScenarioSuite | None = None) -> list[Scenario]:
     """A scenario file (see `parse_scenarios`)."""
     path = Path(path)
-    return parse_scenarios(read_text_file(path), str(path), suite=suite)
+    return parse_scenarios(read_text_file(path), str(path), suite=suite, base_dir=path.resolve().parent)
 
 
 def _misfits(
@@ -180,7 +229,9 @@ HandoffReader = Callable[[Any], Sequence[tuple[str, str]] | None]
 
 # Names a check cannot take: the quality metrics the runner computes and the keys of a scenario's results
 # (a check's section is a key of its scenario's results in real_test_results.json).
-_RESERVED = frozenset({"coherence", "agent_coordination", "user_experience", *ScenarioResult.model_fields})
+_RESERVED = frozenset(
+    {"coherence", "agent_coordination", "user_experience", "judge", *ScenarioResult.model_fields}
+)
 _CHECK_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -194,7 +245,8 @@ class ScenarioSuite:
     `personas` and `goal`: for scenarios that name none. `allowed_handoffs`: the (from, to) pairs of
     agents that may hand a conversation over (None: no opinion, no agent_coordination metric);
     `read_handoffs` reads the hand-offs the agent reports in a reply document (None when it reports
-    none, then consecutive turns' agents are compared).
+    none, then consecutive turns' agents are compared). `rubric`: the conversation judge's rubric for
+    its scenarios when the pipeline judges them (None: by persona, as `convoload judge` chooses).
     """
 
     name: str
@@ -208,6 +260,7 @@ class ScenarioSuite:
     goal: GoalConfig | None = None
     allowed_handoffs: frozenset[tuple[str, str]] | None = None
     read_handoffs: HandoffReader | None = None
+    rubric: str | None = None  # what judges its scenarios (a shipped rubric or a file); see pipeline.judging
 
     def __post_init__(self) -> None:
         if self.system is not None and self.target is not None:

@@ -6,6 +6,8 @@ and report of a run exists for it too. On top, per scenario: success by the scen
 latency per agent, integration metrics (coherence, agent coordination when the suite says which
 hand-offs are allowed, one per domain check of the suite, user experience), health, grade,
 recommendations, and pass^k. What the system's replies mean is the suite's business, not this module's.
+With the conversation judge on, each judged scenario also gets the `judge` metric, and the judge's
+criteria weigh on coherence and user experience (see convoload.pipeline.judging).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from convoload.load.context import RunContext, new_run_id
 from convoload.load.engine import run_load
 from convoload.load.plan import RunPlan
 from convoload.model import ConversationRecord, ErrorKind, Outcome, distribution
+from convoload.model.judgement import Judgement, JudgementSummary
 from convoload.model.pipeline import (
     RESULTS_FILE,
     PassK,
@@ -40,6 +43,16 @@ from convoload.model.pipeline import (
 from convoload.model.report import Distribution, RunReport
 from convoload.personas import resolve_personas
 from convoload.personas.model import Persona
+from convoload.pipeline.judging import (
+    JUDGE_ADVICE,
+    JUDGE_METRIC,
+    PipelineJudge,
+    any_judged,
+    apply_judge,
+    judge_recommendations,
+    judges,
+    summary,
+)
 from convoload.pipeline.model import CheckResult, Scenario, ScenarioSuite
 from convoload.report.aggregate import aggregate
 from convoload.report.grading import (
@@ -96,8 +109,14 @@ def run_pipeline(
     on_scenario: Callable[[ScenarioResult], None] | None = None,
     store_url: str | None = None,
     stop: StopRequest | None = None,
+    judge_config: Config | None = None,
 ) -> PipelineResults:
     """Run every scenario `repeat` times; runs go to `store_url` (see `checked_store_url`).
+
+    `judge_config`: the pipeline judges its scenarios' conversations with this config's `judge`
+    section (those that do not say `judge: false`); scenarios that name a rubric are judged in any
+    case, with the default judge (the bundled local provider's) when it is None. Every rubric is
+    loaded before the first scenario runs.
 
     Writes real_test_results.json (the results' document) and scenarios.csv in the pipeline's folder
     and returns the results, `folder` set. A `stop` request (a signal) ends the scenario under way the
@@ -107,11 +126,15 @@ def run_pipeline(
     store_url = checked_store_url(store_url, runs_dir=runs_dir)  # fails before the first scenario
     pipeline_id = "pipeline-" + new_run_id()
     folder = runs_dir / pipeline_id
-    folder.mkdir(parents=True, exist_ok=True)
+    pipeline_judges = judge_config is not None
+    judged_metric = any_judged(suite, pipeline_judges)
+    metrics = _metric_names(suite) + ([JUDGE_METRIC] if judged_metric else [])
     results: list[ScenarioResult] = []
     all_records: list[ConversationRecord] = []
     skipped: list[str] = []
-    with httpx.Client(timeout=10) as http:
+    with ExitStack() as judging, httpx.Client(timeout=10) as http:
+        judge = PipelineJudge(suite, judge_config, pipeline_judges, judging) if judged_metric else None
+        folder.mkdir(parents=True, exist_ok=True)
         for scenario in suite.scenarios:
             if stop is not None and stop.is_set():
                 skipped.append(scenario.name)
@@ -125,7 +148,12 @@ def run_pipeline(
                 repetitions.append(repetition)
                 all_records.extend(repetition.records)
                 finished += done
-            result = _scenario_result(suite, scenario, repetitions, system)
+            judgements = None
+            if judge is not None and judges(scenario, pipeline_judges):
+                records = [r for repetition in repetitions for r in repetition.records]
+                judgements = judge.judge(scenario, records)
+                _write_judgements(repetitions, judgements)
+            result = _scenario_result(suite, scenario, repetitions, system, judgements)
             if finished < planned:
                 why = f"stopped by {stop.reason}" if stop is not None and stop.is_set() else "cut short"
                 result = mark_incomplete(
@@ -138,7 +166,7 @@ def run_pipeline(
             if on_scenario:
                 on_scenario(result)
         healthy_after = _healthy(http, system.health_url)
-    overall = _overall(results, all_records, healthy_after, _metric_names(suite))
+    overall = _overall(results, all_records, healthy_after, metrics)
     stopped_by = stop.reason if stop is not None and stop.is_set() else None
     if skipped or any(r.complete is False for r in results):
         ran = len(results) - sum(1 for r in results if r.complete is False)
@@ -162,7 +190,7 @@ def run_pipeline(
         folder=folder,
     )
     write_json(folder / RESULTS_FILE, pipeline.to_document())
-    _write_csv(folder / "scenarios.csv", results, _metric_names(suite))
+    _write_csv(folder / "scenarios.csv", results, metrics)
     return pipeline
 
 
@@ -293,6 +321,7 @@ def _scenario_result(
     scenario: Scenario,
     repetitions: list[_Repetition],
     system: StartedSystem,
+    judgements: list[Judgement] | None = None,
 ) -> ScenarioResult:
     records = [r for repetition in repetitions for r in repetition.records]
     report = RunReport.from_document(aggregate(records))
@@ -328,6 +357,11 @@ def _scenario_result(
     integration.update({name: result.score for name, result in checks.items()})
     integration["user_experience"] = _experience(turns, graceful=scenario.success == "graceful")
     advice = {check.name: check.advice for check in suite.checks}
+    judged_lines: list[str] = []
+    if judgements is not None:
+        apply_judge(integration, judgements)
+        advice[JUDGE_METRIC] = JUDGE_ADVICE
+        judged_lines = judge_recommendations(judgements)
     return ScenarioResult(
         name=scenario.name,
         description=scenario.description,
@@ -342,12 +376,30 @@ def _scenario_result(
         health=health(success_rate, p95_s, error_rate),
         grade=worst(grade(success_rate, p95_s), quality_grade(integration)),
         error_rate=round(error_rate, 4),
-        recommendations=_with_quality(assessment.recommendations, integration, advice),
+        recommendations=_with_quality(assessment.recommendations, integration, advice, judged_lines),
         findings=report.findings.by_hook,
         runs=[str(repetition.run_dir) for repetition in repetitions],
         # pass^k only with more than one repetition: absent from the file otherwise.
         **({"pass_k": _pass_k(scenario, repetitions, bad_sessions)} if len(repetitions) > 1 else {}),
+        **({"judgement": summary(judgements)} if judgements is not None else {}),
     )
+
+
+def _write_judgements(repetitions: list[_Repetition], judgements: list[Judgement]) -> None:
+    """Each repetition's verdicts in its run folder, as `convoload judge RUN` writes them."""
+    from convoload.envsecrets import redact_json
+    from convoload.judge.runner import JUDGEMENTS_NAME, SUMMARY_NAME
+
+    by_session = {j.session_id: j for j in judgements}
+    for repetition in repetitions:
+        mine = [by_session[r.session_id] for r in repetition.records if r.session_id in by_session]
+        with (repetition.run_dir / JUDGEMENTS_NAME).open("wb") as out:
+            for judgement in mine:  # reasons quote the transcript: no known secret goes out
+                out.write(redact_json(judgement.model_dump_json().encode()) + b"\n")
+        run_id = repetition.records[0].run_id if repetition.records else repetition.run_dir.name
+        write_json(
+            repetition.run_dir / SUMMARY_NAME, JudgementSummary.of(run_id, mine).model_dump(mode="json")
+        )
 
 
 def _expected_removed(scenario: Scenario, report: RunReport, records: list[ConversationRecord]) -> RunReport:
@@ -389,10 +441,14 @@ def _graceful(error: Any) -> bool:
 
 
 def _with_quality(
-    recommendations: list[str], integration: dict[str, float], advice: Mapping[str, str]
+    recommendations: list[str],
+    integration: dict[str, float],
+    advice: Mapping[str, str],
+    judged: Sequence[str] = (),
 ) -> list[str]:
-    """The quality metrics' recommendations first; "No action needed" only when there are none."""
-    quality = quality_recommendations(integration, advice)
+    """The quality metrics' recommendations first (then the judge's failed criteria); "No action
+    needed" only when there are none."""
+    quality = quality_recommendations(integration, advice) + list(judged)
     if not quality:
         return recommendations
     return quality + [line for line in recommendations if not line.startswith("No action needed")]
@@ -477,10 +533,7 @@ def _overall(
     if not healthy_after:
         status = "critical"
     # No scenario ran (stopped before the first): nothing was measured, nothing is vouched for.
-    integration = {
-        k: round(sum(r.integration[k] for r in results) / len(results), 4) if results else 0.0
-        for k in metrics
-    }
+    integration = {k: _mean_of(results, k) for k in metrics}
     return PipelineOverall(
         conversations=total,
         successful=successful,
@@ -498,6 +551,12 @@ def _overall(
         ]
         or ["No action needed: every check passed."],
     )
+
+
+def _mean_of(results: list[ScenarioResult], metric: str) -> float:
+    """A metric averaged over the scenarios that have it (a scenario not judged has no `judge`)."""
+    values = [r.integration[metric] for r in results if metric in r.integration]
+    return round(sum(values) / len(values), 4) if values else 0.0
 
 
 def _write_csv(path: Path, results: list[ScenarioResult], metrics: Sequence[str]) -> None:
@@ -525,6 +584,6 @@ def _write_csv(path: Path, results: list[ScenarioResult], metrics: Sequence[str]
                     r.latency_ms.p95,
                     r.grade,
                     r.health,
-                    *(r.integration[metric] for metric in metrics),
+                    *(r.integration.get(metric, "") for metric in metrics),
                 ]
             )

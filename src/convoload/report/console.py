@@ -284,6 +284,11 @@ def _quality(results: PipelineResults) -> list[tuple[str, str]]:
     return [(_QUALITY_LABELS.get(key, key.split("_")[0]), key) for key in results.overall.integration]
 
 
+def _share(value: float | None) -> str:
+    """A quality metric; "-" for a scenario without it (one the conversation judge did not judge)."""
+    return "-" if value is None else f"{value:.2f}"
+
+
 def print_pipeline(console: Console, results: PipelineResults | Mapping[str, Any]) -> None:
     """The pipeline's results: one table when it fits the terminal, else a block per scenario."""
     results = PipelineResults.of(results)
@@ -321,7 +326,7 @@ def _pipeline_table(results: PipelineResults) -> Table:
             f"{r.successful}/{r.conversations}",
             _ms(r.latency_ms.p50),
             _ms(r.latency_ms.p95),
-            *(f"{r.integration[key]:.2f}" for _, key in quality),
+            *(_share(r.integration.get(key)) for _, key in quality),
             f"[{_HEALTH_COLOURS[r.health]}]{r.health}[/]",
             r.grade,
             pass_k,
@@ -332,7 +337,7 @@ def _pipeline_table(results: PipelineResults) -> Table:
         f"{o.successful}/{o.conversations}",
         _ms(o.latency_ms.p50),
         _ms(o.latency_ms.p95),
-        *(f"{o.integration[key]:.2f}" for _, key in quality),
+        *(_share(o.integration.get(key)) for _, key in quality),
         f"[{_HEALTH_COLOURS[o.health]}]{o.health}[/]",
         f"[bold]{o.grade}[/]",
         "",
@@ -354,7 +359,7 @@ def _print_pipeline_blocks(console: Console, results: PipelineResults) -> None:
         ]
         if isinstance(r, ScenarioResult) and r.pass_k is not None:
             numbers.append(f"pass^{r.pass_k.k} {r.pass_k.value:.2f}")
-        quality = [f"{label} {r.integration[key]:.2f}" for label, key in _quality(results)]
+        quality = [f"{label} {_share(r.integration.get(key))}" for label, key in _quality(results)]
         console.print(head)
         console.print("  " + " · ".join(numbers), markup=False, highlight=False)
         console.print("  " + " · ".join(quality), markup=False, highlight=False)

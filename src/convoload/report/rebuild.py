@@ -19,6 +19,7 @@ from convoload.store.journal import (
     read_journal,
     write_json,
 )
+from convoload.store.judgements import read_judgement_summary
 
 if TYPE_CHECKING:
     from convoload.model import ConversationRecord
@@ -54,6 +55,9 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
     if report.run.status == "running":  # killed: it never got to say how it ended
         report.run.status = "interrupted"
     report.assessment = assess_report(report)
+    judgement = read_judgement_summary(run_dir)
+    if judgement is not None:  # a judged run stays judged (an unjudged aggregate has no such key)
+        report.judgement = judgement
     document = report.to_document()
     write_aggregate_files(run_dir, document, aggregator.iter_conversations)
     return document

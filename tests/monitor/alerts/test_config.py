@@ -73,6 +73,7 @@ def test_defaults_are_the_issue_thresholds():
         "success_rate_low": ("<", 0.85, 0.70),
         "response_time_high": (">", 5.0, 10.0),
         "error_rate_high": (">", 0.10, 0.20),
+        "judge_score_low": ("<", 0.80, 0.60),  # only with the conversation judge on
         "catalog_down": ("<", None, 1.0),
         "agent_down": ("<", None, 1.0),
         "llm_provider_down": ("<", 1.0, None),

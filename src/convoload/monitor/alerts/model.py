@@ -2,7 +2,9 @@
 
 Units: a threshold is in the unit of its metric. Rates (`success_rate`, `error_rate`) are fractions
 0..1, so "success rate below 70 %" is `critical: 0.70`; a percent string (`critical: 70%`) is accepted
-and converted. Response times are seconds, `component_up:*` metrics are 1 (up) or 0 (down).
+and converted. Response times are seconds, `component_up:*` metrics are 1 (up) or 0 (down), the
+judge's `judge_score` (mean normalised score) and `judge_pass_rate` are 0..1 (the monitor's
+conversations judged: see monitor.service).
 """
 
 from __future__ import annotations
@@ -215,6 +217,17 @@ def default_rules() -> list[RuleConfig]:
             critical=0.20,
             for_s=300,
             summary="Error rate {value:.1%} is above {threshold:.0%}",
+        ),
+        RuleConfig(
+            # The conversation judge's mean normalised score over the window: only with the judge on
+            # (no judged conversation: no value, never an alert).
+            name="judge_score_low",
+            metric="judge_score",
+            op="<",
+            warning=0.80,
+            critical=0.60,
+            for_s=300,
+            summary="Judge score {value:.2f} is below {threshold:.2f}",
         ),
         RuleConfig(
             name="catalog_down",

@@ -239,6 +239,29 @@ def count_bars(name: str, title: str, rows: Sequence[tuple[str, int]], limit: in
     return _svg(name, title, height, "".join(parts))
 
 
+def pass_bars(name: str, title: str, rows: Sequence[tuple[str, int, int]]) -> Markup:
+    """One bar per row (a judge's criterion) as a share of 100 %: passed, then failed, with the pass
+    rate at its end. Rows: (label, judged, passed)."""
+    rows = [r for r in rows if r[1] > 0]
+    if not rows:
+        return _empty(name, title)
+    top, plot_w = 26.0, WIDTH - LABEL_W - 60.0
+    parts = [_legend([("passed", COLORS["ok"]), ("failed", COLORS["failed"])])]
+    for i, (label, judged, passed) in enumerate(rows):
+        y = top + i * ROW_H
+        ok_w = plot_w * passed / judged
+        parts.append(_text(LABEL_W - 8, y + 15, _short(label), "label", "end"))
+        parts.append(
+            _rect(LABEL_W, y + 3, ok_w, ROW_H - 8, COLORS["ok"], f"{label}: {passed} of {judged} passed")
+        )
+        failed = judged - passed
+        if failed:
+            tip = f"{label}: {failed} of {judged} failed"
+            parts.append(_rect(LABEL_W + ok_w, y + 3, plot_w - ok_w, ROW_H - 8, COLORS["failed"], tip))
+        parts.append(_text(LABEL_W + plot_w + 6, y + 15, f"{100 * passed / judged:.0f}%", "value"))
+    return _svg(name, title, top + len(rows) * ROW_H + 6, "".join(parts))
+
+
 # More conversations than this are drawn as the costliest of each group of consecutive ones.
 MAX_DOTS = 1000
 

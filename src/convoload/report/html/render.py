@@ -7,7 +7,7 @@ import math
 import sys
 from array import array
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
@@ -18,11 +18,13 @@ import jinja2
 
 from convoload.errors import ConfigError
 from convoload.model import ConversationRecord, Outcome, percentile
+from convoload.model.judgement import Judgement, JudgementSummary
 from convoload.model.report import RequestTable, RunMeta, RunReport, RunSummary, TargetMeta
 from convoload.report.aggregate import Aggregator, journal_records
 from convoload.report.grading import assess_report
 from convoload.report.html import charts
 from convoload.store.journal import AGGREGATE_NAME, JOURNAL_NAME, META_NAME, write_text_atomic
+from convoload.store.judgements import iter_judgements
 
 REPORT_NAME = "report.html"
 TEMPLATE = "report.html.j2"
@@ -32,6 +34,9 @@ MAX_BUCKETS = 60
 # Successful transcripts inlined in the page (every failed and interrupted one is): keeps the page of a
 # run of any length small enough for a browser to open.
 SAMPLE_SUCCESSES = 200
+# Conversations the judge failed, listed with the criteria they failed (and their transcripts shown):
+# the first ones in the run's order, so that the page of a run the judge failed throughout stays small.
+LISTED_JUDGE_FAILURES = 200
 
 
 @cache
@@ -60,9 +65,13 @@ class _RunDigest:
     personas: list[str] = field(default_factory=list)
     costs: array = field(default_factory=lambda: array("d"))
     succeeded: bytearray = field(default_factory=bytearray)
+    # Sessions whose transcript the page shows whatever their outcome (the judge's listed failures).
+    flagged: frozenset[str] = frozenset()
+    flags: bytearray = field(default_factory=bytearray)
 
     def add(self, record: ConversationRecord) -> None:
         position = len(self.starts)
+        self.flags.append(record.session_id in self.flagged)
         self.starts.append((record.started_at, record.user_id, position))
         self.personas.append(sys.intern(record.persona))
         self.costs.append(record.usage.cost_usd)
@@ -92,27 +101,61 @@ class _RunDigest:
 
     def shown(self, ordered: list[int]) -> list[int]:
         """Positions, in start order, of the transcripts the page shows: every conversation that did
-        not reach its goal, and SAMPLE_SUCCESSES successful ones evenly spaced over the run (all when
-        fewer)."""
+        not reach its goal or is flagged (the judge failed it), and SAMPLE_SUCCESSES successful ones
+        evenly spaced over the run (all when fewer)."""
         successes = [p for p in ordered if self.succeeded[p]]
         if len(successes) <= SAMPLE_SUCCESSES:
             return ordered
         picked = {successes[k * len(successes) // SAMPLE_SUCCESSES] for k in range(SAMPLE_SUCCESSES)}
-        return [p for p in ordered if not self.succeeded[p] or p in picked]
+        return [p for p in ordered if not self.succeeded[p] or p in picked or self.flags[p]]
 
 
-def render_html(report: RunReport | Mapping[str, Any], records: list[ConversationRecord]) -> str:
-    """The self-contained report page for a run's report (or aggregate document) and its records."""
-    digest = _RunDigest()
+def render_html(
+    report: RunReport | Mapping[str, Any],
+    records: list[ConversationRecord],
+    judgements: Iterable[Judgement] = (),
+) -> str:
+    """The self-contained report page for a run's report (or aggregate document) and its records;
+    `judgements`: the judge's verdicts (judgements.jsonl), shown when the report has a judgement."""
+    report = RunReport.of(report)
+    verdicts = list(judgements) if report.judgement is not None else []
+    failed = _listed_failures(verdicts)
+    digest = _RunDigest(flagged=frozenset(j.session_id for j in failed))
     for record in records:
         digest.add(record)
     ordered = digest.start_order()
-    return _render(RunReport.of(report), digest, ordered, [records[p] for p in digest.shown(ordered)])
+    shown = [records[p] for p in digest.shown(ordered)]
+    sessions = {r.session_id for r in shown}
+    return _render(
+        report,
+        digest,
+        ordered,
+        shown,
+        failed,
+        {j.session_id: j for j in verdicts if j.session_id in sessions},
+    )
+
+
+def _listed_failures(judgements: Iterable[Judgement]) -> list[Judgement]:
+    """The first LISTED_JUDGE_FAILURES conversations the judge failed, in the judgements' order."""
+    failed: list[Judgement] = []
+    for j in judgements:
+        if j.status == "judged" and j.passed is False:
+            failed.append(j)
+            if len(failed) == LISTED_JUDGE_FAILURES:
+                break
+    return failed
 
 
 def _render(
-    report: RunReport, digest: _RunDigest, ordered: list[int], shown: list[ConversationRecord]
+    report: RunReport,
+    digest: _RunDigest,
+    ordered: list[int],
+    shown: list[ConversationRecord],
+    failed: list[Judgement] | None = None,
+    verdicts: Mapping[str, Judgement] | None = None,
 ) -> str:
+    failed, verdicts = failed or [], verdicts or {}
     summary = report.summary
     context = {
         "run": _run_view(report.run),
@@ -126,7 +169,8 @@ def _render(
         "findings": report.findings,
         "faults": _faults_view(report),
         "requests": _requests_view(report.requests),
-        "conversations": [_conversation_view(r) for r in shown],
+        "judge": _judge_view(report.judgement, failed, {r.session_id for r in shown}),
+        "conversations": [_conversation_view(r, verdicts.get(r.session_id)) for r in shown],
         "conversation_total": len(ordered),
         "successes_total": sum(digest.succeeded),
         "successes_shown": sum(r.goal_reached for r in shown),
@@ -140,7 +184,8 @@ def write_html_report(run_dir: Path, aggregate: Mapping[str, Any] | None = None)
     needed); returns its path.
 
     The journal is read twice, a line at a time: once for the charts (and the aggregate when there is
-    none), once for the transcripts the page shows."""
+    none), once for the transcripts the page shows. A judged run's judgements.jsonl is read twice too:
+    for the failures the page lists, then for the verdicts of the transcripts it shows."""
     run_dir = Path(run_dir)
     journal = run_dir / JOURNAL_NAME
     if not journal.is_file():
@@ -148,7 +193,9 @@ def write_html_report(run_dir: Path, aggregate: Mapping[str, Any] | None = None)
     document = dict(aggregate) if aggregate is not None else _load_json(run_dir / AGGREGATE_NAME)
     # No (or a corrupt) aggregate, e.g. after a crash: the journal has everything needed.
     aggregator = Aggregator(journal=journal) if document is None else None
-    digest = _RunDigest()
+    judged = document is not None and document.get("judgement") is not None
+    judge_failed = _listed_failures(iter_judgements(run_dir)) if judged else []
+    digest = _RunDigest(flagged=frozenset(j.session_id for j in judge_failed))
     for record in journal_records(journal):
         digest.add(record)
         if aggregator is not None:
@@ -162,10 +209,13 @@ def write_html_report(run_dir: Path, aggregate: Mapping[str, Any] | None = None)
     wanted = set(positions)
     kept = {p: r for p, r in enumerate(journal_records(journal)) if p in wanted}
     shown = [kept[p] for p in positions if p in kept]  # positions from the first reading
+    report = RunReport.from_document(document or {}, run_dir=run_dir)
+    verdicts: dict[str, Judgement] = {}
+    if judged:  # judgements.jsonl again, a line at a time: only the shown transcripts' verdicts kept
+        sessions = {r.session_id for r in shown}
+        verdicts = {j.session_id: j for j in iter_judgements(run_dir) if j.session_id in sessions}
     out = run_dir / REPORT_NAME
-    write_text_atomic(
-        out, _render(RunReport.from_document(document or {}, run_dir=run_dir), digest, ordered, shown)
-    )
+    write_text_atomic(out, _render(report, digest, ordered, shown, judge_failed, verdicts))
     return out
 
 
@@ -361,7 +411,7 @@ def _cost_per_success_view(summary: RunSummary) -> dict[str, str] | None:
     }
 
 
-def _conversation_view(record: ConversationRecord) -> dict[str, Any]:
+def _conversation_view(record: ConversationRecord, judgement: Judgement | None = None) -> dict[str, Any]:
     outcome = record.outcome.value if record.outcome else "unknown"
     return {
         "session_id": record.session_id,
@@ -382,4 +432,88 @@ def _conversation_view(record: ConversationRecord) -> dict[str, Any]:
             for m in record.messages()
         ],
         "findings": record.findings,
+        "judgement": _verdict_view(judgement),
+    }
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _score(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def _judge_view(
+    summary: JudgementSummary | None, failed: list[Judgement], shown: set[str]
+) -> dict[str, Any] | None:
+    """The Judge section: KPIs, per criterion and per persona, and the failures listed with the
+    criteria they failed (linked to their transcript when the page shows it); None when unjudged."""
+    if summary is None:
+        return None
+    return {
+        "pass_rate": _pct(summary.pass_rate) if summary.judged else "–",
+        "mean_score": _score(summary.mean_score),
+        "judged": summary.judged,
+        "passed": summary.passed,
+        "conversations": summary.conversations,
+        "errors": summary.judge_errors,
+        "judges": ", ".join(summary.judges) or "–",
+        "rubrics": ", ".join(summary.rubrics) or "–",
+        "cost": charts.fmt_usd(summary.usage.cost_usd),
+        "tokens": summary.usage.total_tokens,
+        "chart": charts.pass_bars(
+            "judge-criteria",
+            "Judge pass rate per criterion",
+            [(c.id, c.judged, c.passed) for c in summary.criteria],
+        ),
+        "criteria": [
+            {
+                "id": c.id,
+                "judged": c.judged,
+                "passed": c.passed,
+                "pass_rate": _pct(c.pass_rate) if c.judged else "–",
+                "mean_score": _score(c.mean_score),
+            }
+            for c in summary.criteria
+        ],
+        "personas": [
+            {
+                "name": p.name,
+                "conversations": p.conversations,
+                "judged": p.judged,
+                "errors": p.judge_errors,
+                "passed": p.passed,
+                "pass_rate": _pct(p.pass_rate) if p.judged else "–",
+                "mean_score": _score(p.mean_score),
+            }
+            for p in summary.personas
+        ],
+        "failed": [
+            {
+                "session_id": j.session_id,
+                "user_id": j.user_id,
+                "persona": j.persona,
+                "score": _score(j.score),
+                "shown": j.session_id in shown,
+                "criteria": [c for c in j.criteria if not c.passed],
+            }
+            for j in failed
+        ],
+        "failed_total": summary.judged - summary.passed,
+    }
+
+
+def _verdict_view(judgement: Judgement | None) -> dict[str, Any] | None:
+    """The judge's verdict shown inside a transcript."""
+    if judgement is None:
+        return None
+    return {
+        "status": judgement.status,
+        "passed": judgement.passed,
+        "score": _score(judgement.score),
+        "judge": judgement.judge or "–",
+        "rubric": judgement.rubric,
+        "error": judgement.error,
+        "criteria": judgement.criteria,
     }

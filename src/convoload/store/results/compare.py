@@ -13,8 +13,11 @@ from convoload.store.results.stats import RunRow
 # fraction of run A's value. Noise below these is normal between two runs of the same system.
 RATE_POINTS = 0.02
 RELATIVE = 0.10
+# The judge's pass rate moves more between two runs than the goal rate: a judge (an LLM) is noisier.
+JUDGE_POINTS = 0.05
 
 Better = Literal["higher", "lower"]
+Unit = Literal["rate", "ms", "usd", "score"]  # score: 0..1, not a share of anything
 
 
 @dataclass(frozen=True)
@@ -23,7 +26,7 @@ class MetricDelta:
     a: float | None
     b: float | None
     better: Better
-    unit: Literal["rate", "ms", "usd"]
+    unit: Unit
     regression: bool
 
     @property
@@ -56,6 +59,14 @@ def _rate_drop(a: float, b: float) -> bool:
     return round(a - b, 9) > RATE_POINTS  # rounded: 0.9 - 0.88 must not count as more than 2 points
 
 
+def _judge_drop(a: float, b: float) -> bool:
+    return round(a - b, 9) > JUDGE_POINTS
+
+
+def _never(a: float, b: float) -> bool:
+    return False
+
+
 def _rate_rise(a: float, b: float) -> bool:
     return round(b - a, 9) > RATE_POINTS
 
@@ -71,11 +82,22 @@ def _metric(
     a: float | None,
     b: float | None,
     better: Better,
-    unit: Literal["rate", "ms", "usd"],
+    unit: Unit,
     worse: Callable[[float, float], bool],
 ) -> MetricDelta:
     regression = a is not None and b is not None and worse(a, b)
     return MetricDelta(name, a, b, better, unit, regression)
+
+
+def _judge_metrics(a: RunRow, b: RunRow) -> list[MetricDelta]:
+    """The judge's pass rate (a drop of more than 5 points is a regression) and mean score (shown,
+    never a regression on its own), when either run was judged."""
+    if a.judge_pass_rate is None and b.judge_pass_rate is None:
+        return []
+    return [
+        _metric("judge pass rate", a.judge_pass_rate, b.judge_pass_rate, "higher", "rate", _judge_drop),
+        _metric("judge mean score", a.judge_mean_score, b.judge_mean_score, "higher", "score", _never),
+    ]
 
 
 def compare_runs(a: RunRow, b: RunRow) -> Comparison:
@@ -108,6 +130,7 @@ def compare_runs(a: RunRow, b: RunRow) -> Comparison:
                 "cost per success", a.cost_per_success, b.cost_per_success, "lower", "usd", _relative_rise
             ),
             _metric("error rate", a.error_rate, b.error_rate, "lower", "rate", _rate_rise),
+            *_judge_metrics(a, b),
         ],
     )
 

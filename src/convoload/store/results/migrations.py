@@ -33,8 +33,18 @@ def _v4_capacity(conn: Connection) -> None:
     schema.capacity.create(conn, checkfirst=False)
 
 
+def _v5_judgements(conn: Connection) -> None:
+    schema.judgements.create(conn, checkfirst=False)
+
+
 # Append only: a released migration never changes, its position is its version number.
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1_base_tables, _v2_grades, _v3_monitor, _v4_capacity]
+MIGRATIONS: list[Callable[[Connection], None]] = [
+    _v1_base_tables,
+    _v2_grades,
+    _v3_monitor,
+    _v4_capacity,
+    _v5_judgements,
+]
 LATEST = len(MIGRATIONS)
 
 

@@ -209,3 +209,26 @@ capacity = Table(
     Column("broken", JSON, nullable=False),  # the SLOs it broke, with the values measured
     Column("document", JSON, nullable=False),
 )
+
+# Added by migration 5: the conversation judge's verdicts, one row per judged conversation (a run judged
+# again has its rows replaced).
+judgements = Table(
+    "judgements",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", String(200), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", String(200), nullable=False),
+    Column("persona", String(200), nullable=False),
+    Column("rubric", String(200), nullable=False),
+    Column("status", String(20), nullable=False),  # judged | judge_error
+    Column("passed", Boolean),  # None: the judge failed (status judge_error)
+    Column("score", Float),  # 0..1, the weighted mean of the normalised criterion scores
+    Column("criteria", JSON, nullable=False),  # [{id, score, normalised, passed, reason}]
+    Column("judge", String(200)),  # provider/model that answered
+    Column("error", Text),
+    Column("cost_usd", Float, nullable=False),
+    Column("total_tokens", Integer, nullable=False),
+    Column("usage", JSON, nullable=False),  # the judge's whole usage (tokens, calls, replays)
+    Column("judged_at", TS, nullable=False),
+    Index("ix_judgements_run_session", "run_id", "session_id"),
+)

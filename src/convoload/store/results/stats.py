@@ -45,6 +45,22 @@ class RunRow:
             return float(stored)
         return self.cost_usd / self.successful if self.successful else None
 
+    @property
+    def judge_pass_rate(self) -> float | None:
+        """Of the conversations the judge judged, the share that passed its rubric (0..1); None when
+        the run was not judged (or the judge judged none)."""
+        return _summary_number(self.summary, "judge_pass_rate")
+
+    @property
+    def judge_mean_score(self) -> float | None:
+        """The judge's mean score of the run's conversations, 0..1; None when not judged."""
+        return _summary_number(self.summary, "judge_mean_score")
+
+
+def _summary_number(summary: dict[str, Any] | None, key: str) -> float | None:
+    value = (summary or {}).get(key)
+    return None if value is None else float(value)
+
 
 def _pct(values: list[float], name: str) -> float | None:
     value = distribution(values).get(name)

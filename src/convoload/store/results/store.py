@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import JSON, Connection, Table, case, func, insert, select, update
+from sqlalchemy import JSON, Connection, Table, case, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from convoload.errors import ConfigError, RunNotFound
 from convoload.model import ConversationRecord, Finding, TurnRecord, distribution, utc_now
+from convoload.model.judgement import CriterionScore, Judgement
 from convoload.store.results.checkpoint import Checkpointer
 from convoload.store.results.compare import Comparison, compare_runs
 from convoload.store.results.engine import (
@@ -31,7 +32,7 @@ from convoload.store.results.engine import (
     unreachable,
 )
 from convoload.store.results.migrations import migrate
-from convoload.store.results.schema import conversations, findings, grades, runs, turns
+from convoload.store.results.schema import conversations, findings, grades, judgements, runs, turns
 from convoload.store.results.stats import RunRow, run_rows
 
 STATUSES = ("running", "finished", "interrupted")
@@ -161,6 +162,37 @@ def _processed(row: tuple[Any, ...], processors: list[tuple[int, Callable[[Any],
 
 _INSERT_TURNS = _BulkInsert(turns, _TURN_COLUMNS)
 _INSERT_FINDINGS = _BulkInsert(findings, _FINDING_COLUMNS)
+_JUDGEMENT_BATCH = 500  # rows per statement when a run's judgements go in
+
+
+def _judgement_row(run_id: str, j: Judgement) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "session_id": j.session_id,
+        "persona": j.persona,
+        "rubric": j.rubric,
+        "status": j.status,
+        "passed": j.passed,
+        "score": j.score,
+        "criteria": [c.model_dump(mode="json") for c in j.criteria],
+        "judge": j.judge,
+        "error": j.error,
+        "cost_usd": j.usage.cost_usd,
+        "total_tokens": j.usage.total_tokens,
+        "usage": j.usage.model_dump(mode="json"),
+        "judged_at": j.judged_at,
+    }
+
+
+def judge_summary_fields(judgement: Mapping[str, Any]) -> dict[str, Any]:
+    """What a run row's summary says of its judgement (an aggregate's `judgement`): the pass rate
+    and mean score (0..1) of the judged conversations, None when the judge judged none."""
+    judged = int(judgement.get("judged") or 0)
+    return {
+        "judged_conversations": judged,
+        "judge_pass_rate": judgement.get("pass_rate") if judged else None,
+        "judge_mean_score": judgement.get("mean_score") if judged else None,
+    }
 
 
 @dataclass(frozen=True)
@@ -173,6 +205,27 @@ class PersonaRow:
     @property
     def success_rate(self) -> float:
         return self.successful / self.conversations if self.conversations else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class JudgementRow:
+    """One conversation's verdict, as the store keeps it."""
+
+    session_id: str
+    persona: str
+    rubric: str
+    status: str  # judged | judge_error
+    passed: bool | None
+    score: float | None  # 0..1
+    criteria: list[CriterionScore]  # each with its score and the judge's reason
+    judge: str | None
+    error: str | None
+    cost_usd: float
+    total_tokens: int
+    judged_at: str
+
+    def failed_criteria(self) -> list[CriterionScore]:
+        return [c for c in self.criteria if not c.passed]
 
 
 @dataclass(frozen=True)
@@ -321,9 +374,10 @@ class ResultsStore:
         and, when `grade`, add its grade as the "run" scenario (a run is graded once, though its
         aggregate may be written more than once)."""
         status = document["run"].get("status")
-        self.finish_run(
-            run_id, document["summary"], status=status if status in STATUSES[1:] else "interrupted"
-        )
+        summary = document["summary"]
+        if document.get("judgement") is not None:  # a judged run: its pass rate beside the rest
+            summary = {**summary, **judge_summary_fields(document["judgement"])}
+        self.finish_run(run_id, summary, status=status if status in STATUSES[1:] else "interrupted")
         assessment = document.get("assessment")
         if grade and assessment is not None:
             self.add_grade(
@@ -334,6 +388,31 @@ class ResultsStore:
                 document["latency"]["turn_ms"].get("p95"),
                 assessment,
             )
+
+    def record_judgements(
+        self, run_id: str, items: Iterable[Judgement], summary: Mapping[str, Any] | None = None
+    ) -> int:
+        """Replace the run's judgements with `items` (judging a run again replaces its verdicts), and
+        merge `summary` (keys of the run row's summary, e.g. judge_summary_fields) into its row, in
+        one transaction; the items are read in batches. Returns how many rows were written."""
+        written = 0
+        with self._lock, self.engine.begin() as conn:
+            full_id = self._require(conn, run_id).run_id
+            conn.execute(delete(judgements).where(judgements.c.run_id == full_id))
+            batch: list[dict[str, Any]] = []
+            for item in items:
+                batch.append(_judgement_row(full_id, item))
+                if len(batch) == _JUDGEMENT_BATCH:
+                    conn.execute(insert(judgements), batch)
+                    written, batch = written + len(batch), []
+            if batch:
+                conn.execute(insert(judgements), batch)
+                written += len(batch)
+            if summary:
+                current = conn.execute(select(runs.c.summary).where(runs.c.run_id == full_id)).scalar_one()
+                merged = {**(current or {}), **summary}
+                conn.execute(update(runs).where(runs.c.run_id == full_id).values(summary=merged))
+        return written
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -382,6 +461,31 @@ class ResultsStore:
             full_id = self._require(conn, run_id).run_id
             rows = conn.execute(select(grades).where(grades.c.run_id == full_id).order_by(grades.c.id))
             return [GradeRow(r.scenario, r.grade, r.success_rate, r.p95_ms, r.details) for r in rows]
+
+    def judgements(self, run_id: str) -> list[JudgementRow]:
+        """The judge's verdicts on the run's conversations, in the order they were judged."""
+        with self.engine.connect() as conn:
+            full_id = self._require(conn, run_id).run_id
+            rows = conn.execute(
+                select(judgements).where(judgements.c.run_id == full_id).order_by(judgements.c.id)
+            )
+            return [
+                JudgementRow(
+                    session_id=r.session_id,
+                    persona=r.persona,
+                    rubric=r.rubric,
+                    status=r.status,
+                    passed=r.passed,
+                    score=r.score,
+                    criteria=[CriterionScore.model_validate(c) for c in r.criteria],
+                    judge=r.judge,
+                    error=r.error,
+                    cost_usd=r.cost_usd,
+                    total_tokens=r.total_tokens,
+                    judged_at=r.judged_at,
+                )
+                for r in rows
+            ]
 
     def personas(self, run_id: str) -> list[PersonaRow]:
         with self.engine.connect() as conn:

@@ -67,4 +67,5 @@ SUITE = ScenarioSuite(
     goal=GoalConfig(type="regex", pattern=REALESTATE.goal),
     allowed_handoffs=ALLOWED_HANDOFFS,
     read_handoffs=read_handoffs,
+    rubric="realestate",  # `convoload pipeline --judge`: the conversation judge's rubric for its scenarios
 )
