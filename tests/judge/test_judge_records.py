@@ -172,3 +172,22 @@ def test_the_aggregate_is_read_back_streamed_and_rewritten_byte_for_byte(tmp_pat
     write_json_streamed(path, {"run": {}, "conversations": []}, "conversations", iter([]))
     head, items = read_aggregate_streamed(path)
     assert head == {"run": {}, "conversations": []} and list(items()) == []
+
+
+def test_a_rebuilt_judged_run_keeps_the_judges_cost(tmp_path: Path) -> None:
+    from convoload.model.judgement import JudgementSummary, JudgeUsage
+    from tests.distributed.test_merge import make_records
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    records = make_records(6, seed=2)
+    (run_dir / "journal.jsonl").write_bytes(b"".join(r.to_json() + b"\n" for r in records))
+    usage = JudgeUsage(cost_usd=0.25, llm_calls=6)
+    judgement = JudgementSummary(run_id="r", conversations=6, judged=6, passed=6, pass_rate=1.0, usage=usage)
+    (run_dir / SUMMARY_NAME).write_text(judgement.model_dump_json(), encoding="utf-8")
+    summary = rebuild_run(run_dir)["summary"]
+    # The judge's calls are not in the journal; its summary carries what they cost.
+    assert summary["judge_cost_usd"] == 0.25
+    goals = sum(r.goal_reached for r in records)
+    spent = summary["simulator_cost_usd"] + 0.25 + summary["agent_cost_usd"]
+    assert goals and summary["cost_per_success_usd"] == pytest.approx(spent / goals, abs=1e-8)

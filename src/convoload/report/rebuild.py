@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from convoload.errors import ConfigError
 from convoload.model.report import RunReport
-from convoload.report.aggregate import Aggregator, journal_records
+from convoload.report.aggregate import JUDGE_ROLE, Aggregator, journal_records
 from convoload.report.grading import assess_report
 from convoload.report.tables import write_aggregate_files
 from convoload.store.journal import (
@@ -51,11 +51,13 @@ def rebuild_run(run_dir: Path) -> dict[str, Any]:
         if not (conversations / name).is_file():
             write_json(conversations / name, record.to_document())
         aggregator.add(record)
+    judgement = read_judgement_summary(run_dir)
+    if judgement is not None:  # the judge's calls are not in the journal: its cost is in its summary
+        aggregator.add_llm_call("judge", latency_ms=0.0, cost_usd=judgement.usage.cost_usd, role=JUDGE_ROLE)
     report = RunReport.from_document(aggregator.document(meta, conversations=False), run_dir=run_dir)
     if report.run.status == "running":  # killed: it never got to say how it ended
         report.run.status = "interrupted"
     report.assessment = assess_report(report)
-    judgement = read_judgement_summary(run_dir)
     if judgement is not None:  # a judged run stays judged (an unjudged aggregate has no such key)
         report.judgement = judgement
     document = report.to_document()
