@@ -27,8 +27,10 @@ REALESTATE = SUITES.get("realestate")
 RUBRIC = (
     "name: chat\n"
     "criteria:\n"
-    "  - {id: goal_resolved, description: the customer got what they came for, scale: 1-5, pass_at: 4}\n"
-    "  - {id: whatsapp_tone, description: short friendly polite chat messages, scale: 1-5}\n"
+    "  - {id: goal_resolved, description: the customer got what they came for, scale: 1-5, pass_at: 4,\n"
+    "     quality: coherence}\n"
+    "  - {id: whatsapp_tone, description: short friendly polite chat messages, scale: 1-5,\n"
+    "     quality: user_experience}\n"
 )
 
 
@@ -39,6 +41,10 @@ def read_back(results: PipelineResults) -> dict:
     assert json.dumps(read.to_document(), ensure_ascii=False, indent=2) == text
     assert read == results
     return json.loads(text)
+
+
+# What the shipped realestate rubric marks each criterion as (its `quality`); unknown ids: none.
+QUALITY = {"goal_resolved": "coherence", "whatsapp_tone": "user_experience"}
 
 
 def _judgement(session: str, passed: bool, **criteria: tuple[bool, str]) -> Judgement:
@@ -52,7 +58,14 @@ def _judgement(session: str, passed: bool, **criteria: tuple[bool, str]) -> Judg
         passed=passed,
         score=1.0 if passed else 0.4,
         criteria=[
-            CriterionScore(id=cid, score=5 if ok else 1, normalised=1.0 if ok else 0.0, passed=ok, reason=why)
+            CriterionScore(
+                id=cid,
+                score=5 if ok else 1,
+                normalised=1.0 if ok else 0.0,
+                passed=ok,
+                reason=why,
+                quality=QUALITY.get(cid),
+            )
             for cid, (ok, why) in criteria.items()
         ],
     )
@@ -96,6 +109,23 @@ def test_the_judge_metric_and_its_say_in_coherence_and_user_experience():
     nothing = {"coherence": 1.0, "user_experience": 1.0}
     apply_judge(nothing, [broken])  # nothing judged: the judge's failure is not the agent's, no metric
     assert nothing == {"coherence": 1.0, "user_experience": 1.0}
+
+
+def test_only_criteria_the_rubric_marks_cap_coherence_and_user_experience():
+    # A failing criterion with no `quality` counts in the judge metric only, whatever its id says.
+    unmarked = _judgement("a", False, goal_of_the_day=(False, "missed"), tone_check=(False, "curt"))
+    integration = {"coherence": 0.9, "user_experience": 0.8}
+    apply_judge(integration, [unmarked])
+    assert integration == {"coherence": 0.9, "user_experience": 0.8, "judge": 0.0}
+
+
+def test_the_shipped_rubrics_mark_what_each_criterion_speaks_to():
+    from convoload.judge.rubric import load_rubric
+
+    for name in ("tickets", "realestate"):
+        marks = {c.id: c.quality for c in load_rubric(name).criteria}
+        assert marks["goal_resolved"] == "coherence" and marks["whatsapp_tone"] == "user_experience", name
+        assert marks["customer_language"] == marks["personal_data_when_needed"] == "user_experience", name
 
 
 def test_which_scenarios_are_judged_and_their_rubrics_are_checked_when_read(tmp_path):

@@ -136,8 +136,6 @@ def test_a_judge_slo_needs_the_judge(tmp_path):
     assert (
         ran.returncode == 2 and "capacity.slos: judge_score>=0.7 needs the conversation judge" in ran.stderr
     )
-    ran = invoke("capacity", "-f", str(config), "--judge", "--workers", "2")
-    assert ran.returncode == 2 and "--judge: not with --workers" in ran.stderr
 
 
 def test_the_page_has_a_judge_column_only_for_a_judged_run():

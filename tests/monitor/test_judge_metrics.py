@@ -186,3 +186,55 @@ def test_a_judged_monitor_judges_its_pipeline_job(tmp_path: Path, monkeypatch) -
     assert list(scenario["integration"]) == ["coherence", "echoes", "user_experience", "judge"]
     assert scenario["integration"]["judge"] == 1.0  # short, friendly echoes: the tone passes
     assert scenario["judgement"]["rubrics"] == ["chat"] and scenario["judgement"]["judged"] == 2
+
+
+@pytest.mark.e2e
+def test_a_judged_monitor_judges_its_stress_test(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    import yaml
+
+    from convoload.judge.runner import JUDGEMENTS_NAME
+    from convoload.monitor.service import Monitor
+    from tests.helpers import write
+    from tests.monitor.test_pipeline_job import ECHO_PACK, OFF
+
+    write(tmp_path / "echo_pack.py", ECHO_PACK)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    rubric = write(
+        tmp_path / "chat.yaml",
+        "name: chat\ncriteria:\n"
+        "  - {id: whatsapp_tone, description: short friendly chat messages, scale: 1-5}\n",
+    )
+    agent = {
+        "personas": ["renata"],
+        "target": {"type": "python", "function": "echo_pack:reply"},
+        "run": {"max_iterations": 2},
+        "judge": {"enabled": True, "rubric": str(rubric)},
+    }
+    data = {
+        "agent": str(write(tmp_path / "agent.yaml", yaml.safe_dump(agent))),
+        "runs_dir": str(tmp_path / "runs"),
+        "schedule": {
+            "collect": OFF,
+            "health": OFF,
+            "stress": {"enabled": False, "users": 2, "duration_s": 1, "drain_s": 10},
+            "pipeline": OFF,
+            "daily": OFF,
+        },
+        "dashboard": OFF,
+        "logs": {"dir": str(tmp_path / "logs")},
+    }
+    monitor = Monitor(MonitorConfig.model_validate(data).model_copy(update={"base_dir": tmp_path}))
+    monitor.start()
+    try:
+        summary = monitor.run_job("stress")
+    finally:
+        monitor.shutdown()
+    assert summary is not None, (tmp_path / "logs" / "errors.log").read_text()
+    [run_dir] = [p for p in (tmp_path / "runs").rglob("aggregate.json")]
+    aggregate = json.loads(run_dir.read_text(encoding="utf-8"))
+    judged = aggregate["judgement"]["judged"]
+    assert judged == aggregate["summary"]["total_conversations"] > 0
+    assert len((run_dir.parent / JUDGEMENTS_NAME).read_text(encoding="utf-8").splitlines()) == judged
+    assert summary.judge_pass_rate == aggregate["judgement"]["pass_rate"] == 1.0

@@ -149,7 +149,7 @@ def capacity(
             "--judge",
             help="Judge the conversations once the run has ended (as judge.enabled): each step gets the "
             "judge's pass rate and scores of the conversations that started in it, and SLOs on the "
-            "judge can be checked. Not with --workers.",
+            "judge can be checked (with --workers, the master judges).",
         ),
     ] = False,
     personas: PersonasOpt = None,
@@ -197,10 +197,6 @@ def capacity(
             )
         extra.append(Override("--agent-max-turns", "target.demo.max_concurrent_turns", agent_max_turns))
     if judge:
-        if workers is not None:
-            raise ConfigError(
-                "--judge", "", "not with --workers (judge the run afterwards: convoload judge RUN)"
-            )
         extra.append(Override("--judge", "judge.enabled", True))
     config = apply_flags(
         load_config(config_path),
@@ -233,11 +229,6 @@ def capacity(
     if workers is None:
         result, run_dir, exit_code = _run(config, CapacityRun(plan.settings()), drain)
     else:
-        from convoload.model.capacity import JUDGE_SLO_METRICS
-
-        judged = [s.text for s in plan.slos if s.metric in JUDGE_SLO_METRICS]
-        if judged:
-            raise ConfigError("--workers", "", f"{judged[0]}: a distributed run is not judged per step")
         if config_path is None or any(v is not None for v in (url, target_type, preset, personas)):
             raise ConfigError(
                 "--workers", "", "put the target and personas in the -f config file (workers read only it)"
@@ -304,7 +295,9 @@ def _run_on_workers(
         **flags,  # --user-mode, --llm as given: the rest comes from the config file
     )
     where = run_store_url(config)
-    plan = ClusterPlan(settings=settings, store_url=where[0] if where is not None else None)
+    plan = ClusterPlan(
+        settings=settings, store_url=where[0] if where is not None else None, judge=config.judge.enabled
+    )
     console.print(
         f"[bold]convoload[/] capacity on {workers} Locust workers · steps "
         f"{', '.join(map(str, settings.steps))} users · SLOs {', '.join(s.text for s in settings.slos)}"

@@ -210,6 +210,7 @@ class Judge:
                 normalised=round(c.scale.normalise(values[c.id]), 4),
                 passed=c.passes(values[c.id]),
                 reason=scores[c.id][1],
+                quality=c.quality,
             )
             for c in rubric.criteria
         ]

@@ -77,6 +77,10 @@ class Criterion(BaseModel):
     scale: Scale = Field(description="pass_fail or a range such as 1-5")
     pass_at: int | None = Field(default=None, description="lowest passing score (default: mid-scale)")
     weight: float = Field(default=1.0, gt=0, le=100)
+    quality: Literal["coherence", "user_experience"] | None = Field(
+        default=None,
+        description="the pipeline's quality metric this criterion also caps (its pass rate, at most)",
+    )
 
     @field_validator("id")
     @classmethod

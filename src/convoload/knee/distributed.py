@@ -7,12 +7,16 @@ and its tally reads each conversation's record as the master receives it (it see
 events): a conversation is placed in a step by its start time, a turn by the time it was sent, both
 from the record's timestamps on the master's clock (all processes run on one machine). The live
 SLO checks therefore see a conversation once it has finished and been shipped. When the test ends
-the master writes capacity.json, capacity.html and the store's verdict, after the run's own records.
+the master writes capacity.json, capacity.html and the store's verdict; with `judge`, it first
+finishes the run's own records and judges the run as `convoload judge RUN` would, so that each step
+has its judge's scores.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 from locust import events
@@ -22,15 +26,17 @@ from convoload.knee.run import CapacityRun
 from convoload.knee.shape import CapacityShape
 
 # Its listeners first: the master's hub is set up before this module's listener attaches to it.
-from convoload.load import locust_plugin  # noqa: F401
+from convoload.load import locust_plugin
 from convoload.model.capacity import CapacitySettings
 
 PLAN_ENV = "CONVOLOAD_CAPACITY_PLAN"
+log = logging.getLogger(__name__)
 
 
 class ClusterPlan(BaseModel):
     settings: CapacitySettings
     store_url: str | None = None  # the master's results store, for the verdict
+    judge: bool = False  # judge the run's conversations once it has ended (the config's judge section)
 
 
 class CapacityClusterShape(CapacityShape):
@@ -65,4 +71,27 @@ def _conclude(environment: Any, **_kwargs: Any) -> None:
     hub = getattr(environment, "convoload_master", None)
     if run is None or hub is None:
         return
+    plan: ClusterPlan = environment.shape_class.plan
+    if plan.judge:
+        # Locust fires `quitting` in reverse: this runs before the plugin writes the run's records.
+        # The judge needs them whole, and its verdicts must land in them, not be written over.
+        locust_plugin.stop_on_signal(environment)
+        hub.finish()
+        _judge(environment, hub.run_dir, plan.store_url)
     run.finish(hub.run_id, hub.run_dir, hub.stopped_by)
+
+
+def _judge(environment: Any, run_dir: Path, store_url: str | None) -> None:
+    """The run judged after the fact, in the master, where the steps' conversations are known: the
+    verdicts go into the run's files and store as `convoload judge RUN` puts them, and into the steps."""
+    from convoload.config import load_config
+    from convoload.judge.runner import judge_finished_run, record_judged_run
+    from convoload.store.results.engine import StoreOrigin
+
+    config = load_config(getattr(environment.parsed_options, "convoload_config", None))
+    try:
+        summary = judge_finished_run(config, run_dir)
+        store = (store_url, StoreOrigin(config.source, "store.url")) if store_url is not None else None
+        record_judged_run(run_dir, summary, store)
+    except Exception:  # the capacity verdict is written all the same, without the judge's scores
+        log.exception("could not judge capacity run %s", run_dir.name)

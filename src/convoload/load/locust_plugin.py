@@ -371,21 +371,26 @@ def _write_aggregate(environment: Any, **_kwargs: Any) -> None:
         state.context.aggregate()
 
 
+def stop_on_signal(environment: Any) -> None:
+    """Locust quits only after its quitting listeners: on a signal, stop first, so that what is under
+    way is recorded (a master drains its workers) before the aggregate and the summary. Listeners
+    that need the whole run's records (they run first: Locust fires `quitting` in reverse) call it
+    too; once stopped, it does nothing."""
+    running = environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING)
+    if _signalled(environment) and running:
+        if getattr(environment, "convoload_master", None) is not None:
+            environment.runner.stop(send_stop_to_client=False)
+        else:
+            environment.runner.stop()
+
+
 @events.quitting.add_listener
 def _finish(environment: Any, **_kwargs: Any) -> None:
     from convoload.report.console import print_summary
 
     console = Console(stderr=True)
-    signalled = _signalled(environment)
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
-    running = environment.runner is not None and environment.runner.state in (STATE_SPAWNING, STATE_RUNNING)
-    if signalled and running:
-        # Locust quits only after its quitting listeners: stop first, so that what is under way is
-        # recorded (a master drains its workers) before the aggregate and the summary.
-        if hub is not None:
-            environment.runner.stop(send_stop_to_client=False)
-        else:
-            environment.runner.stop()
+    stop_on_signal(environment)
     if hub is not None:
         report = hub.finish()
         if hub.forwarder is not None:

@@ -25,6 +25,9 @@ class CriterionScore(BaseModel):
     normalised: float  # (score - min) / (max - min), in 0..1
     passed: bool  # score >= the criterion's pass_at
     reason: str
+    # The pipeline quality metric the rubric says this criterion speaks to (coherence,
+    # user_experience), if any.
+    quality: str | None = None
 
 
 class JudgeUsage(BaseModel):

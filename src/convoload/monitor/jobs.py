@@ -93,6 +93,11 @@ class StressSummary(RunJobSummary):
     duration_s: Number | None = None
     profile: str | None = None
     complete: bool | None = None  # False: stopped early (the grade is capped)
+    judge_pass_rate: Number | None = None  # when the monitor judges: of the run's judged conversations
+
+    def highlights(self) -> list[str]:
+        judged = [] if self.judge_pass_rate is None else [f"judge {100 * self.judge_pass_rate:.0f}%"]
+        return super().highlights() + judged
 
 
 class PipelineSummary(RunJobSummary):

@@ -522,12 +522,20 @@ class Monitor:
         self._watch_bus(context.bus, record=False)
         try:
             run_for(context, shape, drain_s=drain_s, stop=self._stop_runs)
-            document = context.aggregate()
+            judgement = None
+            if self._judge is not None:  # judged as a `run` with judge.enabled judges itself
+                from convoload.judge.runner import judge_finished_run
+
+                judgement = judge_finished_run(context.config, context.run_dir, emit=context.bus.emit)
+            document = context.aggregate(judgement)
             run = RunReport.of(document)
             page = write_html_report(context.run_dir, document)
         finally:
             context.close()
         assessment = run.assessment or assess_report(run)
+        judged: dict[str, float] = {}
+        if judgement is not None and judgement.judged:
+            judged["judge_pass_rate"] = judgement.pass_rate
         summary = StressSummary(
             users=users,
             duration_s=duration_s,
@@ -539,6 +547,7 @@ class Monitor:
             health=assessment.health,
             recommendations=assessment.recommendations,
             complete=run.complete,
+            **judged,
         )
         return summary, context.run_id, str(page)
 

@@ -10,12 +10,12 @@ config with `judge.enabled`) unless it says `judge: false`, and always when it n
 The verdicts feed three quality metrics (shares 0..1, graded on the success rate's bands):
 
 - `judge` = conversations that passed the rubric's pass rule / conversations judged;
-- `coherence` = min(its own value, the pass rate of the rubric's criteria about the goal and the
-  facts), those whose id names one of COHERENCE_WORDS (goal_resolved, no_invented_listings,
-  prices_match_catalog);
-- `user_experience` = min(its own value, the pass rate of the criteria about how the agent talks),
-  those whose id names one of EXPERIENCE_WORDS (whatsapp_tone, customer_language,
-  personal_data_when_needed).
+- `coherence` = min(its own value, the pass rate of the rubric's criteria marked
+  `quality: coherence`: the goal and the facts, e.g. goal_resolved, no_invented_listings);
+- `user_experience` = min(its own value, the pass rate of the criteria marked
+  `quality: user_experience`: how the agent talks, e.g. whatsapp_tone, customer_language).
+
+A criterion without `quality` counts in `judge` only.
 
 A criterion's pass rate pools every judged conversation's score on each such criterion (passes /
 scores). The minimum, not a mean: either view finding a fault is enough to hold the grade back.
@@ -24,7 +24,6 @@ scores). The minimum, not a mean: either view finding a fault is enough to hold 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 
@@ -40,8 +39,7 @@ from convoload.model.judgement import Judgement
 from convoload.model.pipeline import ScenarioJudgement
 from convoload.pipeline.model import Scenario, ScenarioSuite
 
-COHERENCE_WORDS = ("goal", "invented", "match", "consisten", "fact", "accura")
-EXPERIENCE_WORDS = ("tone", "language", "personal", "polite")
+QUALITY_METRICS = ("coherence", "user_experience")
 JUDGE_METRIC = "judge"
 JUDGE_ADVICE = "judged conversations failed the rubric's pass rule (see the judge: lines for which criteria)"
 _REASON_CHARS = 160
@@ -72,9 +70,9 @@ class _Scoring:
         judged = self.judged
         return round(sum(bool(j.passed) for j in judged) / len(judged), 4) if judged else 0.0
 
-    def criteria_rate(self, words: Sequence[str]) -> float | None:
-        """Pooled pass rate of the criteria whose id holds one of `words`; None when none was scored."""
-        scores = [c.passed for j in self.judged for c in j.criteria if any(w in c.id for w in words)]
+    def criteria_rate(self, quality: str) -> float | None:
+        """Pooled pass rate of the criteria the rubric marks with `quality`; None when none was scored."""
+        scores = [c.passed for j in self.judged for c in j.criteria if c.quality == quality]
         return round(sum(scores) / len(scores), 4) if scores else None
 
 
@@ -88,8 +86,8 @@ def apply_judge(integration: dict[str, float], judgements: list[Judgement]) -> N
     if not scoring.judged:
         return
     integration[JUDGE_METRIC] = scoring.pass_rate()
-    for metric, words in (("coherence", COHERENCE_WORDS), ("user_experience", EXPERIENCE_WORDS)):
-        rate = scoring.criteria_rate(words)
+    for metric in QUALITY_METRICS:
+        rate = scoring.criteria_rate(metric)
         if rate is not None and metric in integration:
             integration[metric] = min(integration[metric], rate)
 
