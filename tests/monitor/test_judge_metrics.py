@@ -138,10 +138,9 @@ def test_a_judged_monitor_exports_the_judge_and_alerts_on_its_score(
     assert len(lines) >= 2  # every finished probe of the first collection, judged
 
 
-@pytest.mark.e2e
-def test_a_judged_monitor_judges_its_pipeline_job(tmp_path: Path, monkeypatch) -> None:
-    import json
-
+def echo_monitor(tmp_path: Path, monkeypatch, agent: dict, schedule: dict):
+    """A judged monitor of the echo pack's agent (tests/monitor/test_pipeline_job.py), every job off
+    but those in `schedule`; started, to be shut down by the caller."""
     import yaml
 
     from convoload.monitor.service import Monitor
@@ -159,22 +158,28 @@ def test_a_judged_monitor_judges_its_pipeline_job(tmp_path: Path, monkeypatch) -
         "personas": ["renata"],
         "target": {"type": "python", "function": "echo_pack:reply"},
         "judge": {"enabled": True, "rubric": str(rubric)},
+        **agent,
     }
+    jobs = {"collect": OFF, "health": OFF, "stress": OFF, "pipeline": OFF, "daily": OFF, **schedule}
     data = {
         "agent": str(write(tmp_path / "agent.yaml", yaml.safe_dump(agent))),
         "runs_dir": str(tmp_path / "runs"),
-        "schedule": {
-            "collect": OFF,
-            "health": OFF,
-            "stress": OFF,
-            "pipeline": {"enabled": False, "suite": "echo_pack:SUITE"},
-            "daily": OFF,
-        },
+        "schedule": jobs,
         "dashboard": OFF,
         "logs": {"dir": str(tmp_path / "logs")},
     }
     monitor = Monitor(MonitorConfig.model_validate(data).model_copy(update={"base_dir": tmp_path}))
     monitor.start()
+    return monitor
+
+
+@pytest.mark.e2e
+def test_a_judged_monitor_judges_its_pipeline_job(tmp_path: Path, monkeypatch) -> None:
+    import json
+
+    monitor = echo_monitor(
+        tmp_path, monkeypatch, {}, {"pipeline": {"enabled": False, "suite": "echo_pack:SUITE"}}
+    )
     try:
         assert monitor.judging
         summary = monitor.run_job("pipeline")
@@ -192,41 +197,10 @@ def test_a_judged_monitor_judges_its_pipeline_job(tmp_path: Path, monkeypatch) -
 def test_a_judged_monitor_judges_its_stress_test(tmp_path: Path, monkeypatch) -> None:
     import json
 
-    import yaml
-
     from convoload.judge.runner import JUDGEMENTS_NAME
-    from convoload.monitor.service import Monitor
-    from tests.helpers import write
-    from tests.monitor.test_pipeline_job import ECHO_PACK, OFF
 
-    write(tmp_path / "echo_pack.py", ECHO_PACK)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    rubric = write(
-        tmp_path / "chat.yaml",
-        "name: chat\ncriteria:\n"
-        "  - {id: whatsapp_tone, description: short friendly chat messages, scale: 1-5}\n",
-    )
-    agent = {
-        "personas": ["renata"],
-        "target": {"type": "python", "function": "echo_pack:reply"},
-        "run": {"max_iterations": 2},
-        "judge": {"enabled": True, "rubric": str(rubric)},
-    }
-    data = {
-        "agent": str(write(tmp_path / "agent.yaml", yaml.safe_dump(agent))),
-        "runs_dir": str(tmp_path / "runs"),
-        "schedule": {
-            "collect": OFF,
-            "health": OFF,
-            "stress": {"enabled": False, "users": 2, "duration_s": 1, "drain_s": 10},
-            "pipeline": OFF,
-            "daily": OFF,
-        },
-        "dashboard": OFF,
-        "logs": {"dir": str(tmp_path / "logs")},
-    }
-    monitor = Monitor(MonitorConfig.model_validate(data).model_copy(update={"base_dir": tmp_path}))
-    monitor.start()
+    stress = {"stress": {"enabled": False, "users": 2, "duration_s": 1, "drain_s": 10}}
+    monitor = echo_monitor(tmp_path, monkeypatch, {"run": {"max_iterations": 2}}, stress)
     try:
         summary = monitor.run_job("stress")
     finally:
