@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from convoload.llm.types import LLMResponse
     from convoload.model import ConversationRecord, TurnError, TurnRecord
     from convoload.model.judgement import Judgement
 
@@ -72,6 +73,24 @@ class LLMCalled(Event):
     attempts: int
     from_cache: bool = False
     role: str = "user"  # whose call: "user" (the simulated customer) or "judge"
+
+    @classmethod
+    def of(cls, response: LLMResponse, *, role: str = "user", **ids: Any) -> LLMCalled:
+        """The event of a chain's (or the replay cache's) answer; a replayed one cost nothing."""
+        u = response.usage
+        return cls(
+            **ids,
+            provider=response.provider,
+            model=response.model,
+            prompt_tokens=u.prompt,
+            completion_tokens=u.completion,
+            cached_tokens=u.cached,
+            cost_usd=0.0 if response.from_cache else response.cost_usd,
+            latency_ms=response.latency_ms,
+            attempts=0 if response.from_cache else response.attempts,
+            from_cache=response.from_cache,
+            role=role,
+        )
 
 
 @dataclass(frozen=True, slots=True)

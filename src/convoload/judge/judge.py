@@ -169,21 +169,7 @@ class Judge:
             usage.total_tokens += u.total
             usage.cached_tokens += u.cached
             usage.cost_usd += response.cost_usd
-        self._emit(
-            LLMCalled(
-                **ids,
-                provider=response.provider,
-                model=response.model,
-                prompt_tokens=u.prompt,
-                completion_tokens=u.completion,
-                cached_tokens=u.cached,
-                cost_usd=0.0 if response.from_cache else response.cost_usd,
-                latency_ms=response.latency_ms,
-                attempts=0 if response.from_cache else response.attempts,
-                from_cache=response.from_cache,
-                role=ROLE,
-            )
-        )
+        self._emit(LLMCalled.of(response, role=ROLE, **ids))
 
     def _failures(self, errors: list[ProviderError], fallbacks: list[Fallback], ids: dict[str, str]) -> None:
         for error in errors:

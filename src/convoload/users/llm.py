@@ -205,21 +205,7 @@ class LLMUser:
             )
 
     def _emit_call(self, response: LLMResponse) -> None:
-        u = response.usage
-        self._emit(
-            LLMCalled(
-                **self._ids,
-                provider=response.provider,
-                model=response.model,
-                prompt_tokens=u.prompt,
-                completion_tokens=u.completion,
-                cached_tokens=u.cached,
-                cost_usd=0.0 if response.from_cache else response.cost_usd,
-                latency_ms=response.latency_ms,
-                attempts=0 if response.from_cache else response.attempts,
-                from_cache=response.from_cache,
-            )
-        )
+        self._emit(LLMCalled.of(response, **self._ids))
 
 
 class _EmptyAnswer(ConvoloadError):
