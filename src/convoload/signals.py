@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from types import TracebackType
@@ -156,3 +157,15 @@ class GracefulStop:
             f"(send it again to exit at once)"
         )
         self.request.set(name, signum)
+
+
+def relaying_stop(processes: list[subprocess.Popen[bytes]]) -> GracefulStop:
+    """A GracefulStop whose immediate exit (a second signal) passes the signal on to `processes`
+    still running (the Locust master and workers a command started, filled in as they start)."""
+
+    def pass_on(signum: int) -> None:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signum)
+
+    return GracefulStop(before_exit=pass_on)

@@ -286,7 +286,7 @@ def _run_on_workers(
     from convoload.load.distributed import run_arguments, run_cluster
     from convoload.load.run_spec import run_store_url
     from convoload.model.capacity import CAPACITY_NAME, CapacityResult
-    from convoload.signals import GracefulStop
+    from convoload.signals import relaying_stop
 
     options, _ = run_arguments(
         config=str(config_path.resolve()),
@@ -303,13 +303,7 @@ def _run_on_workers(
         f"{', '.join(map(str, settings.steps))} users · SLOs {', '.join(s.text for s in settings.slos)}"
     )
     processes: list[subprocess.Popen[bytes]] = []
-
-    def pass_on(signum: int) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signum)
-
-    with GracefulStop(before_exit=pass_on) as stopping:
+    with relaying_stop(processes) as stopping:
         done = run_cluster(
             workers,
             options,

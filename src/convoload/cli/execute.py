@@ -112,7 +112,7 @@ def execute_on_workers(
     from convoload.model.report import RunReport
     from convoload.report.console import print_summary
     from convoload.report.grading import assess
-    from convoload.signals import GracefulStop
+    from convoload.signals import relaying_stop
 
     options, master = run_arguments(
         config=str(config_path.resolve()) if config_path else None,
@@ -130,13 +130,7 @@ def execute_on_workers(
         f"{config.run.concurrency} at a time"
     )
     processes: list[subprocess.Popen[bytes]] = []
-
-    def pass_on(signum: int) -> None:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signum)
-
-    with GracefulStop(before_exit=pass_on) as stopping:
+    with relaying_stop(processes) as stopping:
         result = run_cluster(
             workers,
             options,
