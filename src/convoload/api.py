@@ -60,6 +60,7 @@ _FIELDS = {
     "seed": "run.seed",
     "runs_dir": "run.runs_dir",
     "max_iterations": "run.max_iterations",
+    "judge": "judge.enabled",
 }
 
 
@@ -67,7 +68,7 @@ def load(config: ConfigLike = None, **keywords: Any) -> Config:
     """A validated Config from a Config, a file path or None (the embedded default), keywords over it.
 
     Keywords are the names in `run`'s signature that set config fields (conversations, concurrency,
-    seed, runs_dir, max_iterations); None leaves the field as it is.
+    seed, runs_dir, max_iterations, judge); None leaves the field as it is.
     """
     base = config if isinstance(config, Config) else load_config(None if config is None else Path(config))
     overrides = []
@@ -185,6 +186,7 @@ def run(
     seed: int | None = None,
     runs_dir: str | PathLike[str] | None = None,
     max_iterations: int | None = None,
+    judge: bool | None = None,
     duration_s: float | None = None,
     persona: str | None = None,
     target: Target | None = None,
@@ -204,6 +206,7 @@ def run(
         seed=seed,
         runs_dir=runs_dir,
         max_iterations=max_iterations,
+        judge=judge,
     )
     return execute(
         resolved,
@@ -227,6 +230,7 @@ def stress(
     seed: int | None = None,
     runs_dir: str | PathLike[str] | None = None,
     max_iterations: int | None = None,
+    judge: bool | None = None,
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
@@ -244,7 +248,7 @@ def stress(
             profile = profile_shape(profile)
         except ValueError as exc:
             raise ConfigError("profile=", "", str(exc)) from None
-    resolved = load(config, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations)
+    resolved = load(config, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations, judge=judge)
     try:
         shape = profile(users, duration_s, ramp_up_s=resolved.run.ramp_up_s)
     except ValueError as exc:
@@ -276,6 +280,7 @@ def capacity(
     seed: int | None = None,
     runs_dir: str | PathLike[str] | None = None,
     max_iterations: int | None = None,
+    judge: bool | None = None,
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
@@ -292,7 +297,7 @@ def capacity(
     from convoload.knee.plan import resolve_plan
     from convoload.knee.run import CapacityRun
 
-    resolved = load(config, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations)
+    resolved = load(config, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations, judge=judge)
     keywords = {"steps": "steps=", "start_users": "start_users=", "max_users": "max_users="}
     keywords |= {"step_duration_s": "step_duration_s=", "warm_up_s": "warm_up_s=", "slos": "slos="}
     plan = resolve_plan(

@@ -39,6 +39,13 @@ def test_an_enabled_judge_judges_the_run_and_the_aggregate_holds_its_verdict(tmp
     assert RunReport.read(report.run_dir).judgement == judgement
 
 
+def test_the_judge_keyword_switches_the_judge_on_as_the_config_does(tmp_path: Path) -> None:
+    config = write(tmp_path / "run.yaml", RUN + "judge: {rubric: tickets}\n")
+    report = api.run(str(config), runs_dir=tmp_path / "runs", judge=True)
+    assert report.judgement is not None and report.judgement.judged + report.judgement.judge_errors == 4
+    assert api.load(str(config), judge=False).judge.enabled is False
+
+
 def test_without_the_judge_the_aggregate_says_nothing_of_it(tmp_path: Path) -> None:
     report = api.run(str(write(tmp_path / "run.yaml", RUN)), runs_dir=tmp_path / "runs")
     assert report.judgement is None and report.run_dir is not None
