@@ -14,6 +14,7 @@ import json
 import os
 import signal
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -76,12 +77,21 @@ def check_stopped_run(run_dir: Path, signum: int, *, planned: dict[str, object])
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_ends_run_like_its_time_limit(tmp_path: Path, processes: Processes, signum: int) -> None:
     config = tickets_config(tmp_path)
-    run = processes.convoload("run", "-f", str(config), cwd=tmp_path)
+    junit, summary = tmp_path / "junit.xml", tmp_path / "summary.md"
+    run = processes.convoload(
+        "run", "-f", str(config), "--junit-xml", str(junit), "--summary-md", str(summary), cwd=tmp_path
+    )
     journal = wait_until(lambda: first_journal(tmp_path / "runs"), "a finished conversation")
     run.signal(signum)
     assert run.wait() == EXIT[signum], run.err()[-3000:]
 
     aggregate = check_stopped_run(journal.parent, signum, planned={"conversations": 200})
+    # CI still gets its files: a case per recorded conversation, the cut-off ones skipped
+    cases = ElementTree.parse(junit).getroot().findall(".//testcase")
+    assert len(cases) == aggregate["summary"]["total_conversations"]
+    skipped = [case for case in cases if case.find("skipped") is not None]
+    assert len(skipped) >= aggregate["summary"]["interrupted_conversations"]
+    assert journal.parent.name in summary.read_text(encoding="utf-8")
     out = run.out()
     assert "goal reached" in out and "of 200 planned conversations finished" in out  # the summary
     assert "incomplete" in out and "report:" in out

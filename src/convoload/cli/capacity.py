@@ -19,7 +19,14 @@ from convoload.cli.common import (
     console,
     err_console,
 )
-from convoload.cli.flags import apply_flags, demo_option_flags
+from convoload.cli.flags import (
+    BaselineOpt,
+    BaselineStoreOpt,
+    JunitXmlOpt,
+    SummaryMdOpt,
+    apply_flags,
+    demo_option_flags,
+)
 from convoload.config import Override, load_config
 from convoload.errors import ConfigError
 
@@ -158,6 +165,10 @@ def capacity(
     seed: SeedOpt = None,
     runs_dir: RunsDirOpt = None,
     listings: Annotated[int, typer.Option(help="Real-estate catalog size (at least 100).")] = 10_000,
+    junit_xml: JunitXmlOpt = None,
+    summary_md: SummaryMdOpt = None,
+    baseline: BaselineOpt = None,
+    baseline_store: BaselineStoreOpt = None,
 ) -> None:
     """Find the knee: the highest concurrency at which the agent still meets every SLO.
 
@@ -178,6 +189,10 @@ def capacity(
     steps, links to failed transcripts) next to the run's usual records, and the verdict into
     the results store (`convoload runs compare A B` says whether the knee moved). Ctrl-C or
     SIGTERM ends it at once, as for `convoload stress` (exit 130 / 143), with the steps so far.
+
+    For CI: --junit-xml writes a test case per step with its SLO verdicts (steps not run skipped,
+    --min-users as a case); --summary-md (also $GITHUB_STEP_SUMMARY when set) the verdict, the
+    steps and the worst conversations; with --baseline, whether the knee moved.
     """
     from convoload.bundled import BUNDLED, agent_names
     from convoload.knee.plan import resolve_plan
@@ -226,6 +241,9 @@ def capacity(
         slos=slo or None,
         flags=_FLAGS,
     )
+    from convoload.cli.ci import CiOutputs
+
+    outputs = CiOutputs.prepare(junit_xml, summary_md, baseline, baseline_store, config)
     if workers is None:
         result, run_dir, exit_code = _run(config, CapacityRun(plan.settings()), drain)
     else:
@@ -239,9 +257,16 @@ def capacity(
         )
     print_capacity(result)
     console.print(f"records: {run_dir}  (capacity.json, {CAPACITY_PAGE}, report.html, journal.jsonl)")
+    knee = result.verdict.knee_users
+    gates = []
+    if min_users is not None:
+        from convoload.report.junit import Gate
+
+        held = knee is not None and knee >= min_users
+        gates.append(Gate("min users", held, f"capacity {knee or 0} users (floor {min_users})"))
+    outputs.capacity(result, run_dir, config, gates=gates)
     if exit_code is not None:
         raise typer.Exit(exit_code)
-    knee = result.verdict.knee_users
     if min_users is not None and (knee is None or knee < min_users):
         err_console.print(f"capacity {knee or 0} users is below --min-users {min_users}")
         raise typer.Exit(1)

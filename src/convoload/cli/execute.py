@@ -1,6 +1,7 @@
 """One run through the API, shown live on the terminal and summed up: in this process
 (`convoload.api.execute`) or on Locust's master and workers (`run --workers N`)."""
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +26,13 @@ def execute(
     duration_s: float | None = None,
     stress: "ProfileShape | None" = None,
     drain_s: float = 60.0,
+    on_report: "Callable[[RunReport], None] | None" = None,
 ) -> "RunReport":
     """One run through the API (`convoload.api.execute`), shown live and summed up on the terminal.
 
     The first SIGINT or SIGTERM ends it the way its time limit would (see convoload.signals): the
-    records, aggregate, report and summary are written, then the process exits 130 or 143.
+    records, aggregate, report and summary are written, `on_report` writes what the command adds
+    (JUnit, Markdown summary), then the process exits 130 or 143.
     """
     from convoload import api
     from convoload.events import ConversationFinished
@@ -87,6 +90,8 @@ def execute(
                 f"[yellow]stopped early{why}: unfinished conversations are recorded as interrupted[/]",
                 highlight=False,
             )
+        if on_report is not None:
+            on_report(done.report)
     if stopping.exit_code is not None:
         raise typer.Exit(stopping.exit_code)
     return done.report
@@ -100,11 +105,13 @@ def execute_on_workers(
     persona: str | None,
     duration_s: float | None,
     flags: dict[str, Any],
+    on_report: "Callable[[RunReport], None] | None" = None,
 ) -> "RunReport":
     """`run --workers N`: Locust's master and N workers as processes on loopback; the run's summary.
 
     SIGINT or SIGTERM is passed on to the master (its workers cut off what is under way, it writes the
-    run's records); a second one to every process, then this one exits at once.
+    run's records); a second one to every process, then this one exits at once. `on_report` as for
+    `execute`, before that exit.
     """
     import subprocess
 
@@ -151,6 +158,9 @@ def execute_on_workers(
             f"records: {result.run_dir}  (journal.jsonl, conversations/, aggregate.json, report.html; "
             "each worker's own copy in worker-<k>/)"
         )
+        report = RunReport.from_document(document, run_dir=result.run_dir)
+        if on_report is not None:
+            on_report(report)
     if stopping.exit_code is not None:
         raise typer.Exit(stopping.exit_code)
-    return RunReport.from_document(document, run_dir=result.run_dir)
+    return report

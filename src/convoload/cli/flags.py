@@ -2,9 +2,47 @@
 so that a flag obeys its field's rules and an error names the flag (see `config.apply_overrides`)."""
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from convoload.config import Config, Override, apply_overrides, llm_overrides
+
+# The CI outputs of the commands that run conversations (see cli.ci).
+JunitXmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--junit-xml",
+        help="Write a JUnit XML report here (the junit-10.xsd layout Jenkins, GitLab and GitHub test "
+        "reporters read): a test case per conversation (pipeline: per scenario and its conversations; "
+        "capacity: per step), failures carrying the reason and the last turns.",
+    ),
+]
+SummaryMdOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--summary-md",
+        help="Write a Markdown summary here (grade, goal rate, latency, cost, the comparison with "
+        "--baseline, the worst transcripts). Also appended to $GITHUB_STEP_SUMMARY when it is set.",
+    ),
+]
+BaselineOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline",
+        help="Compare the run with this one in the summary: an exported run file "
+        "(`convoload runs export RUN -o run.json`), or a run id, id prefix or `latest` of "
+        "--baseline-store (default: this run's results store). The metrics and thresholds of "
+        "`convoload runs compare`; it never changes the exit code (run `runs compare` to gate on it).",
+    ),
+]
+BaselineStoreOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--baseline-store",
+        help="The results store --baseline is in: a database URL, a database file or a runs folder.",
+    ),
+]
 
 # The run settings each flag sets, for the flag's name in errors.
 _RUN_FLAGS = {

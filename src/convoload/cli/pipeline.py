@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from convoload.cli.common import RunsDirOpt, check_grade_floor, console, enforce_grade_floor
+from convoload.cli.flags import JunitXmlOpt, SummaryMdOpt
 from convoload.errors import ConfigError
 
 
@@ -57,6 +58,17 @@ def pipeline(
             "judges the scenarios; `judge.enabled: true` in it turns judging on for any suite.",
         ),
     ] = None,
+    junit_xml: JunitXmlOpt = None,
+    summary_md: SummaryMdOpt = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Compare each scenario in the summary with the same scenario of this earlier pipeline "
+            "(its folder or real_test_results.json): grade, success rate, turn p50/p95, error rate, with "
+            "the thresholds of `runs compare`. It never changes the exit code.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario suite against its system and grade it (default: the realestate suite).
 
@@ -81,16 +93,22 @@ def pipeline(
     scenarios.csv in runs/pipeline-<id>/; its runs go to the results store ($CONVOLOAD_DB_URL,
     else the runs folder's database, as for `runs list`). Ctrl-C or SIGTERM ends the scenario under way and
     skips the rest; the results of what ran are written, marked incomplete (exit 130 / 143).
+    --junit-xml writes a test suite per scenario (a case per conversation, judged by the scenario's
+    own success rule and checks; a case per domain check; the grade against --grade-floor);
+    --summary-md (also $GITHUB_STEP_SUMMARY when set) the grades and the worst conversations.
     """
     from contextlib import ExitStack
 
+    from convoload.cli.ci import CiOutputs, load_pipeline
     from convoload.config import Config, load_config
     from convoload.pipeline.model import load_scenarios, resolve_suite
-    from convoload.pipeline.runner import checked_store_url, run_pipeline, start_suite_system
+    from convoload.pipeline.runner import checked_store_url, run_pipeline, start_suite_system, succeeded
     from convoload.report.console import print_pipeline
     from convoload.signals import GracefulStop
 
     check_grade_floor(grade_floor)
+    outputs = CiOutputs.prepare(junit_xml, summary_md)
+    before = load_pipeline(str(baseline)) if baseline is not None else None
     suite = resolve_suite(suite_spec)
     loaded = load_config(config_path) if config_path is not None else Config()
     if judge is None:  # the config says, else the suite: one that names its rubric is judged
@@ -132,6 +150,14 @@ def pipeline(
             sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         else:
             print_pipeline(console, results)
+        scenarios = {scenario.name: scenario for scenario in suite.scenarios}
+        outputs.pipeline(
+            results,
+            lambda name, record: succeeded(scenarios[name], record),
+            grade_floor=grade_floor,
+            quiet=json_output,
+            baseline=before,
+        )
     if stopping.exit_code is not None:
         raise typer.Exit(stopping.exit_code)
     enforce_grade_floor(results.overall.grade, grade_floor, what="overall grade")

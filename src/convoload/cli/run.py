@@ -1,9 +1,10 @@
 """The commands that run conversations: `run`, `converse`, `demo` and `stress`, over `convoload.api`."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from convoload.cli.ci import CiOutputs
 from convoload.cli.common import (
     ConfigOpt,
     LlmOpt,
@@ -23,9 +24,20 @@ from convoload.cli.common import (
     err_console,
 )
 from convoload.cli.execute import execute, execute_on_workers
-from convoload.cli.flags import apply_flags, demo_option_flags
+from convoload.cli.flags import (
+    BaselineOpt,
+    BaselineStoreOpt,
+    JunitXmlOpt,
+    SummaryMdOpt,
+    apply_flags,
+    demo_option_flags,
+)
 from convoload.config import Override, load_config
 from convoload.errors import ConfigError
+
+if TYPE_CHECKING:
+    from convoload.model.report import RunReport
+    from convoload.report.junit import Gate
 
 
 def demo(
@@ -165,6 +177,10 @@ def run(
             "target and personas must come from -f.",
         ),
     ] = None,
+    junit_xml: JunitXmlOpt = None,
+    summary_md: SummaryMdOpt = None,
+    baseline: BaselineOpt = None,
+    baseline_store: BaselineStoreOpt = None,
 ) -> None:
     """Run N conversations with concurrency C against the configured target.
 
@@ -175,6 +191,9 @@ def run(
     Ctrl-C or SIGTERM ends the run as -t does: conversations under way are recorded
     as interrupted, the aggregate, report and summary are written (the run is marked
     incomplete), exit code 130 / 143. A second signal exits at once.
+
+    For CI: --junit-xml (a test case per conversation, plus --grade-floor and --fail-under
+    as cases), --summary-md (also to $GITHUB_STEP_SUMMARY when set), --baseline to compare.
     """
     config = apply_flags(
         load_config(config_path),
@@ -193,6 +212,12 @@ def run(
         replay=replay,
     )
     check_grade_floor(grade_floor)
+    outputs = CiOutputs.prepare(junit_xml, summary_md, baseline, baseline_store, config)
+
+    def write_outputs(report: "RunReport") -> None:  # also when a signal ends the run
+        gates = _gates(report.grade, grade_floor, report.success_rate, fail_under)
+        outputs.run(report, config, gates=gates)
+
     if workers is not None:
         if any(v is not None for v in (url, target_type, preset, personas)) or transcript:
             raise ConfigError(
@@ -205,10 +230,16 @@ def run(
             persona=persona,
             duration_s=duration,
             flags={"user_mode": user_mode, "llm": llm, "replay": bool(replay)},
+            on_report=write_outputs,
         )
     else:
         document = execute(
-            config, persona=persona, transcript=transcript, progress=not transcript, duration_s=duration
+            config,
+            persona=persona,
+            transcript=transcript,
+            progress=not transcript,
+            duration_s=duration,
+            on_report=write_outputs,
         )
     enforce_grade_floor(document.grade, grade_floor)
     if 100 * document.success_rate < fail_under:
@@ -253,6 +284,10 @@ def stress(
     grade_floor: Annotated[
         str | None, typer.Option("--grade-floor", help="Exit 1 when the run's grade is below this.")
     ] = None,
+    junit_xml: JunitXmlOpt = None,
+    summary_md: SummaryMdOpt = None,
+    baseline: BaselineOpt = None,
+    baseline_store: BaselineStoreOpt = None,
 ) -> None:
     """Stress test: virtual users hold conversations back to back for a duration, then the same report.
 
@@ -260,7 +295,8 @@ def stress(
     ends. When the time is up no new conversation starts and those under way get --drain
     seconds to finish. The summary adds the grade, health and recommendations; records and
     the results store are written as for `convoload run`. Ctrl-C or SIGTERM ends it at once,
-    without the drain, as for `convoload run` (exit 130 / 143).
+    without the drain, as for `convoload run` (exit 130 / 143). --junit-xml, --summary-md and
+    --baseline as for `convoload run`.
     """
     from convoload.bundled import agent_names
     from convoload.load.shapes import profile_shape
@@ -288,9 +324,39 @@ def stress(
             *(demo_option_flags(agent, {"--listings": listings}) if bundled else []),
         ],
     )
+    outputs = CiOutputs.prepare(junit_xml, summary_md, baseline, baseline_store, config)
     plan = shape(users, duration, ramp_up_s=config.run.ramp_up_s)
-    report = execute(config, persona=None, transcript=False, progress=True, stress=plan, drain_s=drain)
+    report = execute(
+        config,
+        persona=None,
+        transcript=False,
+        progress=True,
+        stress=plan,
+        drain_s=drain,
+        on_report=lambda done: outputs.run(
+            done, config, gates=_gates(done.grade, grade_floor), title="convoload stress"
+        ),
+    )
     enforce_grade_floor(report.grade, grade_floor)
+
+
+def _gates(
+    grade: str | None, floor: str | None, success_rate: float = 0.0, fail_under: float = 0.0
+) -> "list[Gate]":
+    """--grade-floor and --fail-under as JUnit cases, when given."""
+    from convoload.report.grading import at_least
+    from convoload.report.junit import Gate
+
+    gates = []
+    if floor is not None:
+        held = grade is not None and at_least(grade, floor)
+        gates.append(Gate("grade floor", held, f"grade {grade or '-'} (floor {floor})"))
+    if fail_under:
+        rate = 100 * success_rate
+        gates.append(
+            Gate("fail under", rate >= fail_under, f"goal-reached rate {rate:.2f}% (floor {fail_under:g}%)")
+        )
+    return gates
 
 
 def converse(

@@ -1,5 +1,5 @@
-"""`convoload runs`: list, show and compare the runs of the results store; `compare` exits 1 on a
-regression (for CI)."""
+"""`convoload runs`: list, show, compare and export the runs of the results store; `compare` exits 1
+on a regression (for CI), against a run of this store, of another one, or of an exported file."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from convoload.store.results.compare import MetricDelta
+from convoload.errors import ConfigError
 from convoload.store.results.engine import DB_FILE_NAME, ENV_DB_URL, StoreOrigin, resolve_store_url
 from convoload.store.results.stats import RunRow
 from convoload.store.results.store import ResultsStore
 
-runs_app = typer.Typer(help="Stored load-test runs: list, show, compare.", no_args_is_help=True)
+runs_app = typer.Typer(help="Stored load-test runs: list, show, compare, export.", no_args_is_help=True)
 
 DbOption = Annotated[
     str | None,
@@ -126,47 +126,53 @@ def show(run: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) 
     console.print(table)
 
 
-def _value(m: MetricDelta, value: float | None) -> str:
-    if value is None:
-        return "-"
-    if m.unit == "rate":
-        return _rate(value)
-    if m.unit == "usd":
-        return f"${value:.6f}"
-    if m.unit == "score":
-        return f"{value:.3f}"
-    return _ms(value)
-
-
-def _delta(m: MetricDelta) -> str:
-    delta = m.delta
-    if delta is None:
-        return "-"
-    if m.unit == "rate":
-        return f"{100 * delta:+.2f} pts"
-    if m.unit == "score":
-        return f"{delta:+.3f}"
-    text = f"{delta:+,.6f}" if m.unit == "usd" else f"{delta:+,.1f} ms"
-    pct = m.change_pct
-    return f"{text} ({pct:+.1f}%)" if pct is not None else text
-
-
 @runs_app.command("compare")
-def compare(a: str, b: str, db: DbOption = None, runs_dir: RunsDirOption = Path("runs")) -> None:
+def compare(
+    a: Annotated[
+        str,
+        typer.Argument(
+            metavar="A",
+            help="The baseline: a run id, id prefix or `latest` (of --baseline-store, else of this "
+            "store), or an exported run file (`runs export`, e.g. the main branch's CI artifact).",
+        ),
+    ],
+    b: Annotated[
+        str,
+        typer.Argument(
+            metavar="B",
+            help="The run measured against it: a run id, id prefix or `latest`, or an exported file.",
+        ),
+    ],
+    db: DbOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+    baseline_store: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline-store",
+            help="The results store A is in, when not this one: a database URL, a database file or "
+            "a runs folder.",
+        ),
+    ] = None,
+) -> None:
     """Run B against the baseline A; exit code 1 when any metric regressed.
 
+    Regressions: the success rate down by more than 2 points, the error rate up by more than 2 points,
+    turn p50/p95, conversation p95, cost per conversation or per success up by more than 10 %.
     Judged runs also compare the judge's pass rate (a drop of more than 5 points is a regression) and
-    mean score."""
-    from convoload.knee.store import compare_knees
+    mean score. Two capacity runs of the same steps and SLOs: a lower knee is a regression."""
+    from convoload.cli.ci import compare_with, load_run, store_location
+    from convoload.store.results.engine import StoreOrigin
 
-    with _open(db, runs_dir) as store:
-        result = store.compare(a, b)
-        knee = compare_knees(store, a, b)  # capacity runs: whether the knee moved
+    here = db_url(db, runs_dir)
+    there = (store_location(baseline_store), StoreOrigin("--baseline-store")) if baseline_store else here
+    baseline = load_run(a, there, flag="A")
+    current = load_run(b, here, flag="B")
+    result, knee = compare_with(baseline, current)
     table = Table("metric", result.a.run_id, result.b.run_id, "delta", "", title="B vs A")
     for m in result.metrics:
         verdict = "[red]REGRESSION[/red]" if m.regression else "ok"
         style = "red" if m.regression else None
-        table.add_row(m.name, _value(m, m.a), _value(m, m.b), _delta(m), verdict, style=style)
+        table.add_row(m.name, m.shown(m.a), m.shown(m.b), m.delta_text, verdict, style=style)
     console = Console(width=200)
     console.print(table)
     if knee is not None:
@@ -175,3 +181,26 @@ def compare(a: str, b: str, db: DbOption = None, runs_dir: RunsDirOption = Path(
     if regressions:
         console.print(f"[red]{regressions} regression(s)[/red]")
         raise typer.Exit(1)
+
+
+@runs_app.command("export")
+def export(
+    run: Annotated[
+        str, typer.Argument(metavar="RUN", help="A run id, id prefix or `latest` (the newest run).")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The file to write (JSON).")],
+    db: DbOption = None,
+    runs_dir: RunsDirOption = Path("runs"),
+) -> None:
+    """Write what `runs compare` needs of a run into one versioned JSON file (for a CI artifact).
+
+    The run's numbers as this store computes them (success and error rate, turn and conversation
+    percentiles, cost, the judge's pass rate) and, for a capacity run, its verdict. `runs compare
+    FILE RUN` and `run --baseline FILE` read it without the database it came from."""
+    from convoload.cli.ci import load_run
+
+    if output.is_dir():
+        raise ConfigError("--output", "", f"{output} is a folder: give a file path")
+    exported = load_run(run, db_url(db, runs_dir), flag="RUN")
+    exported.write(output)
+    Console().print(f"run {exported.run.run_id} exported to {output}", highlight=False, soft_wrap=True)

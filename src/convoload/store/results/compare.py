@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from convoload.model.capacity import CapacityResult
+from convoload.model.pipeline import ScenarioResult
 from convoload.store.results.stats import RunRow
 
 # Points are absolute changes of a rate (0.02 = 2 percentage points); relative thresholds are a
@@ -39,6 +40,32 @@ class MetricDelta:
         if self.a is None or self.b is None or self.a == 0:
             return None
         return 100 * (self.b - self.a) / self.a
+
+    def shown(self, value: float | None) -> str:
+        """One of the two values as `runs compare` and the CI summary show it."""
+        if value is None:
+            return "-"
+        if self.unit == "rate":
+            return f"{100 * value:.2f}%"
+        if self.unit == "usd":
+            return f"${value:.6f}"
+        if self.unit == "score":
+            return f"{value:.3f}"
+        return f"{value:,.1f} ms"
+
+    @property
+    def delta_text(self) -> str:
+        """B - A in the metric's unit (rates in points), with the relative change when it has one."""
+        delta = self.delta
+        if delta is None:
+            return "-"
+        if self.unit == "rate":
+            return f"{100 * delta:+.2f} pts"
+        if self.unit == "score":
+            return f"{delta:+.3f}"
+        text = f"{delta:+,.6f}" if self.unit == "usd" else f"{delta:+,.1f} ms"
+        pct = self.change_pct
+        return f"{text} ({pct:+.1f}%)" if pct is not None else text
 
 
 @dataclass(frozen=True)
@@ -133,6 +160,16 @@ def compare_runs(a: RunRow, b: RunRow) -> Comparison:
             *_judge_metrics(a, b),
         ],
     )
+
+
+def compare_scenarios(a: ScenarioResult, b: ScenarioResult) -> list[MetricDelta]:
+    """A pipeline scenario's results B against its baseline A, with a run's thresholds."""
+    return [
+        _metric("success rate", a.success_rate, b.success_rate, "higher", "rate", _rate_drop),
+        _metric("turn p50", a.latency_ms.p50, b.latency_ms.p50, "lower", "ms", _relative_rise),
+        _metric("turn p95", a.latency_ms.p95, b.latency_ms.p95, "lower", "ms", _relative_rise),
+        _metric("error rate", a.error_rate, b.error_rate, "lower", "rate", _rate_rise),
+    ]
 
 
 # -- capacity runs: whether the knee moved ------------------------------------------------------------
