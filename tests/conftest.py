@@ -20,6 +20,7 @@ pytest_plugins = [
     "tests.fixtures.faulty",
     "tests.fixtures.processes",
     "tests.fixtures.realestate",
+    "pytester",  # tests/pytest_plugin run convoload's pytest plugin in pytest sessions of their own
 ]
 
 # In CI the property tests try the same examples every run: a red build is reproducible, never a fluke.

@@ -19,7 +19,8 @@
     ├── ChannelError              an alert channel did not deliver [monitor.alerts.channels]
     ├── ShipmentError             a worker's records shipment the master refuses [load.shipping] +ValueError
     ├── TurnFailure               a failed turn in Locust's statistics, never raised [load.locust_bridge]
-    └── ConversationFailure       a failed conversation in Locust's statistics [load.locust_bridge]
+    ├── ConversationFailure       a failed conversation in Locust's statistics [load.locust_bridge]
+    └── ConversationFailed        a test's assertion on a conversation failed [testing] +AssertionError
 
 `+Name` marks a second base: the class is caught as that too (a store error that is also bad
 input; a ValueError that pydantic validators turn into a config error).
