@@ -14,7 +14,7 @@ from typing import Any  # noqa: E402
 
 import typer  # noqa: E402
 
-from convoload.cli import capacity, monitor, pipeline, report, run  # noqa: E402
+from convoload.cli import capacity, monitor, pipeline, report, rerun, run  # noqa: E402
 from convoload.cli.judge import judge_app  # noqa: E402
 from convoload.cli.llm import llm_app  # noqa: E402
 from convoload.cli.personas import personas_app  # noqa: E402
@@ -40,6 +40,8 @@ for _command in (
     monitor.monitor,
     pipeline.pipeline,
     run.converse,
+    rerun.rerun,
+    rerun.export,
     report.report,
     report.locustfile,
     report.identities,

@@ -21,6 +21,7 @@ from convoload.envsecrets import redact_value
 from convoload.events import ConversationFinished, EventBus, LLMCalled, LLMError, LLMFallback
 from convoload.hooks.base import HookRunner
 from convoload.load.run_spec import RunSpec
+from convoload.load.snapshot import write_snapshot
 from convoload.load.store_writer import StoreWriter
 from convoload.model.judgement import JudgementSummary
 from convoload.report.aggregate import Aggregator
@@ -70,6 +71,7 @@ class RunRecorders:
             self.store = self._open_store(spec.store_url, meta)
             self.journal = RunJournal(spec.run_dir, meta=meta)
             self._stack.callback(self.journal.close)
+            write_snapshot(spec)  # settings.json: what `convoload rerun` plays again
             self.store_writer = StoreWriter(self.store, self.run_id) if self.store is not None else None
             if self.store_writer is not None:  # closed (its last rows written) before the store
                 self._stack.callback(self.store_writer.close)

@@ -47,6 +47,7 @@ class ErrorKind(StrEnum):
     MALFORMED = "malformed_reply"  # not JSON, or the reply path is missing
     EMPTY = "empty_reply"  # a reply without text
     TARGET_EXCEPTION = "target_exception"  # an in-process (python) target raised
+    PLATFORM = "platform_error"  # an emulated platform refused every call of the bot's turn
     USER = "user_error"  # the simulated user could not produce a message
     LLM = "llm_error"  # the simulated user's LLM providers all failed, after retries
     SIMULATOR = "simulator_error"  # the simulated user's message broke the simulation, after a retry
@@ -175,6 +176,10 @@ class ConversationRecord(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     simulator_fault: SimulatorFault | None = None  # set with outcome simulator_error
     agent_cost_usd: float = 0.0  # what the agent reported its turns cost (TargetReply.cost_usd)
+    # `convoload rerun`: the session this conversation plays again, and the first turn whose user
+    # message did not follow the original's (None: it followed it throughout).
+    rerun_of: str | None = None
+    diverged_at: int | None = None
 
     @property
     def goal_reached(self) -> bool:
@@ -212,6 +217,9 @@ class ConversationRecord(BaseModel):
             out["simulator_fault"] = self.simulator_fault.value
         if self.agent_cost_usd:
             out["agent_cost_usd"] = round(self.agent_cost_usd, 8)
+        if self.rerun_of is not None:
+            out["rerun_of"] = self.rerun_of
+            out["diverged_at"] = self.diverged_at
         return out
 
     def messages(self) -> list[dict[str, Any]]:
@@ -284,6 +292,8 @@ class ConversationRecord(BaseModel):
             findings=doc.get("findings", []),
             simulator_fault=summary.get("simulator_fault"),
             agent_cost_usd=summary.get("agent_cost_usd", 0.0),
+            rerun_of=summary.get("rerun_of"),
+            diverged_at=summary.get("diverged_at"),
             usage=Usage(
                 prompt_tokens=summary["tokens"]["prompt"],
                 completion_tokens=summary["tokens"]["completion"],

@@ -138,7 +138,12 @@ def create_app(settings: DashboardSettings, *, ready_url: str | None = None) -> 
 
     @app.get("/api/status")
     def status() -> dict[str, Any]:
-        return build_status(store.get(), stale_after_s=settings.stale_after_s, title=settings.title)
+        return build_status(
+            store.get(),
+            stale_after_s=settings.stale_after_s,
+            title=settings.title,
+            runs_root=settings.runs_root,
+        )
 
     @app.get("/api/series")
     def series(

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from convoload.model import utc_now
 from convoload.monitor.store import AlertRow, DeliveryRow, JobRow, MonitorStore, Sample
-from convoload.store.results.schema import monitor_jobs
+from convoload.store.results.schema import conversations, monitor_jobs
 
 SEVERITY_STATUS = {"critical": "critical", "warning": "warning"}
+# Failures of the agent only: the simulator's own faults and conversations cut off by the end of a
+# test are not the agent's to fix.
+NOT_FAILURES = ("goal_reached", "simulator_error", "interrupted")
+FAILED_SHOWN = 20
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,43 @@ def job_report(store: MonitorStore, job_id: int) -> str | None:
         return conn.execute(select(monitor_jobs.c.report).where(monitor_jobs.c.id == job_id)).scalar()
 
 
+def failed_conversations(store: MonitorStore, runs_root: Path | None) -> list[dict[str, Any]]:
+    """The newest conversations that missed their goal, each with the command that exports it as a
+    pytest test (`convoload export`, finding its run under the monitor's runs folder)."""
+    c = conversations.c
+    query = (
+        select(c.run_id, c.session_id, c.persona, c.outcome, c.stop_reason, c.error_kind, c.finished_at)
+        .where(c.goal_reached.is_(False), c.outcome.not_in(NOT_FAILURES))
+        .order_by(c.id.desc())
+        .limit(FAILED_SHOWN)
+    )
+    with store.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    where = ["--runs-dir", str(runs_root)] if runs_root is not None else []
+    out = []
+    for run_id, session_id, persona, outcome, stop_reason, error_kind, finished_at in rows:
+        command = ["convoload", "export", run_id, "--session", session_id, "--as", "pytest", *where]
+        out.append(
+            {
+                "run_id": run_id,
+                "session_id": session_id,
+                "persona": persona,
+                "outcome": outcome,
+                "reason": error_kind or stop_reason,
+                "finished_at": finished_at,
+                "export": shlex.join(command),
+            }
+        )
+    return out
+
+
 def build_status(
-    store: MonitorStore, *, stale_after_s: float, title: str, now: datetime | None = None
+    store: MonitorStore,
+    *,
+    stale_after_s: float,
+    title: str,
+    now: datetime | None = None,
+    runs_root: Path | None = None,
 ) -> dict[str, Any]:
     """Everything the page shows, as one JSON-ready document."""
     now = now or parse_ts(utc_now())
@@ -123,6 +164,7 @@ def build_status(
         },
         "components": _components(latest),
         "jobs": [_job(j) for j in store.jobs(limit=25)],
+        "failed_conversations": failed_conversations(store, runs_root),
         "deliveries": [_delivery(d) for d in store.deliveries(limit=25)],
         "channels": _channels(store.deliveries(limit=500)),
     }

@@ -153,6 +153,16 @@
     replace("jobs", table(["Job", "Started", "Took", "Status", "Summary", "Report"], rows, "No jobs yet."));
   }
 
+  function renderFailed(s) {
+    const rows = (s.failed_conversations || []).map((f) =>
+      el("tr", { "data-session": f.session_id, "data-run": f.run_id, "data-outcome": f.outcome },
+        el("td", null, when(f.finished_at)), el("td", null, f.persona),
+        el("td", null, f.outcome + (f.reason ? ": " + f.reason : "")), el("td", null, f.run_id),
+        el("td", null, el("code", { class: "export", "data-export": f.session_id }, f.export))));
+    replace("failed", table(["Finished", "Persona", "Outcome", "Run", "Export as a pytest test"], rows,
+      "No failed conversations."));
+  }
+
   function renderNotifications(s) {
     replace("channels", ...s.channels.map((c) =>
       el("div", { class: "card", "data-channel": c.channel, "data-ok": String(c.ok) },
@@ -244,6 +254,7 @@
       renderComponents(status);
       renderTransitions(status);
       renderJobs(status);
+      renderFailed(status);
       renderNotifications(status);
       renderCharts(series, status.generated_at);
       lastGood = status.generated_at;
