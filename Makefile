@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint bench browser
+.PHONY: demo test test-fast lint bench browser docs
 
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,14 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 		echo "note: chromium is not installed; the browser tests will be skipped"
 
-# Everything: unit tests, end-to-end runs with real processes, and the browser checks.
+# Everything: unit tests, end-to-end runs with real processes, the browser checks, and the docs site
+# (--strict: a broken link or page, or a reference that no longer resolves, fails; built offline into a temp dir).
 test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest -q
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir "$$(mktemp -d)"
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 # The in-process tests only (about a minute): no separate processes, no whole runs, no browser.
 test-fast: $(STAMP)

@@ -6,6 +6,7 @@ out; virtual time waits for pending fetches, so a page that draws itself from it
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -51,6 +52,32 @@ def dump_dom(url: str, tmp_path: Path, *, budget_ms: int = 15_000) -> str:
     result = chromium(f"--virtual-time-budget={budget_ms}", "--dump-dom", url, user_data=profile)
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+def screenshot(
+    url: str, tmp_path: Path, name: str, *, size: tuple[int, int] = (1280, 900), budget_ms: int = 5_000
+) -> Path:
+    """A PNG of `url` as Chromium draws it, saved under tmp_path; also into the folder
+    $CONVOLOAD_SCREENS names (docs/assets/screens/ refreshes the docs' pictures), so the docs show
+    the pages as the code draws them today."""
+    profile = tmp_path / f"chromium-profile-shot-{name}"
+    out = tmp_path / f"{name}.png"
+    result = chromium(
+        "--hide-scrollbars",
+        f"--window-size={size[0]},{size[1]}",
+        f"--virtual-time-budget={budget_ms}",
+        f"--screenshot={out}",
+        url,
+        user_data=profile,
+    )
+    assert result.returncode == 0 and out.is_file(), result.stderr[-2000:]
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    keep = os.environ.get("CONVOLOAD_SCREENS")
+    if keep:
+        folder = Path(keep)
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, folder / out.name)
+    return out
 
 
 @dataclass

@@ -28,7 +28,7 @@ def _yaml_documents(section: str) -> list[dict[str, Any]]:
     start = text.index(f"## {section}\n")
     end = text.find("\n## ", start + 1)
     body = text[start : end if end != -1 else len(text)]
-    blocks = re.findall(r"^```yaml\n(.*?)^```$", body, re.MULTILINE | re.DOTALL)
+    blocks = re.findall(r"^```yaml[^\n]*\n(.*?)^```$", body, re.MULTILINE | re.DOTALL)
     return [doc for block in blocks for doc in yaml.safe_load_all(block) if doc is not None]
 
 

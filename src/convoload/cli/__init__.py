@@ -15,6 +15,7 @@ from typing import Any  # noqa: E402
 import typer  # noqa: E402
 
 from convoload.cli import capacity, monitor, pipeline, report, rerun, run  # noqa: E402
+from convoload.cli.config_cmd import config_app  # noqa: E402
 from convoload.cli.judge import judge_app  # noqa: E402
 from convoload.cli.llm import llm_app  # noqa: E402
 from convoload.cli.personas import personas_app  # noqa: E402
@@ -51,6 +52,7 @@ app.add_typer(personas_app, name="personas")
 app.add_typer(llm_app, name="llm")
 app.add_typer(judge_app, name="judge")
 app.add_typer(runs_app, name="runs")
+app.add_typer(config_app, name="config")
 
 
 def _add_pack_commands() -> None:
