@@ -30,7 +30,7 @@ from os import PathLike
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convoload.config import Config, Override, apply_overrides, load_config
+from convoload.config import PLATFORM_TYPES, Config, Override, apply_overrides, load_config
 from convoload.events import ConversationFinished, Event
 from convoload.hooks.base import Hook
 from convoload.identity import Identity
@@ -378,6 +378,8 @@ __all__ = [
 def _uses_callbacks(config: Config, target: Target | None) -> bool:
     """Whether each conversation also holds a callback connection (a webhook target, or a bundled
     system that answers through callbacks)."""
+    if config.target.type in PLATFORM_TYPES:  # webhooks to the bot, and the bot's calls to the platform
+        return True
     if target is not None:
         return getattr(target, "receiver", None) is not None
     if config.target.type == "webhook":

@@ -223,8 +223,131 @@ class DemoConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+class WhatsAppConfig(_Strict):
+    """The WhatsApp Cloud API convoload plays for the bot (`target.type: whatsapp`)."""
+
+    app_secret_env: str = Field(description="environment variable with the app secret (signs the webhooks)")
+    access_token_env: str = Field(description="environment variable with the access token the bot sends")
+    verify_token_env: str | None = Field(
+        default=None, description="environment variable with the verify token: handshake GET at start"
+    )
+    phone_number_id: str = "106540352242922"
+    display_phone_number: str = "15550783881"
+    business_account_id: str = "102290129340398"
+    api_version: str | None = Field(default=None, description="e.g. v23.0: calls to another version fail")
+
+    @field_validator("app_secret_env", "access_token_env", "verify_token_env")
+    @classmethod
+    def _env_set(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not _ENV_NAME.match(value):
+                raise ValueError(f"{value!r} is not an environment variable name")
+            if not secret_from_env(value):  # remembered as a secret: redacted wherever it could show
+                raise ValueError(f"environment variable {value} is not set")
+        return value
+
+
+_BOT_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,80}$")
+_SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+
+
+class TelegramConfig(_Strict):
+    """The Telegram Bot API convoload plays for the bot (`target.type: telegram`)."""
+
+    token_env: str = Field(
+        description="environment variable with the bot token (the bot calls /bot<token>/<method>)"
+    )
+    secret_token_env: str | None = Field(
+        default=None,
+        description="environment variable with the secret token of the webhook at target.url (sent as "
+        "X-Telegram-Bot-Api-Secret-Token)",
+    )
+    bot_username: str = Field(default="convoload_test_bot", pattern=r"^[A-Za-z][A-Za-z0-9_]{3,31}$")
+    bot_first_name: str = Field(default="Convoload Test Bot", min_length=1, max_length=64)
+
+    @field_validator("token_env", "secret_token_env")
+    @classmethod
+    def _env_set(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        if not _ENV_NAME.match(value):
+            raise ValueError(f"{value!r} is not an environment variable name")
+        secret = secret_from_env(value)  # remembered as a secret: redacted wherever it could show
+        if not secret:
+            raise ValueError(f"environment variable {value} is not set")
+        shape = _BOT_TOKEN if info.field_name == "token_env" else _SECRET_TOKEN
+        if not shape.match(secret):
+            what = "a bot token (digits:letters)" if shape is _BOT_TOKEN else "1-256 of A-Z a-z 0-9 _ -"
+            raise ValueError(f"environment variable {value} does not hold {what}")
+        return value
+
+
+_TWILIO_SID = r"^{}[0-9a-f]{{32}}$"
+
+
+class TwilioConfig(_Strict):
+    """Twilio Messaging convoload plays for the bot (`target.type: twilio`), on WhatsApp or SMS."""
+
+    channel: Literal["whatsapp", "sms"] = Field(
+        default="whatsapp",
+        description="whatsapp: addresses whatsapp:+E.164, quick replies; sms: plain +E.164",
+    )
+    account_sid: str = Field(default="AC" + "0" * 31 + "1", pattern=_TWILIO_SID.format("AC"))
+    auth_token_env: str = Field(
+        description="environment variable with the auth token (Basic auth password; signs the webhooks)"
+    )
+    api_key_sid: str | None = Field(
+        default=None, pattern=_TWILIO_SID.format("SK"), description="an API key the bot may authenticate with"
+    )
+    api_key_secret_env: str | None = Field(default=None, description="environment variable with its secret")
+    phone_number: str = Field(
+        default="+14155238886", pattern=r"^\+[1-9][0-9]{6,14}$", description="the bot's Twilio number, E.164"
+    )
+    messaging_service_sid: str | None = Field(
+        default=None,
+        pattern=_TWILIO_SID.format("MG"),
+        description="sent as MessagingServiceSid; the bot may send with it",
+    )
+
+    @field_validator("auth_token_env", "api_key_secret_env")
+    @classmethod
+    def _env_set(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not _ENV_NAME.match(value):
+                raise ValueError(f"{value!r} is not an environment variable name")
+            if not secret_from_env(value):  # remembered as a secret: redacted wherever it could show
+                raise ValueError(f"environment variable {value} is not set")
+        return value
+
+    @model_validator(mode="after")
+    def _key_pair(self) -> TwilioConfig:
+        if (self.api_key_sid is None) != (self.api_key_secret_env is None):
+            raise ValueError("api_key_sid and api_key_secret_env go together")
+        return self
+
+
+class PlatformConfig(_Strict):
+    """Settings of an emulated messaging platform (target.type whatsapp, ...)."""
+
+    throughput_per_s: float | None = Field(
+        default=None, gt=0, description="messages per second the bot may send; past it, the platform's error"
+    )
+    per_user_per_s: float | None = Field(
+        default=None, gt=0, description="messages per second to one user; past it, the platform's error"
+    )
+    max_text_chars: int | None = Field(default=None, ge=1, description="default: the platform's own limit")
+    taps: bool = Field(default=True, description="a user message equal to a shown button label taps it")
+    statuses: bool = Field(default=True, description="send delivery/read status callbacks to the bot")
+    whatsapp: WhatsAppConfig | None = None
+    telegram: TelegramConfig | None = None
+    twilio: TwilioConfig | None = None
+
+
+PLATFORM_TYPES = ("whatsapp", "telegram", "twilio")
+
+
 class TargetConfig(_Strict):
-    type: Literal["demo", "webhook", "http", "python"] = "demo"
+    type: Literal["demo", "webhook", "http", "python", "whatsapp", "telegram", "twilio"] = "demo"
     # Before url: the URL's placeholders may name them.
     variables: dict[str, Any] = Field(default_factory=dict)
     url: str | None = Field(
@@ -250,6 +373,7 @@ class TargetConfig(_Strict):
     quiet_period_s: float = Field(default=0.0, ge=0, description="webhook: gather callbacks until this quiet")
     function: str | None = None
     receiver: ReceiverConfig = Field(default_factory=ReceiverConfig)
+    platform: PlatformConfig = Field(default_factory=PlatformConfig)
     demo: DemoConfig = Field(default_factory=DemoConfig)
 
     @field_validator("url")
@@ -263,8 +387,11 @@ class TargetConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_target(self) -> TargetConfig:
-        if self.type in ("webhook", "http") and not self.url:
+        # A Telegram bot may poll (getUpdates) or set its webhook itself: its target.url is optional.
+        if self.type in ("webhook", "http", *PLATFORM_TYPES) and self.type != "telegram" and not self.url:
             raise ValueError(f"a {self.type} target needs 'url'")
+        if self.type in PLATFORM_TYPES and getattr(self.platform, self.type) is None:
+            raise ValueError(f"a {self.type} target needs 'platform.{self.type}'")
         if self.type == "python" and not self.function:
             raise ValueError("a python target needs 'function' (module:function)")
         if self.preset and self.type != "webhook":

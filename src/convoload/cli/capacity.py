@@ -25,6 +25,7 @@ from convoload.cli.flags import (
     JunitXmlOpt,
     SummaryMdOpt,
     apply_flags,
+    check_workers,
     demo_option_flags,
 )
 from convoload.config import Override, load_config
@@ -251,6 +252,7 @@ def capacity(
             raise ConfigError(
                 "--workers", "", "put the target and personas in the -f config file (workers read only it)"
             )
+        check_workers(config, workers)
         flags = {"user_mode": user_mode, "llm": llm}
         result, run_dir, exit_code = _run_on_workers(
             workers, config_path, config, plan.settings(), drain, flags

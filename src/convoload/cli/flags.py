@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from convoload.config import Config, Override, apply_overrides, llm_overrides
+from convoload.config import PLATFORM_TYPES, Config, Override, apply_overrides, config_error, llm_overrides
 
 # The CI outputs of the commands that run conversations (see cli.ci).
 JunitXmlOpt = Annotated[
@@ -114,3 +114,15 @@ def demo_option_flags(system: str, values: dict[str, Any]) -> list[Override]:
         if has(system, _DEMO_OPTION_FLAGS[flag]):
             overrides.append(option)
     return overrides
+
+
+def check_workers(config: Config, workers: int) -> None:
+    """--workers N: refused for an emulated platform beyond one worker, since the bot has one platform
+    base URL and each worker would serve its own."""
+    if workers > 1 and config.target.type in PLATFORM_TYPES:
+        raise config_error(
+            config,
+            "target.type",
+            f"{config.target.type}: the emulated platform serves one bot from one process; "
+            f"run it without --workers or with --workers 1 (not {workers})",
+        )

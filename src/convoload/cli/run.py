@@ -30,6 +30,7 @@ from convoload.cli.flags import (
     JunitXmlOpt,
     SummaryMdOpt,
     apply_flags,
+    check_workers,
     demo_option_flags,
 )
 from convoload.config import Override, load_config
@@ -223,6 +224,7 @@ def run(
             raise ConfigError(
                 "--workers", "", "put the target and personas in the -f config file (workers read only it)"
             )
+        check_workers(config, workers)
         document = execute_on_workers(
             workers,
             config_path,

@@ -12,7 +12,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from convoload.config import Config, ProviderConfig, ReceiverConfig, SignatureConfig, config_error
+from convoload.config import (
+    PLATFORM_TYPES,
+    Config,
+    ProviderConfig,
+    ReceiverConfig,
+    SignatureConfig,
+    config_error,
+)
 from convoload.envsecrets import secret_from_env
 from convoload.errors import ConfigError
 from convoload.llm.chain import ProviderChain, RetryPolicy
@@ -47,6 +54,10 @@ def build_target(
     """
     t = config.target
     kind = "webhook" if t.type == "demo" else t.type
+    if kind in PLATFORM_TYPES:
+        from convoload.platforms.wiring import build_platform_target  # it imports this module's peers
+
+        return build_platform_target(config, worker_index=worker_index)
     if kind == "python":
         try:
             return PythonTarget(import_callable(t.function or ""))

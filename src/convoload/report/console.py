@@ -96,12 +96,18 @@ def print_summary(console: Console, report: RunReport | Mapping[str, Any], locus
     if summary.errors_by_kind:
         overview.add_row("errors", ", ".join(f"{k}: {v}" for k, v in summary.errors_by_kind.items()))
     target_stats = report.run.target_stats or {}
-    rejected = {k: v for k, v in target_stats.items() if not k.endswith("accepted") and v}
+    rejected = {
+        k: v
+        for k, v in target_stats.items()
+        if k.startswith("callbacks_") and not k.endswith("accepted") and v
+    }
     if rejected:
         overview.add_row(
             "rejected callbacks",
             ", ".join(f"{k.removeprefix('callbacks_')}: {v}" for k, v in rejected.items()),
         )
+    for label, text in platform_rows(target_stats):
+        overview.add_row(label, escape(text))
     console.print(overview)
 
     findings = report.findings
@@ -363,3 +369,31 @@ def _print_pipeline_blocks(console: Console, results: PipelineResults) -> None:
         console.print(head)
         console.print("  " + " · ".join(numbers), markup=False, highlight=False)
         console.print("  " + " · ".join(quality), markup=False, highlight=False)
+
+
+def platform_rows(target_stats: dict) -> list[tuple[str, str]]:
+    """An emulated platform's figures (target.type whatsapp, ...): what the bot did, and its bad calls."""
+    rows = []
+    turns = target_stats.get("platform_turns") or 0  # turns the bot answered
+    if turns:
+        messages = target_stats.get("platform_messages", 0)
+        parts = [
+            f"{turns} turns answered, {messages} messages ({messages / turns:.2f} per turn)",
+            f"first message {target_stats.get('platform_first_message_ms_sum', 0) / turns:.0f} ms on average",
+        ]
+        typing_turns = target_stats.get("platform_typing_turns") or 0
+        if typing_turns:
+            typing_ms = target_stats.get("platform_typing_ms_sum", 0) / typing_turns
+            parts.append(f"typing {typing_ms:.0f} ms on average")
+        for key, label in (("platform_taps", "taps"), ("platform_messages_late", "late messages")):
+            if target_stats.get(key):
+                parts.append(f"{label} {target_stats[key]}")
+        rows.append(("platform", ", ".join(parts)))
+    faults = {
+        k.removeprefix("platform_fault_"): v
+        for k, v in target_stats.items()
+        if k.startswith("platform_fault_")
+    }
+    if faults:
+        rows.append(("platform faults", ", ".join(f"{k}: {v}" for k, v in sorted(faults.items()))))
+    return rows

@@ -96,12 +96,24 @@ class HttpEndpoint:
         """POST the rendered template; returns status, body and elapsed ms. Transport faults raise."""
         headers = self._fixed_headers or self._render_headers(values)
         payload = to_json(self._body(values))  # compact UTF-8 JSON, several times faster than json.dumps
-        client, deadline = self._client(session_id)
         request_uri = self.request_uri if self._request_uri is None else self._request_uri(values)
+        return self.request(session_id, payload, headers, request_uri)
+
+    def request(
+        self,
+        session_id: str,
+        payload: bytes | None,
+        headers: dict[str, str],
+        request_uri: str | None = None,
+        method: str | None = None,
+    ) -> tuple[int, bytes, float]:
+        """Send a body built by the caller (a platform's signed webhook); same faults as `send`."""
+        client, deadline = self._client(session_id)
+        request_uri = request_uri or self.request_uri
         started = time.perf_counter()
         deadline.start()
         try:
-            response = client.request(self.method, request_uri, body=payload, headers=headers)
+            response = client.request(method or self.method, request_uri, body=payload, headers=headers)
             try:
                 declared = int(response.get("content-length") or 0)
                 if declared > MAX_REPLY_BYTES:
