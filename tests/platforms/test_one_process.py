@@ -29,5 +29,5 @@ def test_a_second_locust_worker_refuses_to_serve_the_platform(monkeypatch: pytes
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     config = load_config(EXAMPLE)
-    with pytest.raises(ConfigError, match="target.type: whatsapp: the emulated platform serves one bot"):
+    with pytest.raises(ConfigError, match=r"target\.type: whatsapp: the emulated platform serves one bot"):
         build_platform_target(config, worker_index=1)
