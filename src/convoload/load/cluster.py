@@ -18,6 +18,11 @@ report, all on the same ordered connection:
   worker → master  convoload_drained      {entries, target_stats, journal_end}: users stopped, every
                                           line shipped (also sent by a worker that leaves on its own,
                                           e.g. on SIGTERM)
+  master → worker  convoload_next_run     the setup of the next run: a new test (Locust's web UI starts
+                                          any number) is a new run; sent before the test's spawn
+                                          messages, so the worker's users start in the new run; the
+                                          worker answers with convoload_ready, and its records
+                                          messages name the run (run_id) they belong to
 
 The master holds the whole run (load.master_records): every worker's journal lines go into its
 journal, conversations/, results-store rows and aggregate, built from those records as a single
@@ -35,10 +40,12 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,15 +53,16 @@ from typing import Any
 
 import gevent
 from gevent.event import AsyncResult, Event
-from locust.runners import HEARTBEAT_INTERVAL, STATE_MISSING
+from locust.runners import HEARTBEAT_INTERVAL, STATE_CLEANUP, STATE_MISSING, STATE_STOPPING
 
 from convoload.errors import InputError
-from convoload.load.context import RunContext
+from convoload.load.context import RunContext, new_run_id
 from convoload.load.forwarder import CallbackForwarder
 from convoload.load.master_records import MasterRecords
 from convoload.load.placement import conversation_slice
 from convoload.load.shipping import JournalLedger, JournalShipper, Shipment, ShipmentError, ShippingLane
 from convoload.model.report import RunReport
+from convoload.report.html import REPORT_NAME
 from convoload.store.results.engine import StoreOrigin
 
 HELLO = "convoload_hello"
@@ -65,6 +73,7 @@ RECORDS = "convoload_records"
 RECORDS_ACK = "convoload_records_ack"
 DRAIN = "convoload_drain"
 DRAINED = "convoload_drained"
+NEXT_RUN = "convoload_next_run"
 REPORT_KEY = "convoload"
 
 SETUP_TIMEOUT_S = 60.0
@@ -80,7 +89,7 @@ class ClusterError(InputError):
 def _payload(context: RunContext) -> dict[str, Any]:
     # Conversations reach the master as journal lines: their digests would count them twice.
     entries = [entry for entry in context.aggregator.take_entries() if entry[0] != "conversation"]
-    return {"entries": entries, "target_stats": context.target.stats()}
+    return {"entries": entries, "target_stats": context.target_stats()}
 
 
 class WorkerLink:
@@ -91,11 +100,15 @@ class WorkerLink:
         self.runner = environment.runner
         self.context: RunContext | None = None
         self.lane: ShippingLane | None = None
+        # Told the setup of the next run (a new test started on the master); set by the plugin.
+        self.on_next_run: Callable[[dict[str, Any]], None] | None = None
         self._setup: AsyncResult = AsyncResult()
         # Registered before the hello goes out, so the answer cannot arrive unhandled.
         self.runner.register_message(SETUP, lambda environment, msg, **_: self._setup.set(msg.data))
         self.runner.register_message(DRAIN, self._on_drain, concurrent=True)
         self.runner.register_message(RECORDS_ACK, self._on_ack)
+        # Inline (not concurrent): handled before the spawn messages that follow it.
+        self.runner.register_message(NEXT_RUN, self._on_next_run)
         environment.events.report_to_master.add_listener(self._on_report)
 
     def request_setup(self, timeout_s: float = SETUP_TIMEOUT_S) -> dict[str, Any]:
@@ -113,6 +126,9 @@ class WorkerLink:
                     ) from None
 
     def attach(self, context: RunContext) -> None:
+        """Ship `context`'s records (an earlier run's lane closed: everything of it was drained)."""
+        if self.lane is not None:
+            self.lane.close()
         self.context = context
         receiver = getattr(context.target, "receiver", None)
         self.runner.send_message(
@@ -126,10 +142,16 @@ class WorkerLink:
                 "meta": context.meta(),
             },
         )
+        run_id = context.spec.conversation_run_id
         self.lane = ShippingLane(
-            JournalShipper(context.journal.path), lambda message: self.runner.send_message(RECORDS, message)
+            JournalShipper(context.journal.path),
+            lambda message: self.runner.send_message(RECORDS, {**message, "run_id": run_id}),
         )
         self.lane.start()
+
+    def _on_next_run(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
+        if self.on_next_run is not None:
+            self.on_next_run(msg.data)
 
     def fail(self, error: str) -> None:
         self.runner.send_message(FAILED, {"error": error})
@@ -169,6 +191,10 @@ class WorkerLink:
             self.environment.stop_timeout = 0
             if self.context is not None:
                 self.context.stop_early(f"the master's {reason}")
+            if self.runner.state in (STATE_CLEANUP, STATE_STOPPING):
+                # An earlier drain waits for conversations: cut them off; it then reports as usual.
+                self.runner.user_greenlets.kill(block=True)
+                return
         # Runner.stop lets running conversations finish for the stop timeout, then cuts them off;
         # either way each is journaled (and its entry taken) before it returns.
         self.runner.stop()
@@ -241,9 +267,11 @@ class MasterHub:
         forwarder: CallbackForwarder | None = None,
         config_source: str = "(defaults)",
         store_url: tuple[str, StoreOrigin] | None = None,
+        seed_fixed: bool = True,
     ) -> None:
         """Opens the run's records (its results-store row, its folder): an error there raises, with
-        nothing registered with Locust yet."""
+        nothing registered with Locust yet. `seed_fixed`: the config fixes the seed (else each next
+        run of the process draws its own)."""
         self.environment = environment
         self.runner = environment.runner
         self.run_id = run_id
@@ -252,6 +280,8 @@ class MasterHub:
         self.conversations = conversations
         self.forwarder = forwarder
         self.config_source = config_source
+        self.store_url = store_url
+        self.seed_fixed = seed_fixed
         self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.workers: dict[int, WorkerInfo] = {}
         self.stopped_by: str | None = None  # what ended the run early (a signal)
@@ -259,6 +289,8 @@ class MasterHub:
         self.aggregator = self.records.aggregator
         self._all_drained = Event()
         self._waiting: set[int] = set()
+        self._not_draining = Event()  # clear while a drain waits for its workers
+        self._not_draining.set()
         self._ending = False
         self._started = False
         self._exiting = False
@@ -305,19 +337,19 @@ class MasterHub:
     def _on_hello(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         info = self._worker(msg.node_id)
         info.host, info.pid = msg.data.get("host", ""), msg.data.get("pid", 0)
+        self.runner.send_message(SETUP, self._setup_of(info), client_id=msg.node_id)
+
+    def _setup_of(self, info: WorkerInfo) -> dict[str, Any]:
+        """What worker `info` needs to know of the current run."""
         indices = self.indices(info.index)
-        self.runner.send_message(
-            SETUP,
-            {
-                "run_id": self.run_id,
-                "seed": self.seed,
-                "worker_index": info.index,
-                "callback_base": self.forwarder.worker_base(info.index) if self.forwarder else None,
-                "conversations": self.share(info.index),
-                "indices": list(indices) if indices is not None else None,
-            },
-            client_id=msg.node_id,
-        )
+        return {
+            "run_id": self.run_id,
+            "seed": self.seed,
+            "worker_index": info.index,
+            "callback_base": self.forwarder.worker_base(info.index) if self.forwarder else None,
+            "conversations": self.share(info.index),
+            "indices": list(indices) if indices is not None else None,
+        }
 
     def _on_ready(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         info = self._worker(msg.node_id)
@@ -348,6 +380,14 @@ class MasterHub:
     # -- records and numbers ------------------------------------------------------------------------
     def _on_records(self, environment: Any, msg: Any, **_kwargs: Any) -> None:
         info = self._worker(msg.node_id)
+        run_id = msg.data.get("run_id") if isinstance(msg.data, dict) else None
+        if run_id is not None and run_id != self.run_id:
+            log.error(
+                "worker %d: journal lines of run %s after it was written (in that worker's journal)",
+                info.index,
+                run_id,
+            )
+            return
         if self._closed:
             log.error(
                 "worker %d: journal lines after the run's records were closed (in its journal)", info.index
@@ -461,8 +501,15 @@ class MasterHub:
         return self._started
 
     def stop_early(self, reason: str) -> None:
-        """The run is being ended before it was done (a signal): workers cut off what is under way."""
+        """The run is being ended before it was done (a signal): workers cut off what is under way,
+        those a drain already waits for too."""
         self.stopped_by = self.stopped_by or reason
+        if self._not_draining.is_set():
+            return
+        for index in sorted(self._waiting):
+            info = self.workers.get(index)
+            if info is not None:
+                self.runner.send_message(DRAIN, {"now": self.stopped_by}, client_id=info.client_id)
 
     def _terminated_before_start(self) -> None:
         if not self._started:
@@ -482,6 +529,8 @@ class MasterHub:
         sys.exit(self.environment.process_exit_code or 0)
 
     def test_started(self) -> None:
+        if self._final is not None:  # the last test's run is written: this test is the next run
+            self._next_run()
         if not self._started:
             self._started = True
             self._early_term.cancel()  # Locust's own SIGTERM handler is in place by now
@@ -499,20 +548,30 @@ class MasterHub:
             return
         self._waiting = {w.index for w in targets}
         self._all_drained.clear()
-        for info in targets:
-            self.runner.send_message(DRAIN, {"now": self.stopped_by}, client_id=info.client_id)
-        timeout = (self.environment.stop_timeout or 0) + _DRAIN_MARGIN_S
-        received = self._received
-        while not self._all_drained.wait(timeout):
-            if self._received == received:
-                log.error(
-                    "workers %s did not send their last lines and numbers within %g s; their own "
-                    "journals are complete, the run's records here are not",
-                    sorted(self._waiting),
-                    timeout,
-                )
-                return
-            received, timeout = self._received, _DRAIN_MARGIN_S  # lines still coming: wait on
+        self._not_draining.clear()
+        log.info(
+            "convoload: workers %s stop their users and send their last records (conversations under "
+            "way get the stop timeout, %g s)",
+            sorted(self._waiting),
+            0 if self.stopped_by else self.environment.stop_timeout or 0,
+        )
+        try:
+            for info in targets:
+                self.runner.send_message(DRAIN, {"now": self.stopped_by}, client_id=info.client_id)
+            timeout = (self.environment.stop_timeout or 0) + _DRAIN_MARGIN_S
+            received = self._received
+            while not self._all_drained.wait(timeout):
+                if self._received == received:
+                    log.error(
+                        "workers %s did not send their last lines and numbers within %g s; their own "
+                        "journals are complete, the run's records here are not",
+                        sorted(self._waiting),
+                        timeout,
+                    )
+                    return
+                received, timeout = self._received, _DRAIN_MARGIN_S  # lines still coming: wait on
+        finally:
+            self._not_draining.set()
 
     def plan(self) -> dict[str, Any]:
         options = self.environment.parsed_options
@@ -564,12 +623,66 @@ class MasterHub:
         master's run folder, and the run's row in the results store."""
         return self.records.finish(self.meta(), html=final, lost_with_worker=self.lost_with_worker)
 
+    def _next_run(self) -> None:
+        """A new run for a new test (Locust's web UI starts any number): its own id, folder, records
+        and store row; each worker set up has its setup (it opens its own next run, on the same
+        receiver) before the test's users are spawned."""
+        listeners = self.records.listeners
+        self.run_id = new_run_id()
+        if not self.seed_fixed:
+            self.seed = random.SystemRandom().randrange(2**31)
+        self.run_dir = self.run_dir.parent / self.run_id
+        self.started_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.stopped_by = None
+        self._final, self._closed = None, False
+        self.workers = {
+            index: WorkerInfo(
+                index, w.client_id, host=w.host, pid=w.pid, receiver_url=w.receiver_url, ready=w.ready
+            )
+            for index, w in self.workers.items()
+            if not w.lost and w.error is None
+        }
+        self.records = MasterRecords(self.run_dir, self.run_id, self.meta(status="running"), self.store_url)
+        self.records.listeners = listeners
+        self.aggregator = self.records.aggregator
+        for info in self.workers.values():
+            if info.ready:
+                self.runner.send_message(NEXT_RUN, self._setup_of(info), client_id=info.client_id)
+        log.info("convoload run %s started; records in %s", self.run_id, self.run_dir)
+
+    def end_test(self) -> None:
+        """The test has stopped (its workers drained). From the web UI: its run is written, with
+        report.html, and closed; the next test is a new run. Headless: the aggregate is written, the
+        report and the records' close come at quitting (listeners there may need the records)."""
+        if self._final is not None:
+            return
+        if getattr(self.environment.parsed_options, "headless", True):
+            self.write()
+            return
+        report = self.finish()
+        log.info(
+            "convoload run %s: %d conversations (%d interrupted); report: %s",
+            self.run_id,
+            report.summary.total_conversations,
+            report.summary.interrupted_conversations,
+            self.run_dir / REPORT_NAME,
+        )
+
     def finish(self) -> RunReport:
-        """The last write (report.html too), then the run's records closed; once."""
+        """The last write (report.html too), then the run's records closed; once. A drain still under
+        way (the web UI's stop, then a signal) is waited for first: its lines belong to the run."""
         if self._final is None:
-            if self._watcher is not None:
-                self._watcher.kill()
+            if not self._not_draining.wait((self.environment.stop_timeout or 0) + _DRAIN_MARGIN_S):
+                log.error(
+                    "workers %s did not drain; the run's records here are not complete", sorted(self._waiting)
+                )
             self._final = self.write(final=True)
             self._closed = True
             self.records.close()
         return self._final
+
+    def close(self) -> RunReport:
+        """The process quits: the lost-worker watch stopped, the current run written (see finish)."""
+        if self._watcher is not None:
+            self._watcher.kill()
+        return self.finish()

@@ -55,6 +55,7 @@ class RunContext:
         target: Target | None = None,
         hooks: Sequence[Hook] = (),
         user_factory: UserFactory | None = None,
+        resources: RunResources | None = None,
     ) -> None:
         """`personas` replaces the config's (already resolved ones, e.g. a pipeline's adjusted copies).
 
@@ -68,6 +69,9 @@ class RunContext:
         (see convoload.api): the run talks to `target` instead of building one, runs `hooks` after
         the configured ones, and asks `user_factory(persona, identity, session)` for each
         conversation's simulated user.
+
+        `resources`: what an earlier run of this process started (see `next_run`), used as they are;
+        closing this run leaves them running.
         """
         self.spec = RunSpec.resolve(
             config,
@@ -80,15 +84,23 @@ class RunContext:
             hooks=hooks,
         )
         self.bus = EventBus()
-        self.resources = RunResources(self.spec, target=target)
+        self._owns_resources = resources is None
+        self.resources = resources if resources is not None else RunResources(self.spec, target=target)
         try:
             self.recorders = RunRecorders(self.spec, self.bus, self.meta())
         except BaseException:
-            self.resources.close()
+            if self._owns_resources:
+                self.resources.close()
             raise
         self.target: Target = self.resources.target  # what conversations talk to (a wrapper may replace it)
+        # A target shared with earlier runs counts since it started: this run's numbers are the difference.
+        self._target_base = {} if self._owns_resources else self.target.stats()
         self.stopped_by: str | None = None  # what ended the run early (a signal, the time limit)
         self._user_factory = user_factory
+        self._pinned_persona = pinned_persona
+        self._given_personas = personas
+        self._given_hooks = tuple(hooks)
+        self._records_closed = False
 
         # The parts' pieces, under the names the context's users read.
         spec, resources, recorders = self.spec, self.resources, self.recorders
@@ -162,6 +174,37 @@ class RunContext:
             think_time=spec.config.run.think_time_s,
         )
 
+    def next_run(
+        self,
+        *,
+        run_id: str | None = None,
+        plan: RunPlan | None = None,
+        config: Config | None = None,
+        placement: Placement | None = None,
+    ) -> RunContext:
+        """The run that follows this one in the same process (a new test in Locust's web UI): its own
+        id, seed (the config's, when it fixes one), conversation indices from 0, folder, journal and
+        store row, on the resources this run started (bundled system, receiver, LLM chain) and its
+        target. Those stay running when either run closes; `close()` of the run that started them
+        stops them. A Locust worker gives its master's `placement` for the next run (and `config`,
+        with the master's seed)."""
+        if (self.placement is None) != (placement is None):
+            raise ValueError("a Locust worker's next run is placed by its master, and only there")
+        following = RunContext(
+            config or self.config,
+            pinned_persona=self._pinned_persona,
+            run_id=run_id,
+            personas=self._given_personas,
+            placement=placement,
+            plan=plan,
+            hooks=self._given_hooks,
+            user_factory=self._user_factory,
+            resources=self.resources,
+        )
+        following.target = self.target
+        following._target_base = self.target.stats()
+        return following
+
     # -- finishing ----------------------------------------------------------------------------------
     def stop_early(self, reason: str) -> None:
         """The run was ended before it was done (by a signal, the time limit): it is incomplete."""
@@ -173,15 +216,30 @@ class RunContext:
         meta = {
             **self.meta(),
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "target_stats": self.target.stats(),
+            "target_stats": self.target_stats(),
             "status": "ended",
             **({"stopped_by": self.stopped_by} if self.stopped_by else {}),
         }
         return self.recorders.aggregate(meta, llm=self.resources.llm is not None, judgement=judgement)
 
-    def close(self) -> None:
-        """Recorders first (the last rows written), then what the run started."""
-        try:
+    def target_stats(self) -> dict[str, int]:
+        """The target's counters for this run (since it started, when the target outlives runs)."""
+        now = self.target.stats()
+        if not self._target_base:
+            return now
+        return {key: value - self._target_base.get(key, 0) for key, value in now.items()}
+
+    def close_records(self) -> None:
+        """The run's records closed (store writer's last rows, journal, store); what it runs on stays
+        up for a next run. Once."""
+        if not self._records_closed:
+            self._records_closed = True
             self.recorders.close()
+
+    def close(self) -> None:
+        """Recorders first (the last rows written), then what the run started (not what it was given)."""
+        try:
+            self.close_records()
         finally:
-            self.resources.close()
+            if self._owns_resources:
+                self.resources.close()

@@ -2,7 +2,13 @@
 
 Importing this module registers listeners on Locust's global events; the
 locustfile does nothing else. Works headless and with the web UI, standalone or
-distributed (`--master`/`--worker`, `--processes N`):
+distributed (`--master`/`--worker`, `--processes N`). Each Locust test is one
+convoload run (the web UI starts any number, each with fresh statistics): its
+own id, folder, journal and store row, written when the test stops (see
+convoload.load.locust_runs; on a master, MasterHub's next run). Where each
+process keeps its current run: `environment.convoload.context` (a RunContext,
+standalone and worker), `environment.convoload_master` (a master's MasterHub:
+run_id, run_dir, aggregator).
 - standalone: one RunContext (its webhook receiver is a gevent WSGI server in
   the same process) runs and records everything;
 - worker: asks the master for the run (id, seed, its share of conversations and
@@ -18,6 +24,7 @@ See convoload.load.cluster for the protocol and docs/distributed.md for setups.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import signal
@@ -38,6 +45,7 @@ from convoload.load.context import RunContext, new_run_id
 from convoload.load.forwarder import CallbackForwarder
 from convoload.load.heap import LoadHeap
 from convoload.load.locust_bridge import bridge_to_locust
+from convoload.load.locust_runs import LocustRuns, stop_users
 from convoload.load.openfiles import raise_to_hard_limit
 from convoload.load.placement import Placement, index_block, index_slice
 from convoload.load.plan import RunPlan
@@ -48,6 +56,7 @@ from convoload.model.report import RunReport
 from convoload.signals import exit_code, exit_now, install, say, signal_name
 
 __all__ = ["ConversationUser"]
+log = logging.getLogger(__name__)
 
 
 @events.init_command_line_parser.add_listener
@@ -81,8 +90,8 @@ def _add_options(parser: Any) -> None:
         type=int,
         default=None,
         env_var="CONVOLOAD_CONVERSATIONS",
-        help="End the test after this many conversations in all (split across workers); "
-        "default: until the run time or a stop. Env: CONVOLOAD_CONVERSATIONS",
+        help="End the test (each one the web UI starts) after this many conversations in all (split "
+        "across workers); default: until the run time or a stop. Env: CONVOLOAD_CONVERSATIONS",
     )
     group.add_argument(
         "--run-id",
@@ -127,10 +136,14 @@ def _keep_conversations_running(environment: Any, config: Config) -> None:
 
 
 @events.init.add_listener
-def _setup(environment: Any, runner: Any = None, **_kwargs: Any) -> None:
+def _setup(environment: Any, runner: Any = None, web_ui: Any = None, **_kwargs: Any) -> None:
     if getattr(environment, "convoload", None) is not None or hasattr(environment, "convoload_master"):
         return
     _watch_signals(environment)
+    if web_ui is not None:  # standalone or master: the Conversations tab reads the run when asked
+        from convoload.load.webui import add_conversations_tab
+
+        add_conversations_tab(environment, web_ui)
     if isinstance(runner, MasterRunner):
         _setup_master(environment, environment.parsed_options)
         return
@@ -194,22 +207,11 @@ def _setup_standalone(environment: Any, options: Any) -> None:
         context = RunContext(config, pinned_persona=options.persona, run_id=options.run_id, plan=plan)
     except InputError as exc:
         _fail(str(exc))
-    bridge_to_locust(context.bus, environment.events)
-    budget = ConversationBudget(total=options.conversations)
-    environment.convoload = LoadState(context, budget)
+    # Each test (the web UI starts any number) is a run of its own; this is the first.
+    environment.convoload_runs = LocustRuns(environment, context, options.conversations)
     _keep_conversations_running(environment, config)
-    if options.conversations is not None:
-        gevent.spawn(_end_when_spent, environment, budget)
     where = f" against the bundled system at {context.bundled.url}" if context.bundled else ""
     sys.stderr.write(f"convoload run {context.run_id}{where}; records in {context.run_dir}\n")
-
-
-def _end_when_spent(environment: Any, budget: ConversationBudget) -> None:
-    budget.done.wait()
-    if getattr(environment.parsed_options, "headless", True):
-        environment.runner.quit()
-    else:
-        environment.runner.stop()
 
 
 def _uses_webhooks(config: Config) -> bool:
@@ -239,6 +241,7 @@ def _setup_master(environment: Any, options: Any) -> None:
             forwarder=forwarder,
             config_source=config.source,
             store_url=store_url,
+            seed_fixed=config.run.seed is not None,
         )
     except (InputError, ValueError) as exc:
         if forwarder is not None:
@@ -292,18 +295,7 @@ def _setup_worker(environment: Any, options: Any) -> None:
         _fail(str(exc))
     try:
         config = _config(options, seed=setup["seed"])
-        if setup.get("indices") is not None:  # a fixed number of conversations: its slice of them
-            first, stop = index_slice(*setup["indices"])
-        else:
-            first, stop = index_block(setup["worker_index"], config.run.worker_index_block)
-        placement = Placement(
-            run_id=setup["run_id"],
-            worker_index=setup["worker_index"],
-            first_index=first,
-            stop_index=stop,
-            callback_base=setup["callback_base"],
-            conversations=setup["conversations"],
-        )
+        placement = _placement(config, setup)
         context = RunContext(
             config,
             pinned_persona=options.persona,
@@ -319,13 +311,55 @@ def _setup_worker(environment: Any, options: Any) -> None:
         return
     bridge_to_locust(context.bus, environment.events)
     environment.convoload = LoadState(context, ConversationBudget(total=placement.conversations))
+    environment.convoload_first = context  # what it started serves every run of the process
+    link.on_next_run = lambda setup: _next_worker_run(environment, link, setup)
     pending.set()
     link.attach(context)
     # Registered after Locust's own (which tells the master this worker quits), so it runs before it.
     environment.events.quitting.add_listener(lambda environment, **_: _leave(environment, link))
     sys.stderr.write(
         f"convoload worker {placement.worker_index} of run {placement.run_id}: conversation indices "
-        f"{first}-{stop - 1}; its own copy of its records in {context.run_dir}\n"
+        f"{placement.first_index}-{placement.stop_index - 1}; its own copy of its records in "
+        f"{context.run_dir}\n"
+    )
+
+
+def _placement(config: Config, setup: dict[str, Any]) -> Placement:
+    """This worker's place in the run its master's setup describes."""
+    if setup.get("indices") is not None:  # a fixed number of conversations: its slice of them
+        first, stop = index_slice(*setup["indices"])
+    else:
+        first, stop = index_block(setup["worker_index"], config.run.worker_index_block)
+    return Placement(
+        run_id=setup["run_id"],
+        worker_index=setup["worker_index"],
+        first_index=first,
+        stop_index=stop,
+        callback_base=setup["callback_base"],
+        conversations=setup["conversations"],
+    )
+
+
+def _next_worker_run(environment: Any, link: WorkerLink, setup: dict[str, Any]) -> None:
+    """The master started a new test, a new run: the last one's own copy written and closed (its
+    test drained: no user left), the next one opened on the same receiver, before any user spawns."""
+    state: LoadState = environment.convoload
+    stop_users(environment, state.budget)  # the drain stopped them; after a failed one, now
+    state.context.aggregate()
+    state.context.close_records()
+    config = _config(environment.parsed_options, seed=setup["seed"])
+    placement = _placement(config, setup)
+    context = state.context.next_run(
+        config=config, placement=placement, plan=RunPlan(conversations=placement.conversations)
+    )
+    bridge_to_locust(context.bus, environment.events)
+    environment.convoload = LoadState(context, ConversationBudget(total=placement.conversations))
+    link.attach(context)
+    log.info(
+        "convoload worker %d: run %s; its own copy of its records in %s",
+        placement.worker_index,
+        placement.run_id,
+        context.run_dir,
     )
 
 
@@ -347,6 +381,9 @@ def _test_started(environment: Any, **_kwargs: Any) -> None:
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     if hub is not None:
         hub.test_started()
+    runs: LocustRuns | None = getattr(environment, "convoload_runs", None)
+    if runs is not None:
+        runs.test_started()
     # A process that runs conversations, or a master that may relay their callbacks: a collector pause
     # in either is latency the agent did not cause.
     if hub is not None or getattr(environment, "convoload", None) is not None:
@@ -365,7 +402,11 @@ def _write_aggregate(environment: Any, **_kwargs: Any) -> None:
     _HEAP.leave()
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     if hub is not None:
-        hub.write()  # report.html and the records' close come at the end (quitting)
+        hub.end_test()
+    runs: LocustRuns | None = getattr(environment, "convoload_runs", None)
+    if runs is not None:
+        runs.test_stopped()  # the run is written and closed: the next test is a new run
+        return
     state = getattr(environment, "convoload", None)
     if state is not None:
         state.context.aggregate()
@@ -392,7 +433,7 @@ def _finish(environment: Any, **_kwargs: Any) -> None:
     hub: MasterHub | None = getattr(environment, "convoload_master", None)
     stop_on_signal(environment)
     if hub is not None:
-        report = hub.finish()
+        report = hub.close()
         if hub.forwarder is not None:
             hub.forwarder.stop()
         print_summary(console, report)
@@ -401,11 +442,23 @@ def _finish(environment: Any, **_kwargs: Any) -> None:
         for worker in workers:
             console.print(f"  worker {worker.worker_index}'s own copy: {worker.host}:{worker.records}")
         return
+    runs: LocustRuns | None = getattr(environment, "convoload_runs", None)
+    if runs is not None:
+        runs.exit()
+        if runs.written:
+            print_summary(console, runs.written[-1].report)
+        for run in runs.written:
+            console.print(f"records: {run.run_dir}  (report: {run.report_html})")
+        return
     state = getattr(environment, "convoload", None)
     if state is None:
         return
+    stop_users(environment, state.budget)
     report = RunReport.of(state.context.aggregate())
     state.context.close()
+    first: RunContext | None = getattr(environment, "convoload_first", None)
+    if first is not None:
+        first.close()  # what the process's first run started, which every run used
     if state.context.placement is not None:  # a worker: the master prints the run's summary
         console.print(
             f"convoload worker {state.context.placement.worker_index}: "
