@@ -8,7 +8,9 @@
 A keyword is applied the way the matching CLI flag is: the config is validated again as a whole, and
 a bad value raises `ConfigError` naming the keyword (`conversations=`). Objects may stand in for the
 config's extension points: `target=MyTarget()`, `hooks=[MyHook()]`, `user=make_user` (called with
-the persona, identity and session of each conversation, it returns the `SimulatedUser`).
+the persona, identity and session of each conversation, it returns the `SimulatedUser`),
+`goal=MyGoal()` (called with a reply's messages, it returns a `GoalHit` or None) and
+`personas=[Persona(...)]` (played instead of the config's).
 
 These functions install no signal handler and print nothing: pass a `StopRequest` to end a run early
 (its records are complete, its report says it was stopped), and `on_event` to follow it live.
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from convoload.config import PLATFORM_TYPES, Config, Override, apply_overrides, load_config
+from convoload.conversation.goals import GoalDetector
 from convoload.events import ConversationFinished, Event
 from convoload.hooks.base import Hook
 from convoload.identity import Identity
@@ -102,6 +105,8 @@ def execute(
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
+    goal: GoalDetector | None = None,
+    personas: Sequence[Persona] | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[Event], None] | None = None,
     on_start: Callable[[RunContext], None] | None = None,
@@ -134,7 +139,14 @@ def execute(
         field=field,
     )
     context = RunContext(
-        config, pinned_persona=persona, plan=plan, target=target, hooks=hooks, user_factory=user
+        config,
+        pinned_persona=persona,
+        plan=plan,
+        target=target,
+        hooks=hooks,
+        user_factory=user,
+        goal=goal,
+        personas=None if personas is None else list(personas),
     )
     try:
         if config.judge.enabled:  # a persona without a rubric is bad input: refused before the run
@@ -192,6 +204,8 @@ def run(
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
+    goal: GoalDetector | None = None,
+    personas: Sequence[Persona] | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> RunReport:
@@ -215,6 +229,8 @@ def run(
         target=target,
         hooks=hooks,
         user=user,
+        goal=goal,
+        personas=personas,
         stop=stop,
         on_event=on_event,
     ).report
@@ -234,6 +250,8 @@ def stress(
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
+    goal: GoalDetector | None = None,
+    personas: Sequence[Persona] | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> RunReport:
@@ -260,6 +278,8 @@ def stress(
         target=target,
         hooks=hooks,
         user=user,
+        goal=goal,
+        personas=personas,
         stop=stop,
         on_event=on_event,
     ).report
@@ -284,6 +304,8 @@ def capacity(
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
+    goal: GoalDetector | None = None,
+    personas: Sequence[Persona] | None = None,
     stop: StopRequest | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> CapacityResult:
@@ -320,6 +342,8 @@ def capacity(
         target=target,
         hooks=hooks,
         user=user,
+        goal=goal,
+        personas=personas,
         stop=stop,
         on_event=on_event,
         on_start=run.attach,
@@ -330,17 +354,23 @@ def capacity(
 def converse(
     config: ConfigLike = None,
     *,
-    persona: str | None = None,
+    persona: str | Persona | None = None,
     seed: int | None = None,
     runs_dir: str | PathLike[str] | None = None,
     max_iterations: int | None = None,
     target: Target | None = None,
     hooks: Sequence[Hook] = (),
     user: UserFactory | None = None,
+    goal: GoalDetector | None = None,
+    personas: Sequence[Persona] | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> ConversationRecord:
     """Hold one conversation (with `persona`, or the config's first) and return its full record:
-    every turn's texts, latencies and errors, the findings of the hooks, the outcome."""
+    every turn's texts, latencies and errors, the findings of the hooks, the outcome.
+
+    `persona` is a persona's name, or a `Persona` of your own (played instead of the config's)."""
+    if isinstance(persona, Persona):
+        personas, persona = [persona], persona.name
     resolved = load(
         config, conversations=1, concurrency=1, seed=seed, runs_dir=runs_dir, max_iterations=max_iterations
     )
@@ -355,6 +385,8 @@ def converse(
         target=target,
         hooks=hooks,
         user=user,
+        goal=goal,
+        personas=personas,
         on_event=on_event,
         on_start=keep,
         html_report=False,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from convoload.config import Config
+from convoload.conversation.goals import GoalDetector
 from convoload.conversation.loop import run_conversation
 from convoload.events import EventBus
 from convoload.hooks.base import Hook
@@ -55,6 +56,7 @@ class RunContext:
         target: Target | None = None,
         hooks: Sequence[Hook] = (),
         user_factory: UserFactory | None = None,
+        goal: GoalDetector | None = None,
         resources: RunResources | None = None,
     ) -> None:
         """`personas` replaces the config's (already resolved ones, e.g. a pipeline's adjusted copies).
@@ -65,10 +67,10 @@ class RunContext:
         `plan` (what the run set out to do) goes into run.json, so that even a killed run says how
         far it got.
 
-        `target`, `hooks` and `user_factory` are objects standing in for the config's extension points
-        (see convoload.api): the run talks to `target` instead of building one, runs `hooks` after
-        the configured ones, and asks `user_factory(persona, identity, session)` for each
-        conversation's simulated user.
+        `target`, `hooks`, `user_factory` and `goal` are objects standing in for the config's extension
+        points (see convoload.api): the run talks to `target` instead of building one, runs `hooks`
+        after the configured ones, asks `user_factory(persona, identity, session)` for each
+        conversation's simulated user, and ends a conversation when `goal` finds its goal in a reply.
 
         `resources`: what an earlier run of this process started (see `next_run`), used as they are;
         closing this run leaves them running.
@@ -82,6 +84,8 @@ class RunContext:
             placement=placement,
             plan=plan,
             hooks=hooks,
+            goal=goal,
+            own_user=user_factory is not None,
         )
         self.bus = EventBus()
         self._owns_resources = resources is None
@@ -100,6 +104,7 @@ class RunContext:
         self._pinned_persona = pinned_persona
         self._given_personas = personas
         self._given_hooks = tuple(hooks)
+        self._given_goal = goal
         self._records_closed = False
 
         # The parts' pieces, under the names the context's users read.
@@ -199,6 +204,7 @@ class RunContext:
             plan=plan,
             hooks=self._given_hooks,
             user_factory=self._user_factory,
+            goal=self._given_goal,
             resources=self.resources,
         )
         following.target = self.target

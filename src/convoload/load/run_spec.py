@@ -108,13 +108,15 @@ class RunSpec:
         placement: Placement | None = None,
         plan: RunPlan | None = None,
         hooks: Sequence[Hook] = (),
+        goal: GoalDetector | None = None,
+        own_user: bool = False,
     ) -> RunSpec:
         """See RunContext for the arguments; a bad config or persona is a ConfigError."""
         seed = config.run.seed if config.run.seed is not None else random.SystemRandom().randrange(2**31)
         store_url = run_store_url(config)  # a bad URL fails first
         if personas is None:
             personas = resolve_personas(persona_specs(config), base_dir=config.base_dir, source=config.source)
-        personas = playable_personas(personas, config)
+        personas = playable_personas(personas, config, own_user=own_user)
         try:
             picker = PersonaPicker(personas, seed=seed, pinned=pinned_persona)
         except KeyError as exc:
@@ -128,7 +130,7 @@ class RunSpec:
             personas=personas,
             picker=picker,
             identities=IdentityFactory(seed),
-            goal=_goal(config),
+            goal=goal if goal is not None else _goal(config),
             hooks=(*build_hooks(config, run_domains(config, personas)), *hooks),
             runs_dir=runs_dir,
             run_dir=placement.run_dir(runs_dir) if placement else runs_dir / run_id,

@@ -64,11 +64,13 @@ def with_playbooks(personas: list[Persona], default_playbook: str | None) -> lis
     return [p if p.playbook else p.model_copy(update={"playbook": default_playbook}) for p in personas]
 
 
-def playable_personas(personas: list[Persona], config: Config) -> list[Persona]:
+def playable_personas(personas: list[Persona], config: Config, *, own_user: bool = False) -> list[Persona]:
     """A run's personas, each with the playbook it is played with (`with_playbooks`); the first
-    problem (`persona_errors`) is raised as a ConfigError."""
+    problem (`persona_errors`) is raised as a ConfigError. With `own_user` (a user factory of the
+    caller's plays every conversation) a scripted persona needs no playbook."""
     default = bundled_playbook(config)
-    errors = persona_errors(personas, default_playbook=default, scripted=config.user.type == "scripted")
+    scripted = config.user.type == "scripted" and not own_user
+    errors = persona_errors(personas, default_playbook=default, scripted=scripted)
     if errors:
         raise errors[0]
     return with_playbooks(personas, default)
