@@ -3,13 +3,22 @@
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from convoload.cli.common import RunsDirOpt, check_grade_floor, console, enforce_grade_floor
+from convoload.cli.common import (
+    RunsDirOpt,
+    check_grade_floor,
+    console,
+    enforce_grade_floor,
+    err_console,
+)
 from convoload.cli.flags import JunitXmlOpt, SummaryMdOpt
 from convoload.errors import ConfigError
+
+if TYPE_CHECKING:
+    from convoload.model.pipeline import PipelineResults
 
 
 def pipeline(
@@ -66,9 +75,19 @@ def pipeline(
             "--baseline",
             help="Compare each scenario in the summary with the same scenario of this earlier pipeline "
             "(its folder or real_test_results.json): grade, success rate, turn p50/p95, error rate, with "
-            "the thresholds of `runs compare`. It never changes the exit code.",
+            "the thresholds of `runs compare`. Alone it never changes the exit code: see "
+            "--fail-on-regression.",
         ),
     ] = None,
+    fail_on_regression: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-regression",
+            help="Exit 1 when a scenario regressed against --baseline (the regressions the summary "
+            "counts): a lower grade, the success rate down or the error rate up by more than 2 points, "
+            "turn p50 or p95 up by more than 10 %. A scenario the baseline did not run is no regression.",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario suite against its system and grade it (default: the realestate suite).
 
@@ -96,6 +115,9 @@ def pipeline(
     --junit-xml writes a test suite per scenario (a case per conversation, judged by the scenario's
     own success rule and checks; a case per domain check; the grade against --grade-floor);
     --summary-md (also $GITHUB_STEP_SUMMARY when set) the grades and the worst conversations.
+    --baseline compares each scenario with an earlier pipeline's (its folder or real_test_results.json,
+    e.g. the main branch's CI artifact) in the summary; with --fail-on-regression a regression exits 1,
+    as `runs compare` does for runs (the results and reports are written first).
     """
     from contextlib import ExitStack
 
@@ -108,6 +130,8 @@ def pipeline(
 
     check_grade_floor(grade_floor)
     outputs = CiOutputs.prepare(junit_xml, summary_md)
+    if fail_on_regression and baseline is None:
+        raise ConfigError("--fail-on-regression", "", "gates on the comparison: give --baseline too")
     before = load_pipeline(str(baseline)) if baseline is not None else None
     suite = resolve_suite(suite_spec)
     loaded = load_config(config_path) if config_path is not None else Config()
@@ -160,4 +184,24 @@ def pipeline(
         )
     if stopping.exit_code is not None:
         raise typer.Exit(stopping.exit_code)
+    regressed = fail_on_regression and before is not None and _regressed(before, results, quiet=json_output)
     enforce_grade_floor(results.overall.grade, grade_floor, what="overall grade")
+    if regressed:
+        raise typer.Exit(1)
+
+
+def _regressed(baseline: "PipelineResults", results: "PipelineResults", *, quiet: bool) -> bool:
+    """Whether a scenario regressed against the baseline; says which and how (to stderr under --json)."""
+    from convoload.report.pipeline_compare import compare_pipelines, regression_count
+
+    changes = compare_pipelines(baseline, results)
+    count = regression_count(changes)
+    if not count:
+        if not quiet:
+            console.print(f"no regression against the baseline {baseline.pipeline_id}", highlight=False)
+        return False
+    for change in changes:
+        for line in change.regressions:
+            err_console.print(f"REGRESSION {change.name}: {line}", highlight=False, soft_wrap=True)
+    err_console.print(f"{count} regression(s) against the baseline {baseline.pipeline_id}", highlight=False)
+    return True

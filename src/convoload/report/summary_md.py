@@ -253,26 +253,22 @@ def pipeline_comparison_section(results: PipelineResults, baseline: PipelineResu
     """Each scenario of the pipeline against the same scenario of the baseline pipeline."""
     if baseline is None:
         return []
-    from convoload.report.grading import at_least
-    from convoload.store.results.compare import compare_scenarios
+    from convoload.report.pipeline_compare import compare_pipelines, regression_count
 
-    before = {scenario.name: scenario for scenario in baseline.scenarios}
+    changes = compare_pipelines(baseline, results)
     rows: list[list[str]] = []
-    regressions = 0
-    for scenario in results.scenarios:
-        old = before.get(scenario.name)
-        if old is None:
-            rows.append([scenario.name, "grade", "–", scenario.grade, "new scenario", ""])
+    for change in changes:
+        if change.before is None:
+            rows.append([change.name, "grade", "–", change.grade, "new scenario", ""])
             continue
-        worse = not at_least(scenario.grade, old.grade)
-        regressions += worse
-        rows.append([scenario.name, "grade", old.grade, scenario.grade, "", "❌ lower" if worse else "ok"])
-        for m in compare_scenarios(old, scenario):
-            regressions += m.regression
+        verdict = "❌ lower" if change.grade_dropped else "ok"
+        rows.append([change.name, "grade", change.before, change.grade, "", verdict])
+        for m in change.metrics:
             verdict = "❌ regression" if m.regression else "ok"
-            rows.append([scenario.name, m.name, m.shown(m.a), m.shown(m.b), m.delta_text, verdict])
+            rows.append([change.name, m.name, m.shown(m.a), m.shown(m.b), m.delta_text, verdict])
     lines = [f"### Compared with baseline `{baseline.pipeline_id}`", ""]
     lines += table(["scenario", "metric", "baseline", "this pipeline", "delta", ""], rows)
+    regressions = regression_count(changes)
     if regressions:
         lines += [f"**{regressions} regression(s)** against the baseline.", ""]
     else:
