@@ -367,19 +367,28 @@ needs_postgres = pytest.mark.skipif(
 )
 
 
-# -- README examples -------------------------------------------------------------------------------------
+# -- the docs' examples ------------------------------------------------------------------------------------
 
 
-def readme_blocks(section: str) -> dict[str, str]:
-    """The first code block of each language in a README section (from its heading to the next one), so
-    that a test runs the README's example as written and the two cannot drift apart."""
+def docs_blocks(page: str, section: str) -> dict[str, str]:
+    """The first code block of each language in a section of a docs page (`guides/pipeline.md`, from the
+    heading `section` to the next heading of level 1 to 3), an included example file as its content, so
+    that a test runs the docs' example as written and the two cannot drift apart."""
     import re
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index(section) + len(section)
-    end = re.compile(r"^#{2,3} ", re.MULTILINE).search(text, start)
-    body = text[start : end.start() if end else len(text)]
+    from tests.docs.blocks import DOCS, blocks_of
+
+    path = DOCS / page
+    lines = path.read_text(encoding="utf-8").splitlines()
+    start = lines.index(section) + 1  # 1-based line of the heading
+    end, fenced = len(lines) + 1, False
+    for number, line in enumerate(lines[start:], start + 1):
+        fenced ^= line.lstrip().startswith("```")
+        if not fenced and re.match(r"#{1,3} ", line):
+            end = number
+            break
     blocks: dict[str, str] = {}
-    for language, code in re.findall(r"^```(\w+)\n(.*?)^```$", body, re.MULTILINE | re.DOTALL):
-        blocks.setdefault(language, code)
+    for block in blocks_of(path):
+        if start < block.line < end:
+            blocks.setdefault(block.lang, block.body)
     return blocks

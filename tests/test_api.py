@@ -1,6 +1,6 @@
 """The Python API: `convoload.run`, `stress` and `converse` with objects for the extension points, typed
 results that read back what was written, keywords checked like flags, and a public surface that is
-cheap to import. The README's "Use from Python" example runs as written."""
+cheap to import. The example of the docs' "From Python" page runs as written."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import convoload
 from convoload import ConfigError, ConversationRecord, Hook, RunReport, StopRequest, TargetReply
 from convoload.events import ConversationFinished
 from convoload.users.fixed import FixedUser
-from tests.helpers import REPO, readme_blocks
+from tests.helpers import REPO, docs_blocks
 
 
 class Counter:
@@ -165,10 +165,10 @@ def test_the_public_surface_resolves_and_import_is_cheap() -> None:
 
 
 @pytest.mark.e2e
-def test_the_readme_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    code = readme_blocks("## Use from Python")["python"]
+def test_the_docs_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code = docs_blocks("guides/python.md", "# From Python")["python"]
     monkeypatch.chdir(tmp_path)
-    namespace: dict[str, object] = {"__name__": "readme_example"}
-    exec(compile(code, str(REPO / "README.md"), "exec"), namespace)  # its own asserts run too
+    namespace: dict[str, object] = {"__name__": "docs_example"}
+    exec(compile(code, str(REPO / "docs/guides/python.md"), "exec"), namespace)  # its own asserts run too
     report = namespace["report"]
     assert isinstance(report, RunReport) and report.run_dir.parent == tmp_path / "runs"

@@ -16,7 +16,7 @@ from convoload.pipeline.runner import run_pipeline, start_suite_system
 from convoload.store.results import ResultsStore
 from convoload_demo.realestate.scenarios import ALLOWED_HANDOFFS, read_handoffs
 from convoload_demo.realestate.scenarios.consistency import check, parse_amount
-from tests.helpers import error_line, invoke, readme_blocks, write
+from tests.helpers import docs_blocks, error_line, invoke, write
 
 REALESTATE = SUITES.get("realestate")
 # The results' CSV columns, as every earlier pipeline wrote them for the realestate suite.
@@ -340,13 +340,13 @@ def test_agent_coordination_follows_the_hand_offs_the_agent_reports(tmp_path, lo
         assert csv.DictReader(handle).fieldnames == [*CSV_HEADER[:8], "coherence", "user_experience"]
 
 
-def _readme_suite() -> str:
-    """The code of the README's "Your own scenario suite" example."""
-    return readme_blocks("### Your own scenario suite")["python"]
+def _docs_suite() -> str:
+    """The code of the docs' "Your own scenario suite" example (the pipeline guide)."""
+    return docs_blocks("guides/pipeline.md", "## Your own scenario suite")["python"]
 
 
-def test_the_readme_suite_runs_and_its_check_grades(tmp_path, monkeypatch):
-    write(tmp_path / "my_suite.py", _readme_suite())
+def test_the_docs_suite_runs_and_its_check_grades(tmp_path, monkeypatch):
+    write(tmp_path / "my_suite.py", _docs_suite())
     monkeypatch.syspath_prepend(str(tmp_path))
     ran = invoke("pipeline", "--suite", "my_suite:SUITE", "--runs-dir", str(tmp_path / "runs"), "--json")
     assert ran.returncode == 0, ran.stderr

@@ -2,7 +2,7 @@
 
 The public surface is what `__all__` lists; everything else is internal and may change. Names are
 imported on first use, so `import convoload` stays cheap (a run loads Locust and gevent only when
-it starts). See README "Use from Python".
+it starts). See docs/guides/python.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The README's second "Use from Python" example, examples/api/in_code.py, runs as written: a config
-built in code with a persona file, a goal, a python target and a simulated user of its own, one
-conversation with `converse` and a run whose report, folder and conversations it reads."""
+"""The docs' "A config built in code" example (docs/guides/python.md), examples/api/in_code.py, runs as
+written: a config built in code with a persona file, a goal, a python target and a simulated user of its
+own, one conversation with `converse` and a run whose report, folder and conversations it reads."""
 
 import subprocess
 import sys
@@ -10,16 +10,15 @@ import pytest
 
 from convoload import RunReport
 from convoload.store.journal import read_journal
-from tests.helpers import REPO
+from tests.helpers import REPO, docs_blocks
 
 EXAMPLE = REPO / "examples" / "api" / "in_code.py"
 
 
-def test_the_readme_shows_the_example_as_it_is() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Use from Python") : readme.index("## Configuration")]
-    code = EXAMPLE.read_text(encoding="utf-8")
-    assert f"```python\n{code}```" in section, "README's example differs from examples/api/in_code.py"
+def test_the_docs_show_the_example_as_it_is() -> None:
+    shown = docs_blocks("guides/python.md", "## A config built in code")
+    assert shown["python"] == EXAMPLE.read_text(encoding="utf-8"), "the docs' example is not in_code.py"
+    assert shown["yaml"] == EXAMPLE.with_name("bia.yaml").read_text(encoding="utf-8")
 
 
 @pytest.mark.e2e

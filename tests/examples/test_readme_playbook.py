@@ -1,6 +1,7 @@
-"""The README's "A scripted user for your domain" runs as written: its playbook and persona, read from
-README.md (they cannot drift apart), play a real run against a pizza agent; a third-party pack installed
-next to them registers the playbook by name and a hook about its domain through entry points."""
+"""The docs' "A scripted user for your domain" (docs/guides/personas.md) runs as written: its playbook
+and persona, read from the page (they cannot drift apart), play a real run against a pizza agent; a
+third-party pack installed next to them registers the playbook by name and a hook about its domain
+through entry points."""
 
 import json
 import subprocess
@@ -10,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from convoload.store.journal import read_journal
-from tests.helpers import readme_blocks, write
+from tests.helpers import docs_blocks, write
 
 REPO = Path(__file__).resolve().parents[2]
-SECTION = "### A scripted user for your domain"
+PAGE, SECTION = "guides/personas.md", "## A scripted user for your domain"
 
 
 # An agent that asks what a pizzeria asks, checks the answers, and confirms the order with a payment link.
@@ -45,9 +46,9 @@ class FlavourChosen(Hook):
 
 def install_pack(site: Path) -> None:
     """A distribution on the path, as `pip install` leaves it: the code and its entry points."""
-    blocks = readme_blocks(SECTION)
+    blocks = docs_blocks(PAGE, SECTION)
     first_line = blocks["python"].splitlines()[0]
-    assert first_line == "# my_playbooks.py", "the README names the module it shows"
+    assert first_line == "# my_playbooks.py", "the docs name the module they show"
     write(site / "my_playbooks.py", blocks["python"])
     write(site / "pizzeria.py", PIZZERIA)
     write(site / "pizza_hooks.py", HOOKS)
@@ -55,7 +56,7 @@ def install_pack(site: Path) -> None:
     write(dist / "METADATA", "Metadata-Version: 2.1\nName: pizza-pack\nVersion: 0.1\n")
     toml = blocks["toml"]
     assert '[project.entry-points."convoload.playbooks"]' in toml
-    playbook_entry = toml.split("]", 1)[1].strip()  # pizza = "my_playbooks:PizzaPlaybook", as the README says
+    playbook_entry = toml.split("]", 1)[1].strip()  # pizza = "my_playbooks:PizzaPlaybook", as the docs say
     write(
         dist / "entry_points.txt",
         "[convoload.playbooks]\n"
@@ -65,11 +66,11 @@ def install_pack(site: Path) -> None:
 
 
 @pytest.mark.e2e
-def test_the_readme_playbook_plays_a_real_run(tmp_path):
+def test_the_docs_playbook_plays_a_real_run(tmp_path):
     site = tmp_path / "site"
     install_pack(site)
     personas = tmp_path / "personas"
-    write(personas / "bia.yaml", readme_blocks(SECTION)["yaml"])  # playbook: my_playbooks:PizzaPlaybook
+    write(personas / "bia.yaml", docs_blocks(PAGE, SECTION)["yaml"])  # playbook: my_playbooks:PizzaPlaybook
     # "house" is a word the demo pack's property_inquiries hook listens for, in real-estate runs only.
     caio = "name: Caio\nplaybook: pizza\nlanguage: en\n"
     caio += "facts: {flavour: calabresa, size: large, address: blue house}\n"
@@ -98,7 +99,7 @@ target: {{type: python, function: "pizzeria:reply"}}
     for record in records:
         said = [t.user_text for t in record.turns]
         assert record.goal_reached, said
-        if record.persona == "Bia":  # Portuguese, from the README's persona
+        if record.persona == "Bia":  # Portuguese, from the docs' persona
             assert said[1:] == ["margherita", "pode ser grande", said[3]] and said[3].startswith(
                 "Rua das Flores, 12 ("
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from convoload.testing.plugin import PASS_K_PROPERTY, TRANSCRIPT_PROPERTY
-from tests.helpers import REPO
+from tests.helpers import REPO, docs_blocks
 
 # The inner sessions leave out the plugins our own suite leaves out (pyproject's addopts).
 QUIET = ("-p", "no:cacheprovider", "-p", "no:anyio", "-p", "no:schemathesis")
@@ -242,8 +242,7 @@ def test_the_examples_suite_passes(tmp_path: Path) -> None:
     assert "Edman: goal_reached" in transcripts["test_every_customer_gets_a_payment_link[edman]"][0]
 
 
-def test_the_readme_shows_the_examples_test_file_as_it_is() -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## Tests with pytest") :]
+def test_the_docs_show_the_examples_test_file_as_it_is() -> None:
+    shown = docs_blocks("guides/pytest.md", "# Tests with pytest")
     code = (REPO / "examples" / "pytest" / "test_tickets.py").read_text(encoding="utf-8")
-    assert f"```python\n{code}```" in section, "README's example differs from examples/pytest/test_tickets.py"
+    assert shown["python"] == code, "the docs' example differs from examples/pytest/test_tickets.py"

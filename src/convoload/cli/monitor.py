@@ -49,7 +49,7 @@ def monitor(
         typer.Option(
             "--config",
             "-f",
-            help="Monitor YAML (schedule, thresholds, channels, dashboard; see the README). "
+            help="Monitor YAML (schedule, thresholds, channels, dashboard; see docs/guides/monitoring.md). "
             "Default: watch the bundled real-estate system, which the monitor starts.",
         ),
     ] = None,
