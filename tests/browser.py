@@ -71,13 +71,18 @@ def screenshot(
         user_data=profile,
     )
     assert result.returncode == 0 and out.is_file(), result.stderr[-2000:]
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return keep_screen(out)
+
+
+def keep_screen(png: Path) -> Path:
+    """Checks `png` is a PNG and copies it into $CONVOLOAD_SCREENS when that is set (the docs' pictures)."""
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
     keep = os.environ.get("CONVOLOAD_SCREENS")
     if keep:
         folder = Path(keep)
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(out, folder / out.name)
-    return out
+        shutil.copyfile(png, folder / png.name)
+    return png
 
 
 @dataclass

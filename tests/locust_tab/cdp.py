@@ -8,6 +8,7 @@ of the browser; no port, no extra library).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import json
@@ -104,6 +105,15 @@ class Chromium:
         if "exceptionDetails" in result:
             return None
         return result["result"].get("value")
+
+    def capture(self, path: Path, *, width: int = 1280, height: int = 800) -> Path:
+        """A PNG of the open tab at this size, written to `path`."""
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"]))
+        return path
 
     def close(self) -> None:
         with contextlib.suppress(DevToolsError, OSError):

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.browser import needs_chromium
+from tests.browser import keep_screen, needs_chromium
 from tests.helpers import Processes, journal_lines, run_dirs, wait_until
 from tests.locust_tab.cdp import Chromium
 from tests.locust_tab.ui import start_locust
@@ -86,6 +86,7 @@ def test_tab_shows_live_numbers_and_failed_transcripts(tmp_path, processes: Proc
     assert rows["Talliz"]["Turns to goal (avg)"] == "-"
     assert rows["Edman"]["Goal rate"] == "100.0%" and rows["Edman"]["Turns to goal (avg)"] == "8.00"
     assert rows["Talliz"]["Error kinds"] == "-"
+    keep_screen(browser.capture(tmp_path / "locust-tab.png"))  # the docs' picture of the tab
 
     # The Transcripts tab: failed conversations first, with their last turns.
     browser.go(f"{base}/?tab=convoload-transcripts")
