@@ -141,6 +141,7 @@ def test_a_run_counts_simulator_errors_apart_in_summary_console_html_store_and_m
                 "run": {"seed": 3, "runs_dir": str(tmp_path / "runs"), "persona_assignment": "round_robin"},
                 "user": {"type": "llm"},
                 "llm": {
+                    "cache_path": str(tmp_path / "llm-cache.sqlite"),  # not the checkout's default
                     "providers": [
                         {
                             "name": "gemini",
@@ -148,7 +149,7 @@ def test_a_run_counts_simulator_errors_apart_in_summary_console_html_store_and_m
                             "base_url": server.base_url,
                             "api_key_env": "CONVOLOAD_TEST_LLM_KEY",
                         }
-                    ]
+                    ],
                 },
                 "target": {"type": "python", "function": "convoload_demo.tickets.inprocess:reply"},
             }
